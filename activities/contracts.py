@@ -1,0 +1,56 @@
+"""Payloads that cross the workflow/activity boundary (pure data, sandbox safe)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ToolCall(BaseModel):
+    """The input of every tool activity: rendered arguments plus who the call is for.
+
+    Holds no secrets: credentials are fetched by reference inside the activity.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    args: dict[str, Any] = Field(default_factory=dict)
+    tenant_id: str = "default"
+    node_id: str = ""
+    tree_name: str = ""
+    tree_version: str = ""
+
+
+class DecisionOption(BaseModel):
+    """One branch a decision may take, as the decision agent or router sees it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    description: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    tool: str | None = None
+
+
+class DecisionInput(BaseModel):
+    """What an activity-based decision (router or LLM agent) receives."""
+
+    instruction: str = ""
+    prompt: str = ""
+    options: list[DecisionOption]
+    default: str | None = None
+    tasks_completed: list[dict[str, Any]] = Field(default_factory=list)
+    errors: dict[str, list[str]] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionOutput(BaseModel):
+    """The branch chosen, why, and whether the run should stop."""
+
+    choice: str | None = None
+    reasoning: str = ""
+    scores: dict[str, float] = Field(default_factory=dict)
+    end: bool = False
+    impossible: bool = False
+    usage: dict[str, Any] = Field(default_factory=dict)

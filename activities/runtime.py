@@ -1,0 +1,209 @@
+"""Turns registered tools into Temporal activities named `name@x.y.z`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import ToolCall
+from activities.errors import ToolError
+from activities.registry import ToolRegistry
+from activities.sdk import CallInfo, SecretResolver, ToolContext, ToolDefinition, no_secrets
+
+log = logging.getLogger("treeflow.activity")
+
+DEFAULT_MAX_OUTPUT_BYTES = 1_000_000
+
+ActivityCallable = Callable[[ToolCall], Awaitable[dict[str, Any]]]
+
+
+def to_application_error(error: ToolError) -> ApplicationError:
+    """Map a tool error onto Temporal's failure, keeping its type and retryability."""
+    return ApplicationError(
+        error.message,
+        error.details,
+        type=error.error_type,
+        non_retryable=not error.retryable,
+        next_retry_delay=(
+            timedelta(seconds=error.retry_after_seconds)
+            if error.retry_after_seconds is not None
+            else None
+        ),
+    )
+
+
+def validation_failure(kind: str, key: str, exc: ValidationError) -> ApplicationError:
+    """A non-retryable failure listing each invalid field as `args.<path>: message`."""
+    problems = [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    summary = "; ".join(f"{kind}.{p['field']}: {p['message']}" for p in problems)
+    return ApplicationError(
+        f"{key}: invalid {kind}: {summary}",
+        {"errors": problems},
+        type="InvalidToolInput" if kind == "args" else "InvalidToolOutput",
+        non_retryable=True,
+    )
+
+
+@dataclass
+class ToolHost:
+    """Instantiates tools once per worker process and exposes them as activities.
+
+    Class-based tools get `startup(config)` before the worker polls and `shutdown()`
+    after it stops, so clients (HTTP pools, database connections) are shared across
+    calls instead of being created per call.
+    """
+
+    registry: ToolRegistry
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    secrets: SecretResolver = no_secrets
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    _instances: dict[str, Any] = field(default_factory=dict)
+
+    def tool_config(self, name: str) -> Mapping[str, Any]:
+        return self.config.get(name, {})
+
+    async def startup(self) -> None:
+        for definition in self.registry:
+            if definition.is_class and definition.key not in self._instances:
+                instance = definition.target()
+                starter = getattr(instance, "startup", None)
+                if starter is not None:
+                    await starter(self.tool_config(definition.spec.name))
+                self._instances[definition.key] = instance
+
+    async def shutdown(self) -> None:
+        for key, instance in list(self._instances.items()):
+            stopper = getattr(instance, "shutdown", None)
+            if stopper is not None:
+                try:
+                    await stopper()
+                except Exception:
+                    log.exception("tool %s failed to shut down cleanly", key)
+            del self._instances[key]
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ToolHost]:
+        await self.startup()
+        try:
+            yield self
+        finally:
+            await self.shutdown()
+
+    def implementation(self, definition: ToolDefinition) -> Callable[..., Awaitable[Any]]:
+        if not definition.is_class:
+            return definition.target  # type: ignore[no-any-return]
+        try:
+            return self._instances[definition.key].run  # type: ignore[no-any-return]
+        except KeyError:
+            raise RuntimeError(f"{definition.key} used before ToolHost.startup()") from None
+
+    def activities(self) -> list[ActivityCallable]:
+        """One activity callable per registered tool version."""
+        return [self.activity_for(definition) for definition in self.registry]
+
+    def activity_for(self, definition: ToolDefinition) -> ActivityCallable:
+        spec = definition.spec
+        host = self
+
+        async def run_tool(call: ToolCall) -> dict[str, Any]:
+            info = activity.info()
+            context = ToolContext(
+                info=CallInfo(
+                    tenant_id=call.tenant_id,
+                    workflow_id=info.workflow_id or "",
+                    run_id=info.workflow_run_id or "",
+                    node_id=call.node_id,
+                    tree_name=call.tree_name,
+                    tree_version=call.tree_version,
+                    attempt=info.attempt,
+                ),
+                spec=spec,
+                config=host.tool_config(spec.name),
+                secrets=host.secrets,
+                heartbeat_hook=activity.heartbeat,
+                logger=logging.LoggerAdapter(
+                    log,
+                    {
+                        "tool": spec.activity_name,
+                        "node": call.node_id,
+                        "tenant_id": call.tenant_id,
+                        "workflow_id": info.workflow_id,
+                        "run_id": info.workflow_run_id,
+                    },
+                ),
+            )
+            return await host.invoke(definition, call.args, context)
+
+        run_tool.__name__ = f"tool_{spec.name}_{spec.version}".replace(".", "_")
+        run_tool.__qualname__ = run_tool.__name__
+        return activity.defn(name=spec.activity_name)(run_tool)
+
+    async def invoke(
+        self, definition: ToolDefinition, raw_args: Mapping[str, Any], context: ToolContext
+    ) -> dict[str, Any]:
+        """Validate, run and serialise one call; errors become Temporal failures."""
+        spec = definition.spec
+        try:
+            args = spec.input_model.model_validate(raw_args)
+        except ValidationError as exc:
+            raise validation_failure("args", spec.activity_name, exc) from None
+        implementation = self.implementation(definition)
+        try:
+            async with _auto_heartbeat(context, spec.heartbeat_timeout):
+                result = await implementation(args, context)
+        except ToolError as exc:
+            raise to_application_error(exc) from exc
+        return self._serialise(spec.activity_name, spec.output_model, result)
+
+    def _serialise(self, key: str, model: type[BaseModel], result: Any) -> dict[str, Any]:
+        try:
+            output = result if isinstance(result, model) else model.model_validate(result)
+        except ValidationError as exc:
+            raise validation_failure("output", key, exc) from None
+        data = output.model_dump(mode="json")
+        size = len(json.dumps(data, separators=(",", ":")))
+        if size > self.max_output_bytes:
+            raise ApplicationError(
+                f"{key}: output is {size} bytes, above the {self.max_output_bytes}-byte limit; "
+                "return a reference or a smaller page instead of the whole payload",
+                type="ToolOutputTooLarge",
+                non_retryable=True,
+            )
+        return data
+
+
+@contextlib.asynccontextmanager
+async def _auto_heartbeat(
+    context: ToolContext, heartbeat_timeout: timedelta | None
+) -> AsyncIterator[None]:
+    """Heartbeat in the background for tools that declare a heartbeat timeout."""
+    if heartbeat_timeout is None or context.heartbeat_hook is None:
+        yield
+        return
+    interval = max(heartbeat_timeout.total_seconds() / 3, 0.05)
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            context.heartbeat()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,1 @@
+"""The FastAPI service: auth, tenants, flags, trees, templates, tools and runs."""

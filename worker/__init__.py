@@ -1,0 +1,1 @@
+"""The worker process: hosts the interpreter workflow and every registered tool version."""

@@ -1,0 +1,80 @@
+"""The compiler's output: an immutable, content-hashed, fully pinned tree."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.spec import TreeSpec
+
+COMPILED_FORMAT = 1
+
+# Fields that document a tree but never change how it runs.
+_COSMETIC_TREE_FIELDS = ("name", "version", "description", "defaults")
+_COSMETIC_NODE_FIELDS = ("description", "summary")
+
+
+class CompiledTree(BaseModel):
+    """A tree ready to run: every tool pinned to `name@x.y.z`, defaults applied.
+
+    `spec` is itself a valid `TreeSpec` (nothing left to resolve); `subtrees` holds
+    the compiled children of subtree nodes, keyed by their hash. The whole object
+    travels as workflow input, so a run never depends on what is deployed later.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: int = COMPILED_FORMAT
+    hash: str = Field(description="sha256 of the tree's meaning (see `meaning_hash`).")
+    spec: TreeSpec
+    subtrees: dict[str, CompiledTree] = Field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    def pins(self) -> dict[str, str]:
+        """Node id -> exact activity (`name@x.y.z`) for every tool and decision activity."""
+        pinned: dict[str, str] = {}
+        for node_id, node in self.spec.nodes.items():
+            if node.kind == "tool":
+                pinned[node_id] = node.tool
+            elif node.kind == "decision" and node.using:
+                pinned[node_id] = node.using
+        return pinned
+
+
+def meaning(spec: TreeSpec) -> dict[str, Any]:
+    """The parts of a resolved spec that change behaviour, as canonical data.
+
+    Excluded: tree name, version and description, the `defaults` block (already
+    applied to every node), node descriptions and UI summaries, and branch texts of
+    rule decisions (rules never read them).
+    """
+    data = spec.model_dump(mode="json")
+    for field in _COSMETIC_TREE_FIELDS:
+        data.pop(field, None)
+    for node in data["nodes"].values():
+        for field in _COSMETIC_NODE_FIELDS:
+            node.pop(field, None)
+        if node["kind"] == "decision" and node["strategy"] == "rules":
+            node.pop("instruction", None)
+            for branch in node["branches"]:
+                branch.pop("description", None)
+                branch.pop("keywords", None)
+    data["format"] = COMPILED_FORMAT
+    return data
+
+
+def meaning_hash(spec: TreeSpec) -> str:
+    """Content hash of a resolved spec; subtree nodes carry their child's hash."""
+    canonical = json.dumps(meaning(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,120 @@
+"""Data that enters, leaves or is queried from a run (sandbox safe, pydantic)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.compiled import CompiledTree
+
+MAX_PATH_KEPT = 500  # path entries kept in state; `steps` counts all of them
+MAX_TASKS_KEPT = 200
+
+Outcome = Literal["completed", "limit_reached", "ended", "impossible"]
+Phase = Literal["running", "waiting_input", "completed", "failed", "cancelled"]
+
+
+class TaskRecord(BaseModel):
+    """One finished step, as Elysia's `tasks_completed` records it."""
+
+    node: str
+    kind: str
+    tool: str | None = None
+    ok: bool = True
+    summary: str = ""
+
+
+class Environment(BaseModel):
+    """What a run knows: inputs, state, results per node and tool, errors, history."""
+
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    state: dict[str, Any] = Field(default_factory=dict)
+    results: dict[str, Any] = Field(default_factory=dict)
+    tools: dict[str, Any] = Field(default_factory=dict)
+    errors: dict[str, list[str]] = Field(default_factory=dict)
+    passes: dict[str, int] = Field(default_factory=dict)
+    tasks: list[TaskRecord] = Field(default_factory=list)
+    path: list[str] = Field(default_factory=list)
+    steps: int = 0
+    last_result: Any = None
+
+    def visit(self, node_id: str) -> None:
+        self.steps += 1
+        self.path.append(node_id)
+        if len(self.path) > MAX_PATH_KEPT:
+            del self.path[: len(self.path) - MAX_PATH_KEPT]
+
+    def record(self, task: TaskRecord) -> None:
+        self.tasks.append(task)
+        if len(self.tasks) > MAX_TASKS_KEPT:
+            del self.tasks[: len(self.tasks) - MAX_TASKS_KEPT]
+
+
+class Checkpoint(BaseModel):
+    """Where a run resumes after continue-as-new."""
+
+    node: str
+    environment: Environment
+    generation: int = 1
+
+
+class RunRequest(BaseModel):
+    """Input of `DecisionTreeWorkflow`. Holds no secrets."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tree: CompiledTree
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    tenant_id: str = "default"
+    checkpoint: Checkpoint | None = None
+
+
+class PendingInput(BaseModel):
+    node: str
+    prompt: str
+    choices: list[str] | None = None
+    timeout_seconds: float | None = None
+
+
+class UserInput(BaseModel):
+    """An answer for a waiting input node (`node` may be omitted when only one waits)."""
+
+    value: Any
+    node: str | None = None
+
+
+class InputAccepted(BaseModel):
+    node: str
+
+
+class Progress(BaseModel):
+    """What the `progress` query answers."""
+
+    phase: Phase
+    current_node: str | None
+    path: list[str]
+    steps: int
+    passes: dict[str, int]
+    waiting_for: list[PendingInput] = Field(default_factory=list)
+    errors: dict[str, list[str]] = Field(default_factory=dict)
+    tasks: list[TaskRecord] = Field(default_factory=list)
+    tree: str
+    tree_version: str
+    tree_hash: str
+    generation: int = 1
+    output: dict[str, Any] | None = None
+
+
+class RunResult(BaseModel):
+    """What a finished run returns."""
+
+    outcome: Outcome
+    output: dict[str, Any]
+    path: list[str]
+    steps: int
+    tasks: list[TaskRecord]
+    errors: dict[str, list[str]]
+    tree: str
+    tree_version: str
+    tree_hash: str

@@ -1,0 +1,47 @@
+"""Typed search attributes that make runs findable in Temporal visibility and the Web UI.
+
+`RunStatus` is present only while a run is in a Treeflow-specific state
+(`waiting_input`) or ended with a notable outcome (`limit_reached`, `impossible`,
+`ended`); the lifecycle itself is Temporal's `ExecutionStatus`. Writing it only then
+keeps a plain run's history exactly as long as a hand-written workflow's.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+TREE_NAME = SearchAttributeKey.for_keyword("TreeName")
+TREE_VERSION = SearchAttributeKey.for_keyword("TreeVersion")
+TREE_HASH = SearchAttributeKey.for_keyword("TreeHash")
+RUN_STATUS = SearchAttributeKey.for_keyword("RunStatus")
+
+ALL_KEYS: tuple[SearchAttributeKey[str], ...] = (
+    TENANT_ID,
+    TREE_NAME,
+    TREE_VERSION,
+    TREE_HASH,
+    RUN_STATUS,
+)
+
+
+def for_run(
+    tenant_id: str, tree_name: str, tree_version: str, tree_hash: str
+) -> TypedSearchAttributes:
+    """The attributes a run starts with."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(TENANT_ID, tenant_id),
+            SearchAttributePair(TREE_NAME, tree_name),
+            SearchAttributePair(TREE_VERSION, tree_version),
+            SearchAttributePair(TREE_HASH, tree_hash),
+        ]
+    )
+
+
+def dev_server_flags() -> list[str]:
+    """`temporal server start-dev` arguments that register these attributes."""
+    flags: list[str] = []
+    for key in ALL_KEYS:
+        flags += ["--search-attribute", f"{key.name}=Keyword"]
+    return flags
