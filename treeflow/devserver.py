@@ -96,6 +96,8 @@ class DevServer:
                 f"port {self.port} is already in use: is another Temporal server running? "
                 "Stop it or choose another port."
             )
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell

@@ -248,11 +248,12 @@ class _Compiler:
         return node.model_copy(update=update)
 
     def rules_branches(self, node: DecisionNode, path: str) -> None:
-        otherwise = [i for i, b in enumerate(node.branches) if b.when is None]
+        otherwise = [i for i, b in enumerate(node.branches) if b.when is None and not b.requires]
         if not otherwise:
             self.error(
                 f"{path}.branches",
-                "a rules decision needs a last branch without `when` (taken when no rule matches)",
+                "a rules decision needs a last branch without `when` or `requires` "
+                "(taken when no rule matches)",
             )
         elif otherwise[0] != len(node.branches) - 1:
             unreachable = ", ".join(b.name for b in node.branches[otherwise[0] + 1 :])

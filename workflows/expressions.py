@@ -443,12 +443,17 @@ class Expression:
         return found
 
 
+def _children(node: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Sub-nodes of an AST node, or the items of a tuple of nodes."""
+    return node[1:] if isinstance(node[0], str) else node
+
+
 def _walk_names(node: Any, found: set[str]) -> None:
     if isinstance(node, tuple) and node:
         if node[0] == "name":
             found.add(node[1])
             return
-        for child in node[1:]:
+        for child in _children(node):
             _walk_names(child, found)
 
 
@@ -474,7 +479,7 @@ def _walk_paths(node: Any, found: list[tuple[str, ...]]) -> None:
             if node[0] == "index":
                 _walk_paths(node[2], found)
             return
-    for child in node[1:]:
+    for child in _children(node):
         _walk_paths(child, found)
 
 

@@ -15,7 +15,12 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import DecisionInput, DecisionOption, DecisionOutput, ToolCall
@@ -216,8 +221,8 @@ class DecisionTreeWorkflow:
     def _render(self, value: Any, path: str, **extra: Any) -> Any:
         try:
             return templating.render(value, self.scope(**extra), path)
-        except EvaluationError as exc:
-            raise _fail(path, str(exc), "TemplateError") from None
+        except templating.TemplateError as exc:
+            raise ApplicationError(str(exc), type="TemplateError", non_retryable=True) from None
 
     def _default_output(self) -> dict[str, Any]:
         return {"result": self.env.last_result}
@@ -259,6 +264,8 @@ class DecisionTreeWorkflow:
                 summary=summary[:200],
             )
         except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                raise  # the run is being cancelled: end as CANCELED, not as a tool failure
             message = _cause_message(exc)
             self.env.errors.setdefault(tool_name, []).append(message)
             self.env.record(
@@ -362,6 +369,8 @@ class DecisionTreeWorkflow:
                 summary=f"{node_id} · {node.strategy} decision",
             )
         except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                raise
             raise _fail(
                 f"nodes.{node_id}", f"decision failed: {_cause_message(exc)}", "DecisionFailed"
             ) from exc
@@ -535,6 +544,8 @@ class DecisionTreeWorkflow:
                 static_summary=f"subtree {child.spec.name} of {info.workflow_id}",
             )
         except ChildWorkflowError as exc:
+            if is_cancelled_exception(exc):
+                raise
             message = _cause_message(exc)
             self.env.errors.setdefault(node_id, []).append(message)
             self.env.record(TaskRecord(node=node_id, kind="subtree", ok=False, summary=message))

@@ -19,6 +19,16 @@ from workflows.expressions import (
     to_text,
 )
 
+
+class TemplateError(EvaluationError):
+    """A placeholder failed to evaluate; `path` says where in the template it sits."""
+
+    def __init__(self, path: str, detail: str, source: str) -> None:
+        super().__init__(f"{path}: {detail}" if path else detail, source)
+        self.path = path
+        self.detail = detail
+
+
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
@@ -93,4 +103,4 @@ def _evaluate(source: str, scope: Mapping[str, Any], path: str) -> Any:
     try:
         return parse(source).evaluate(scope)
     except EvaluationError as exc:
-        raise EvaluationError(f"{path}: {exc}", source) from None
+        raise TemplateError(path, str(exc), source) from None

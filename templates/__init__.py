@@ -1,0 +1,81 @@
+"""Pre-built decision trees, each with sample inputs that run offline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+
+class Expectation(BaseModel):
+    """What a sample run must show (checked by the test suite)."""
+
+    outcome: str = "completed"
+    visits: list[str] = Field(default_factory=list, description="Nodes the path must include.")
+    skips: list[str] = Field(default_factory=list, description="Nodes the path must not include.")
+    output_contains: dict[str, str] = Field(
+        default_factory=dict, description="Output key -> substring its text must contain."
+    )
+
+
+class Sample(BaseModel):
+    """A named set of run inputs, plus answers for input nodes when it runs unattended."""
+
+    name: str
+    description: str = ""
+    inputs: dict[str, Any]
+    answers: dict[str, Any] = Field(default_factory=dict)
+    expect: Expectation = Expectation()
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    text: str
+    samples: tuple[Sample, ...]
+
+    @property
+    def description(self) -> str:
+        data = yaml.safe_load(self.text)
+        return str(data.get("description", "")).strip()
+
+
+class UnknownTemplate(LookupError):
+    pass
+
+
+def _root() -> resources.abc.Traversable:
+    return resources.files(__name__)
+
+
+def names() -> list[str]:
+    return sorted(
+        entry.name
+        for entry in _root().iterdir()
+        if entry.is_dir() and (entry / "tree.yaml").is_file()
+    )
+
+
+def load(name: str) -> Template:
+    folder = _root() / name
+    if name not in names():
+        raise UnknownTemplate(f"unknown template '{name}' (available: {', '.join(names())})")
+    samples_file = folder / "samples.yaml"
+    raw = yaml.safe_load(samples_file.read_text()) if samples_file.is_file() else []
+    samples = tuple(Sample.model_validate(item) for item in raw or [])
+    return Template(name=name, text=(folder / "tree.yaml").read_text(), samples=samples)
+
+
+def all_templates() -> list[Template]:
+    return [load(name) for name in names()]
+
+
+def tree_text(name: str) -> str | None:
+    """The YAML of a template, or None (used to resolve `subtree` nodes by name)."""
+    try:
+        return load(name).text
+    except UnknownTemplate:
+        return None

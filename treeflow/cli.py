@@ -1,0 +1,272 @@
+"""The `treeflow` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import traceback
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from treeflow import exit as process_exit
+
+app = typer.Typer(
+    name="treeflow",
+    help="Decision trees compiled into durable Temporal workflows with versioned tools.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DATA_DIR = Path(".treeflow")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    if inputs_file is not None:
+        loaded = json.loads(inputs_file.read_text())
+        if not isinstance(loaded, dict):
+            raise typer.BadParameter("the inputs file must hold a JSON object")
+        inputs.update(loaded)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--input expects key=value, got '{pair}'")
+        try:
+            inputs[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            inputs[key] = raw
+    return inputs
+
+
+@app.command()
+def compile(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Tree YAML or JSON.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the compiled tree.")] = False,
+) -> None:
+    """Validate a tree and pin its tools; print every problem with its node path."""
+    from treeflow.toolbox import compile_text
+    from workflows.compiler import CompileError
+
+    try:
+        compiled = compile_text(file.read_text())
+    except CompileError as exc:
+        err_console.print(f"[red]{file}: {len(exc.issues)} problem(s)[/red]")
+        for issue in exc.issues:
+            err_console.print(f"  [bold]{issue.path or '(tree)'}[/bold]: {issue.message}")
+        raise typer.Exit(1) from None
+    if as_json:
+        console.print_json(compiled.model_dump_json())
+        return
+    console.print(f"[green]ok[/green] {compiled.name} {compiled.version}  hash {compiled.hash}")
+    for node_id, pin in compiled.pins().items():
+        console.print(f"  {node_id}: {pin}")
+    for warning in compiled.warnings:
+        console.print(f"  [yellow]warning[/yellow] {warning}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the tree format."""
+    from workflows.spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def tools() -> None:
+    """List every registered tool version."""
+    from activities.registry import ToolRegistry
+
+    table = Table("tool", "kind", "description")
+    for definition in ToolRegistry.discover():
+        spec = definition.spec
+        note = f" [yellow](deprecated: {spec.deprecated})[/yellow]" if spec.deprecated else ""
+        table.add_row(spec.activity_name, spec.kind, spec.description.split("\n")[0] + note)
+    console.print(table)
+
+
+@app.command("templates")
+def list_templates() -> None:
+    """List the built-in templates and their samples."""
+    import templates as catalog
+
+    table = Table("template", "samples", "description")
+    for template in catalog.all_templates():
+        table.add_row(
+            template.name, ", ".join(s.name for s in template.samples), template.description
+        )
+    console.print(table)
+
+
+@app.command()
+def worker(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run a worker (settings from TREEFLOW_TEMPORAL_* and TREEFLOW_WORKER_*)."""
+    from worker.runner import run_worker
+
+    _configure_logging(verbose)
+    logging.getLogger("treeflow").setLevel(logging.INFO)
+    asyncio.run(run_worker())
+
+
+@app.command()
+def server(
+    port: Annotated[int, typer.Option(help="gRPC port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 8233,
+    data_dir: Annotated[Path, typer.Option(help="Where the SQLite file lives.")] = DATA_DIR,
+) -> None:
+    """Run only the embedded Temporal dev server until Ctrl-C."""
+    from treeflow.devserver import DevServer
+
+    dev = DevServer(
+        port=port,
+        ui_port=ui_port,
+        db_file=data_dir / "temporal.db",
+        log_file=data_dir / "temporal.log",
+    )
+    with dev.running():
+        console.print(f"Temporal on {dev.address}, Web UI {dev.ui_url} · Ctrl-C to stop")
+        _wait_for_stop_signal()
+
+
+def _wait_for_stop_signal() -> None:
+    received: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda s, _f: received.append(s))
+    while not received:
+        signal.pause()
+
+
+@app.command()
+def run(
+    tree: Annotated[str, typer.Argument(help="A template name or a tree file.")],
+    input: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="key=value (JSON values ok).")
+    ] = None,
+    inputs_file: Annotated[Path | None, typer.Option(help="JSON object of inputs.")] = None,
+    sample: Annotated[str | None, typer.Option(help="Use a template sample's inputs.")] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant id recorded on the run.")] = "default",
+    run_id: Annotated[str | None, typer.Option("--id", help="Idempotency key.")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the run until it ends.")] = True,
+) -> None:
+    """Start a run on a running Temporal (TREEFLOW_TEMPORAL_ADDRESS) and follow it."""
+    from treeflow.toolbox import resolve_tree
+    from workflows.temporal_config import TemporalSettings
+
+    compiled, sample_inputs, answers = resolve_tree(tree, sample)
+    inputs = sample_inputs | _parse_inputs(input or [], inputs_file)
+    settings = TemporalSettings()
+    code = asyncio.run(
+        _start_and_follow(
+            settings, compiled, inputs, tenant, run_id or uuid.uuid4().hex[:12], answers, wait
+        )
+    )
+    raise typer.Exit(code)
+
+
+async def _start_and_follow(
+    settings: Any,
+    compiled: Any,
+    inputs: dict[str, Any],
+    tenant: str,
+    key: str,
+    answers: dict[str, Any],
+    wait: bool,
+) -> int:
+    from temporalio.client import Client
+
+    from treeflow.console_run import follow_with_progress
+    from workflows.interpreter import DecisionTreeWorkflow
+    from workflows.launch import InvalidInputs, run_request, start_options, workflow_id
+
+    try:
+        request = run_request(compiled, inputs, tenant)
+    except InvalidInputs as exc:
+        for problem in exc.problems:
+            err_console.print(f"[red]{problem}[/red]")
+        return 2
+    client = await Client.connect(**settings.connect_kwargs())
+    handle = await client.start_workflow(
+        DecisionTreeWorkflow.run,
+        request,
+        **start_options(
+            compiled,
+            tenant_id=tenant,
+            workflow_id=workflow_id(tenant, key),
+            task_queue=settings.task_queue,
+        ),
+    )
+    url = settings.run_url(handle.id, handle.result_run_id)
+    console.print(f"started [bold]{handle.id}[/bold]")
+    console.print(f"  {url}", soft_wrap=True)
+    if not wait:
+        return 0
+    return await follow_with_progress(console, handle, answers, url)
+
+
+@app.command()
+def up(
+    once: Annotated[bool, typer.Option("--once", help="Exit after the run (for scripts).")] = False,
+    template: Annotated[str, typer.Option(help="Template to run.")] = "support-triage",
+    sample: Annotated[str | None, typer.Option(help="Sample of the template.")] = None,
+    port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    data_dir: Annotated[Path, typer.Option(help="Local state (SQLite).")] = DATA_DIR,
+) -> None:
+    """Start the embedded stack (Temporal dev server + worker), run a template, keep it up."""
+    from treeflow.devstack import run_stack
+
+    code = asyncio.run(
+        run_stack(
+            console,
+            template=template,
+            sample=sample,
+            port=port,
+            ui_port=ui_port,
+            data_dir=data_dir,
+            once=once,
+        )
+    )
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Console entry point: run the command, then end the process deterministically.
+
+    The Temporal SDK's runtime threads can abort the interpreter at exit
+    (sdk-python issue #300); flushing and leaving through `os._exit` avoids it.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:
+        traceback.print_exc()
+        code = 1
+    process_exit.exit_now(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())  # type: ignore[func-returns-value]

@@ -1,0 +1,50 @@
+"""Shared helpers of the CLI: the default registry, template lookup and compilation."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import templates
+from activities.registry import ToolRegistry
+from workflows.compiled import CompiledTree
+from workflows.compiler import compile_tree
+from workflows.spec import TreeSpec
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> ToolRegistry:
+    return ToolRegistry.discover()
+
+
+def template_loader(name: str) -> TreeSpec | None:
+    """Resolve `subtree: {tree: NAME}` against the built-in templates."""
+    text = templates.tree_text(name)
+    return TreeSpec.from_text(text) if text is not None else None
+
+
+def compile_text(text: str, registry: ToolRegistry | None = None) -> CompiledTree:
+    return compile_tree(text, registry or default_registry(), load_tree=template_loader)
+
+
+def resolve_tree(
+    name_or_path: str, sample: str | None
+) -> tuple[CompiledTree, dict[str, Any], dict[str, Any]]:
+    """A compiled tree plus sample inputs and answers, from a template name or a file."""
+    path = Path(name_or_path)
+    if path.is_file():
+        if sample is not None:
+            raise ValueError("--sample applies to templates only")
+        return compile_text(path.read_text()), {}, {}
+    template = templates.load(name_or_path)
+    chosen = template.samples[0] if template.samples and sample is None else None
+    for candidate in template.samples:
+        if candidate.name == sample:
+            chosen = candidate
+    if sample is not None and chosen is None:
+        known = ", ".join(s.name for s in template.samples)
+        raise ValueError(f"template '{template.name}' has no sample '{sample}' (samples: {known})")
+    inputs = dict(chosen.inputs) if chosen else {}
+    answers = dict(chosen.answers) if chosen else {}
+    return compile_text(template.text), inputs, answers

@@ -1,0 +1,118 @@
+"""Everything needed to start a run, short of the network call itself.
+
+`client.start_workflow(DecisionTreeWorkflow.run, request, **start_options(...))` is
+the one line the API and the CLI share; this module keeps the rest pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from workflows import search_attributes as sa
+from workflows.compiled import CompiledTree
+from workflows.run_models import RunRequest
+from workflows.spec import InputSpec
+
+_ID_SAFE = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidInputs(ValueError):
+    """Run inputs do not match the tree's declared inputs."""
+
+    def __init__(self, problems: list[InputProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def check_inputs(tree: CompiledTree, inputs: Mapping[str, Any]) -> list[InputProblem]:
+    """Problems with `inputs` against the tree's `inputs` block (none if undeclared)."""
+    declared = tree.spec.inputs
+    if declared is None:
+        return []
+    problems = [
+        InputProblem(f"inputs.{name}", "unknown input (declared: " + ", ".join(declared) + ")")
+        for name in inputs
+        if name not in declared
+    ]
+    for name, spec in declared.items():
+        if name not in inputs:
+            if spec.required and spec.default is None:
+                problems.append(InputProblem(f"inputs.{name}", "required"))
+            continue
+        problem = _type_problem(spec, inputs[name])
+        if problem:
+            problems.append(InputProblem(f"inputs.{name}", problem))
+    return problems
+
+
+def _type_problem(spec: InputSpec, value: Any) -> str | None:
+    if spec.type == "any":
+        return None
+    allowed = _JSON_TYPES[spec.type]
+    is_bool = isinstance(value, bool)
+    if (is_bool and spec.type != "boolean") or not isinstance(value, allowed):
+        return f"expected {spec.type}, got {type(value).__name__}"
+    return None
+
+
+def run_request(tree: CompiledTree, inputs: Mapping[str, Any], tenant_id: str) -> RunRequest:
+    """A validated workflow input; raises `InvalidInputs` naming each bad field."""
+    problems = check_inputs(tree, inputs)
+    if problems:
+        raise InvalidInputs(problems)
+    return RunRequest(tree=tree, inputs=dict(inputs), tenant_id=tenant_id)
+
+
+def workflow_id(tenant_id: str, key: str) -> str:
+    """The run's workflow id: tenant-scoped, derived from the idempotency key."""
+    if not _ID_SAFE.match(key):
+        raise ValueError("idempotency key: 1-200 characters of letters, digits and ._:@-")
+    return f"{tenant_id}:{key}"
+
+
+def start_options(
+    tree: CompiledTree,
+    *,
+    tenant_id: str,
+    workflow_id: str,
+    task_queue: str,
+    memo: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for `Client.start_workflow` (id, queue, search attributes...).
+
+    Starting twice with the same id while the first run is open returns the open
+    run (`USE_EXISTING`); a closed run's id is not reused, so an idempotency key
+    always maps to one run.
+    """
+    return {
+        "id": workflow_id,
+        "task_queue": task_queue,
+        "search_attributes": sa.for_run(tenant_id, tree.name, tree.version, tree.hash),
+        "memo": {"tree": tree.name, "tree_version": tree.version, "tree_hash": tree.hash}
+        | dict(memo or {}),
+        "static_summary": f"{tree.name} {tree.version} for {tenant_id}",
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    }
