@@ -206,7 +206,13 @@ def tool(
 def _models_from_hints(
     func: Callable[..., Any], name: str, version: str, *, skip_self: bool
 ) -> tuple[type[BaseModel], type[BaseModel]]:
-    hints = get_type_hints(func)
+    try:
+        hints = get_type_hints(func)
+    except NameError as exc:
+        raise TypeError(
+            f"tool {name}@{version}: cannot resolve type hints ({exc}); "
+            "define the input and output models at module level"
+        ) from exc
     params = [p for p in inspect.signature(func).parameters.values()]
     if skip_self:
         params = params[1:]
