@@ -20,7 +20,7 @@ import secrets
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -113,18 +113,36 @@ def flag(unleash_admin: httpx.Client) -> Iterator[str]:
         unleash_admin.delete(f"/archive/{name}")
 
 
+def wait_for(predicate: Callable[[], bool], what: str, seconds: float = 15.0) -> float:
+    """Poll until predicate() is true; return the seconds it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > seconds:
+            pytest.fail(f"timed out after {seconds}s waiting for {what}")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
 def test_unleash_client_api_sees_flag(flag: str) -> None:
     api = require_env("TREEFLOW_TEST_UNLEASH_URL").rstrip("/")
     token = require_env("TREEFLOW_TEST_UNLEASH_CLIENT_TOKEN")
-    response = httpx.get(
-        f"{api}/client/features", headers={"Authorization": token}, timeout=TIMEOUT
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["query"]["environment"] == "development"
-    by_name = {f["name"]: f for f in body["features"]}
-    assert flag in by_name, f"{flag} not in {sorted(by_name)}"
-    assert by_name[flag]["enabled"] is True
+    seen: dict[str, dict[str, object]] = {}
+
+    def flag_listed() -> bool:
+        response = httpx.get(
+            f"{api}/client/features", headers={"Authorization": token}, timeout=TIMEOUT
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["query"]["environment"] == "development"
+        seen.clear()
+        seen.update({f["name"]: f for f in body["features"]})
+        return flag in seen
+
+    # Unleash serves client features from a cache that follows admin changes on a
+    # 1 s revision poll: a new flag shows up there about a second later, not at once.
+    wait_for(flag_listed, f"{flag} in /api/client/features")
+    assert seen[flag]["enabled"] is True
 
 
 def test_unleash_python_sdk_sees_flag_and_its_change(
@@ -143,16 +161,14 @@ def test_unleash_python_sdk_sees_flag_and_its_change(
         request_retries=0,
     )
     try:
-        client.initialize_client()  # first fetch is synchronous
-        assert client.is_enabled(flag), "UnleashClient does not see the enabled flag"
+        client.initialize_client()  # first fetch is synchronous, later ones every 1 s
+        # Server-side propagation (~1 s, see above) plus one client refresh.
+        wait_for(lambda: client.is_enabled(flag), "UnleashClient to see the flag on")
         response = unleash_admin.post(
             f"/projects/default/features/{flag}/environments/development/off"
         )
         assert response.status_code == 200, response.text
-        deadline = time.monotonic() + 15
-        while client.is_enabled(flag):
-            assert time.monotonic() < deadline, "UnleashClient missed the flag going off"
-            time.sleep(0.2)
+        wait_for(lambda: not client.is_enabled(flag), "UnleashClient to see the flag off")
     finally:
         client.destroy()
 
