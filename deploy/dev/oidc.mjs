@@ -13,7 +13,9 @@
 //     (the URL the app redirected the browser/test to). Those claims are merged into
 //     the id_token and the access_token issued for that authorization code, into the
 //     tokens issued later from its refresh_token, and they are what /userinfo returns
-//     for that access token. Without mock_claims every login is DEFAULT_CLAIMS below.
+//     for that access token. They replace DEFAULT_CLAIMS (below) as a whole, except
+//     that `sub` stays "johndoe" unless given. Without mock_claims every login is
+//     DEFAULT_CLAIMS.
 //     Claims set that way override anything, including iss/aud/exp/nonce, which is
 //     what negative tests (wrong audience, expired token) want; the app must reject
 //     those. State is per authorization code, so parallel tests do not interfere.
@@ -90,7 +92,10 @@ service.on('beforeAuthorizeRedirect', (redirect, req) => {
     redirect.url.searchParams.set('error_description', `oidc.mjs: ${error.message}`);
     return;
   }
-  claimsByCode.set(code, { ...DEFAULT_CLAIMS, ...claims });
+  // mock_claims replaces the default identity (only `sub` falls back to the default),
+  // so a test for "bob" never inherits John Doe's name or email by accident.
+  const identity = req.query.mock_claims === undefined ? DEFAULT_CLAIMS : { sub: DEFAULT_CLAIMS.sub, ...claims };
+  claimsByCode.set(code, identity);
 });
 
 function claimsForTokenRequest(req) {

@@ -251,6 +251,7 @@ def test_oidc_code_flow_with_pkce_and_custom_claims(
     assert id_claims["aud"] == "treeflow-test"
     assert id_claims["nonce"] == "n-1"
     assert id_claims["iss"] == discovery["issuer"]
+    assert "preferred_username" not in id_claims, "mock_claims must replace the default user"
     userinfo = client.get(
         str(discovery["userinfo_endpoint"]),
         headers={"Authorization": f"Bearer {tokens['access_token']}"},
