@@ -146,7 +146,7 @@ async def test_http_server_errors_are_retried_after_retry_after(
 
 
 async def test_http_hosts_outside_the_allow_list_are_refused(http_tool: HttpRequest) -> None:
-    with pytest.raises(ToolNotAllowed, match="'example.com' is not in the http_request allow"):
+    with pytest.raises(ToolNotAllowed, match=r"'example\.com' is not in the http_request allow"):
         await call(http_tool, url="http://example.com/")
 
 
@@ -155,7 +155,7 @@ async def test_http_redirects_are_checked_hop_by_hop(
 ) -> None:
     inside = await call(http_tool, url=f"{server.url}/redirect-inside")
     assert inside.json_body["ok"] is True
-    with pytest.raises(ToolNotAllowed, match="example.com"):
+    with pytest.raises(ToolNotAllowed, match=r"example\.com"):
         await call(http_tool, url=f"{server.url}/redirect-outside")
 
 
