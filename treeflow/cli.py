@@ -223,6 +223,47 @@ async def _start_and_follow(
     return await follow_with_progress(console, handle, answers, url)
 
 
+@app.command("temporal-setup")
+def temporal_setup() -> None:
+    """Register Treeflow's search attributes on a self-hosted Temporal namespace.
+
+    Temporal Cloud namespaces are configured with `tcld` instead; the dev server
+    started by `treeflow up` already has them.
+    """
+    from workflows.temporal_config import TemporalSettings
+
+    settings = TemporalSettings()
+    added = asyncio.run(_register_search_attributes(settings))
+    console.print(f"namespace '{settings.namespace}': " + (", ".join(added) or "all present"))
+
+
+async def _register_search_attributes(settings: Any) -> list[str]:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+    from temporalio.client import Client
+
+    from workflows.search_attributes import ALL_KEYS
+
+    client = await Client.connect(**settings.connect_kwargs())
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=settings.namespace)
+    )
+    missing = [key.name for key in ALL_KEYS if key.name not in existing.custom_attributes]
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=settings.namespace,
+                search_attributes={
+                    name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing
+                },
+            )
+        )
+    return missing
+
+
 @app.command()
 def up(
     once: Annotated[bool, typer.Option("--once", help="Exit after the run (for scripts).")] = False,

@@ -59,6 +59,7 @@ class DevServer:
     db_file: Path | None = None
     log_file: Path | None = None
     dynamic_config: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DYNAMIC_CONFIG))
+    register_search_attributes: bool = True
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -80,8 +81,9 @@ class DevServer:
             str(self.port),
             "--log-level",
             "warn",
-            *dev_server_flags(),
         ]
+        if self.register_search_attributes:
+            cmd += dev_server_flags()
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         if self.db_file is not None:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -27,6 +28,16 @@ from workflows.interpreter import DecisionTreeWorkflow
 from workflows.temporal_config import TemporalSettings
 
 log = logging.getLogger("treeflow.worker")
+
+
+def registry_for(settings: WorkerSettings) -> ToolRegistry:
+    """Built-in and entry-point tools, plus the modules named in `tool_modules`."""
+    registry = ToolRegistry.discover()
+    for reference in settings.tool_modules:
+        module_name, _, attribute = reference.partition(":")
+        module = importlib.import_module(module_name)
+        registry.add(getattr(module, attribute) if attribute else module)
+    return registry
 
 
 def build_worker(
@@ -64,6 +75,9 @@ def build_worker(
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_task_pollers),
         activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.activity_task_pollers),
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=settings.sticky_queue_timeout_seconds
+        ),
         max_activities_per_second=settings.max_activities_per_second,
         **tuning,
     )
@@ -87,7 +101,7 @@ async def run_worker(
     """
     settings = settings or WorkerSettings()
     temporal = temporal or TemporalSettings()
-    registry = registry or ToolRegistry.discover()
+    registry = registry or registry_for(settings)
     stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()

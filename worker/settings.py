@@ -26,6 +26,17 @@ class WorkerSettings(BaseSettings):
     target_cpu_usage: float = Field(default=0.9, gt=0, le=1)
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     max_activities_per_second: float | None = None
+    tool_modules: list[str] = Field(
+        default_factory=list,
+        description="Extra tools to host, as 'package.module' or 'package.module:ATTRIBUTE' "
+        "(for tools not published under the treeflow.tools entry point group).",
+    )
+    sticky_queue_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a run's next task waits for this worker before any worker "
+        "may take it (lower it to recover faster from crashed workers).",
+    )
     tool_config: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='Per-tool settings as JSON, e.g. {"http_request": {"allowed_hosts": [...]}}',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from workflows.compiled import CompiledTree
 
@@ -38,6 +38,13 @@ class Environment(BaseModel):
     path: list[str] = Field(default_factory=list)
     steps: int = 0
     last_result: Any = None
+    _task_view: list[dict[str, Any]] | None = PrivateAttr(default=None)
+
+    def task_dicts(self) -> list[dict[str, Any]]:
+        """`tasks` as plain data for expressions, built once and then kept in step."""
+        if self._task_view is None:
+            self._task_view = [task.model_dump() for task in self.tasks]
+        return self._task_view
 
     def visit(self, node_id: str) -> None:
         self.steps += 1
@@ -47,8 +54,11 @@ class Environment(BaseModel):
 
     def record(self, task: TaskRecord) -> None:
         self.tasks.append(task)
+        if self._task_view is not None:
+            self._task_view.append(task.model_dump())
         if len(self.tasks) > MAX_TASKS_KEPT:
             del self.tasks[: len(self.tasks) - MAX_TASKS_KEPT]
+            self._task_view = None
 
 
 class Checkpoint(BaseModel):

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -49,7 +50,16 @@ Duration = Annotated[
     float,
     BeforeValidator(_seconds),
     PlainSerializer(lambda v: v, return_type=float),
-    Field(json_schema_extra={"examples": ["30s", "5m", 2.5]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _DURATION.pattern},
+            ],
+            "description": "Seconds, or a string such as '500ms', '30s', '5m', '1h', '2d'.",
+            "examples": ["30s", "5m", 2.5],
+        }
+    ),
 ]
 NodeId = Annotated[str, Field(pattern=NODE_ID)]
 

@@ -1,0 +1,223 @@
+"""Treeflow's interpreter versus a hand-written Temporal workflow, on one server, one run.
+
+Both run the same N-step chain of the same activity (`bench_step@1.0.0`). The
+Treeflow tree also puts a rule decision between steps (the hand-written workflow
+uses a Python `if`), so the figures show that rule decisions cost no activity.
+Batches of the two kinds alternate so machine noise hits both alike.
+
+    .venv/bin/python bench/overhead.py [--steps 5] [--runs 200] [--concurrency 10]
+
+Self-contained: it starts its own dev server and worker unless `--address` points
+at a server (the worker is always in-process). Ends with `overhead_ratio=<float>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from handwritten import HandWrittenChain  # bench/ is on sys.path when run as a script
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from activities.registry import ToolRegistry
+from activities.runtime import ToolHost
+from activities.sdk import ToolContext, tool
+from treeflow.devserver import DevServer, free_port
+from treeflow.exit import exit_now
+from worker.runner import build_worker
+from worker.settings import WorkerSettings
+from workflows.compiled import CompiledTree
+from workflows.compiler import compile_tree
+from workflows.interpreter import DecisionTreeWorkflow
+from workflows.launch import run_request, start_options
+from workflows.temporal_config import TemporalSettings
+
+QUEUE = "bench-overhead"
+
+
+class StepInput(BaseModel):
+    value: int
+
+
+class StepOutput(BaseModel):
+    value: int
+
+
+@tool(name="bench_step", version="1.0.0")
+async def bench_step(args: StepInput, ctx: ToolContext) -> StepOutput:
+    """One unit of work: add one."""
+    return StepOutput(value=args.value + 1)
+
+
+def chain_tree(steps: int) -> dict[str, Any]:
+    nodes: dict[str, Any] = {}
+    for index in range(steps):
+        previous = f"{{{{ results.s{index - 1}.value }}}}" if index else 0
+        last = index == steps - 1
+        nodes[f"s{index}"] = {
+            "kind": "tool",
+            "tool": "bench_step@^1",
+            "args": {"value": previous},
+            "next": "done" if last else f"check{index}",
+        }
+        if not last:
+            nodes[f"check{index}"] = {
+                "kind": "decision",
+                "strategy": "rules",
+                "branches": [
+                    {"to": "done", "when": f"results.s{index}.value < 0"},
+                    {"to": f"s{index + 1}"},
+                ],
+            }
+    nodes["done"] = {"kind": "end", "output": {"value": f"{{{{ results.s{steps - 1}.value }}}}"}}
+    return {"name": "bench-chain", "start": "s0", "nodes": nodes}
+
+
+@dataclass
+class Sample:
+    latencies: list[float] = field(default_factory=list)
+    walls: list[float] = field(default_factory=list)
+    runs: int = 0
+
+    @property
+    def wall(self) -> float:
+        return sum(self.walls)
+
+
+async def run_batch(
+    client: Client, kind: str, compiled: CompiledTree, steps: int, count: int, concurrency: int
+) -> tuple[list[float], float, list[str]]:
+    gate = asyncio.Semaphore(concurrency)
+    ids: list[str] = []
+
+    async def one() -> float:
+        async with gate:
+            started = time.perf_counter()
+            run_id = f"bench-{kind}-{uuid.uuid4().hex}"
+            ids.append(run_id)
+            if kind == "treeflow":
+                handle = await client.start_workflow(
+                    DecisionTreeWorkflow.run,
+                    run_request(compiled, {}, "bench"),
+                    **start_options(
+                        compiled, tenant_id="bench", workflow_id=run_id, task_queue=QUEUE
+                    ),
+                )
+                result = await handle.result()
+                assert result.output["value"] == steps
+            else:
+                value = await client.execute_workflow(
+                    HandWrittenChain.run, steps, id=run_id, task_queue=QUEUE
+                )
+                assert value["value"] == steps
+            return time.perf_counter() - started
+
+    started = time.perf_counter()
+    latencies = await asyncio.gather(*(one() for _ in range(count)))
+    return list(latencies), time.perf_counter() - started, ids
+
+
+async def history_profile(client: Client, run_id: str) -> tuple[int, int]:
+    events = [e async for e in client.get_workflow_handle(run_id).fetch_history_events()]
+    activities = sum(
+        1 for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    )
+    return len(events), activities
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def measure(args: argparse.Namespace, address: str) -> float:
+    registry = ToolRegistry.discover().add(bench_step)
+    compiled = compile_tree(chain_tree(args.steps), registry)
+    settings = TemporalSettings(address=address, task_queue=QUEUE)
+    client = await Client.connect(**settings.connect_kwargs())
+    samples = {"treeflow": Sample(), "handwritten": Sample()}
+    last_ids: dict[str, str] = {}
+    async with ToolHost(registry).running() as host:
+        worker = build_worker(
+            client, WorkerSettings(), QUEUE, host, extra_workflows=[HandWrittenChain]
+        )
+        async with worker:
+            for kind in samples:  # warm up both paths (sandbox, caches, connections)
+                await run_batch(
+                    client, kind, compiled, args.steps, args.concurrency, args.concurrency
+                )
+            per_round = max(1, args.runs // args.rounds)
+            for round_index in range(args.rounds):
+                order = ["treeflow", "handwritten"]
+                if round_index % 2:
+                    order.reverse()
+                for kind in order:
+                    latencies, wall, ids = await run_batch(
+                        client, kind, compiled, args.steps, per_round, args.concurrency
+                    )
+                    samples[kind].latencies += latencies
+                    samples[kind].walls.append(wall)
+                    samples[kind].runs += per_round
+                    last_ids[kind] = ids[-1]
+    profiles = {kind: await history_profile(client, last_ids[kind]) for kind in samples}
+    print(
+        f"\n{args.steps}-step chain, {samples['treeflow'].runs} runs per kind, "
+        f"concurrency {args.concurrency}, {args.rounds} alternating rounds\n"
+    )
+    print(
+        f"{'':14}{'runs/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'events/run':>12}{'activities/run':>16}"
+    )
+    for kind, sample in samples.items():
+        events, activities = profiles[kind]
+        print(
+            f"{kind:14}{sample.runs / sample.wall:10.1f}"
+            f"{statistics.median(sample.latencies) * 1000:10.1f}"
+            f"{percentile(sample.latencies, 0.99) * 1000:10.1f}{events:12d}{activities:16d}"
+        )
+    tf, hw = samples["treeflow"], samples["handwritten"]
+    # Each round ran one batch of each kind back to back: the median of the paired
+    # ratios ignores a burst of noise from the shared machine hitting one batch.
+    ratio = statistics.median(t / h for t, h in zip(tf.walls, hw.walls, strict=True))
+    total_ratio = tf.wall / hw.wall
+    p50_ratio = statistics.median(tf.latencies) / statistics.median(hw.latencies)
+    decisions = args.steps - 1
+    print(
+        f"\nrule decisions per run: {decisions} (activity tasks added by them: "
+        f"{profiles['treeflow'][1] - profiles['handwritten'][1]})"
+    )
+    print(f"extra history events per run: {profiles['treeflow'][0] - profiles['handwritten'][0]}")
+    print(f"p50 latency ratio: {p50_ratio:.3f}")
+    print(f"wall-time ratio, all rounds summed: {total_ratio:.3f}")
+    print(f"wall-time ratio, median of paired rounds: {ratio:.3f}  (target <= 1.10)")
+    print(f"overhead_ratio={ratio:.4f}")
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=200, help="runs per kind")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--address", help="use this Temporal server instead of starting one")
+    args = parser.parse_args()
+    if args.address:
+        asyncio.run(measure(args, args.address))
+    else:
+        with DevServer(port=free_port(), ui_port=None).running() as server:
+            asyncio.run(measure(args, server.address))
+    exit_now(0)
+
+
+if __name__ == "__main__":
+    main()

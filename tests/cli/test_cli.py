@@ -1,0 +1,182 @@
+"""The `treeflow` command as users run it: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from treeflow.devserver import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+TREEFLOW = str(Path(sys.executable).parent / "treeflow")
+
+
+def treeflow(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TREEFLOW, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "200", **env},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_compile_prints_pins_and_hash() -> None:
+    result = treeflow("compile", "templates/support-triage/tree.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "ok support-triage 1.0.0" in result.stdout
+    assert "classify: router@1.0.0" in result.stdout
+
+
+def test_compile_reports_every_problem_with_its_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        textwrap.dedent(
+            """
+            name: bad
+            start: a
+            nodes:
+              a: {kind: tool, tool: "summarize@^9", next: b, args: {max_sentences: 0}}
+              b: {kind: tool, tool: nosuch, next: c}
+            """
+        )
+    )
+    result = treeflow("compile", str(bad))
+    assert result.returncode == 1
+    assert "3 problem(s)" in result.stderr
+    assert "nodes.a.tool: no version of 'summarize' matches '^9'" in result.stderr
+    assert "nodes.b.tool: unknown tool 'nosuch'" in result.stderr
+    assert "nodes.b.next: unknown node 'c'" in result.stderr
+
+
+def test_compile_json_output_is_the_compiled_tree() -> None:
+    result = treeflow("compile", "--json", "templates/document-digest/tree.yaml")
+    assert result.returncode == 0
+    compiled = json.loads(result.stdout)
+    assert compiled["spec"]["nodes"]["digest_section"]["tool"] == "summarize@1.0.0"
+    assert len(compiled["hash"]) == 64
+
+
+def test_published_schema_validates_templates_and_rejects_bad_trees() -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads(treeflow("schema").stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted((REPO / "templates").glob("*/tree.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert errors == [], f"{path}: {errors[0].message if errors else ''}"
+    bad = {"name": "x", "start": "a", "nodes": {"a": {"kind": "tool"}}}
+    assert list(validator.iter_errors(bad)), "a tool node without `tool` must be invalid"
+
+
+def test_tools_and_templates_are_listed() -> None:
+    tools = treeflow("tools")
+    assert "text_response@1.0.0" in tools.stdout
+    assert "http_request@1.0.0" in tools.stdout
+    listed = treeflow("templates")
+    assert "support-triage" in listed.stdout
+    assert "incident-review" in listed.stdout
+
+
+@pytest.mark.slow
+def test_up_once_runs_a_template_end_to_end(tmp_path: Path) -> None:
+    """The README's first command, minus the install: stack up, template run, clean exit."""
+    port, ui_port = free_port(), free_port()
+    result = treeflow(
+        "up",
+        "--once",
+        "--template",
+        "incident-review",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--data-dir",
+        str(tmp_path),
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "outcome completed" in out
+    assert "answering review with 'approve' (sample)" in out
+    assert "Incident summary" in out
+    assert f"http://localhost:{ui_port}/namespaces/default/workflows/demo%3Aincident-review-" in out
+    assert "stopped." in out
+    assert (tmp_path / "temporal.db").exists()  # persistence in a local SQLite file
+
+
+def test_run_against_a_server_reports_bad_inputs(dev_server: object) -> None:
+    address = dev_server.address  # type: ignore[attr-defined]
+    result = treeflow(
+        "run",
+        "support-triage",
+        "--input",
+        "question=5",
+        "--input",
+        "colour=red",
+        TREEFLOW_TEMPORAL_ADDRESS=address,
+    )
+    assert result.returncode == 2
+    assert "inputs.colour: unknown input" in result.stderr
+    assert "inputs.question: expected string, got int" in result.stderr
+
+
+def test_processes_using_the_temporal_client_exit_cleanly(dev_server: object) -> None:
+    """sdk-python #300: a client process can abort at exit; ours must not (20 tries)."""
+    address = dev_server.address  # type: ignore[attr-defined]
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from temporalio.client import Client
+        from treeflow.exit import exit_now
+
+        async def main() -> None:
+            client = await Client.connect("{address}")
+            await client.count_workflows()
+
+        asyncio.run(main())
+        print("done", flush=True)
+        exit_now(0)
+        """
+    )
+    codes = []
+    for _ in range(20):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+            check=False,
+        )
+        codes.append((done.returncode, done.stdout.strip()))
+    assert codes == [(0, "done")] * 20
+
+
+def test_temporal_setup_registers_search_attributes_once(tmp_path: Path) -> None:
+    """Against a bare dev server (no attributes), then again (idempotent)."""
+    from treeflow.devserver import DevServer
+
+    bare = DevServer(
+        port=free_port(),
+        ui_port=None,
+        log_file=tmp_path / "log",
+        register_search_attributes=False,
+    )
+    with bare.running():
+        first = treeflow("temporal-setup", TREEFLOW_TEMPORAL_ADDRESS=bare.address)
+        assert first.returncode == 0, first.stderr
+        assert "TenantId, TreeName, TreeVersion, TreeHash, RunStatus" in first.stdout
+        second = treeflow("temporal-setup", TREEFLOW_TEMPORAL_ADDRESS=bare.address)
+        assert "all present" in second.stdout

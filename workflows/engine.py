@@ -1,0 +1,590 @@
+"""The tree interpreter: the semantics of every node kind, run inside a workflow.
+
+`workflows.interpreter.DecisionTreeWorkflow` is the thin Temporal surface; this
+module holds the logic and is passed through the workflow sandbox (it is pure and
+keeps no module state), so the sandbox does not re-import it for every run.
+Rule decisions are evaluated here at no server cost; tools and router/LLM
+decisions are activities named `name@x.y.z`. Changes here must keep old histories
+replaying: see docs/workflow-versioning.md and tests/workflows/test_replay.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
+
+from activities.contracts import DecisionInput, DecisionOption, DecisionOutput, ToolCall
+from workflows.compiled import CompiledTree
+from workflows.expressions import EvaluationError, parse
+from workflows.run_models import (
+    Checkpoint,
+    Environment,
+    InputAccepted,
+    Outcome,
+    PendingInput,
+    Phase,
+    Progress,
+    RunRequest,
+    RunResult,
+    TaskRecord,
+    UserInput,
+)
+from workflows.search_attributes import RUN_STATUS, for_run
+from workflows.spec import (
+    Branch,
+    DecisionNode,
+    EndNode,
+    InputNode,
+    ParallelNode,
+    RetrySpec,
+    SubtreeNode,
+    ToolNode,
+)
+from workflows.templating import TemplateError, render
+
+WORKFLOW_NAME = "DecisionTreeWorkflow"
+
+
+class _Finish(Exception):
+    """Internal: the walk reached a terminal point (end node, limit, agent said stop)."""
+
+    def __init__(self, outcome: Outcome, output: dict[str, Any]) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+        self.output = output
+
+
+def _fail(path: str, message: str, error_type: str = "TreeRunError") -> ApplicationError:
+    return ApplicationError(f"{path}: {message}", type=error_type, non_retryable=True)
+
+
+def retry_policy(spec: RetrySpec | None) -> RetryPolicy:
+    spec = spec or RetrySpec()
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=spec.initial_interval),
+        backoff_coefficient=spec.backoff,
+        maximum_interval=timedelta(seconds=spec.max_interval),
+        maximum_attempts=spec.max_attempts,
+        non_retryable_error_types=list(spec.non_retryable) or None,
+    )
+
+
+class TreeRun:
+    """The state and behaviour of one run of a compiled tree."""
+
+    def __init__(self, request: RunRequest) -> None:
+        self.tree: CompiledTree = request.tree
+        self.tenant_id = request.tenant_id
+        checkpoint = request.checkpoint
+        if checkpoint is not None:
+            self.env = checkpoint.environment
+            self.generation = checkpoint.generation
+        else:
+            self.env = Environment(
+                inputs=self._inputs_with_defaults(request.inputs),
+                state=dict(self.tree.spec.state),
+            )
+            self.generation = 1
+        self.phase: Phase = "running"
+        self.current: str | None = None
+        self.waiting: dict[str, PendingInput] = {}
+        self.answers: dict[str, Any] = {}
+        self.output: dict[str, Any] | None = None
+
+    def _inputs_with_defaults(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        declared = self.tree.spec.inputs or {}
+        merged = {name: spec.default for name, spec in declared.items() if spec.default is not None}
+        merged.update(inputs)
+        return merged
+
+    # ------------------------------------------------------------ run
+
+    async def execute(self, request: RunRequest) -> RunResult:
+        start = request.checkpoint.node if request.checkpoint else self.tree.spec.start
+        try:
+            outcome, output = await self._walk_top(start)
+        except asyncio.CancelledError:
+            self.phase = "cancelled"
+            raise
+        except BaseException:
+            self.phase = "failed"
+            raise
+        self.phase = "completed"
+        self.output = output
+        if outcome != "completed":
+            workflow.upsert_search_attributes([RUN_STATUS.value_set(outcome)])
+        spec = self.tree.spec
+        return RunResult(
+            outcome=outcome,
+            output=output,
+            path=self.env.path,
+            steps=self.env.steps,
+            tasks=self.env.tasks,
+            errors=self.env.errors,
+            tree=spec.name,
+            tree_version=spec.version,
+            tree_hash=self.tree.hash,
+        )
+
+    async def _walk_top(self, node_id: str) -> tuple[Outcome, dict[str, Any]]:
+        try:
+            await self._walk(node_id, stop_at=None, top_level=True)
+        except _Finish as finish:
+            return finish.outcome, finish.output
+        return "completed", self._default_output()
+
+    async def _walk(self, node_id: str | None, *, stop_at: str | None, top_level: bool) -> None:
+        """Run nodes from `node_id` until `stop_at` (a join) or the end of the tree."""
+        while node_id is not None and node_id != stop_at:
+            if top_level:
+                self._maybe_continue_as_new(node_id)
+            if self.env.steps >= self.tree.spec.limits.max_steps:
+                raise _fail(
+                    f"nodes.{node_id}",
+                    f"run exceeded limits.max_steps ({self.tree.spec.limits.max_steps})",
+                    "StepLimitExceeded",
+                )
+            self.env.visit(node_id)
+            self.current = node_id
+            workflow.set_current_details(f"node `{node_id}` · step {self.env.steps}")
+            node = self.tree.spec.nodes[node_id]
+            if isinstance(node, ToolNode):
+                node_id = await self._tool(node_id, node)
+            elif isinstance(node, DecisionNode):
+                node_id = await self._decision(node_id, node)
+            elif isinstance(node, InputNode):
+                node_id = await self._input(node_id, node)
+            elif isinstance(node, ParallelNode):
+                node_id = await self._parallel(node_id, node)
+            elif isinstance(node, SubtreeNode):
+                node_id = await self._subtree(node_id, node)
+            elif isinstance(node, EndNode):
+                raise _Finish("completed", self._render_output(node_id, node))
+        self.current = None
+
+    def _maybe_continue_as_new(self, node_id: str) -> None:
+        info = workflow.info()
+        threshold = self.tree.spec.limits.continue_as_new_after
+        if (
+            info.get_current_history_length() < threshold
+            and not info.is_continue_as_new_suggested()
+        ):
+            return
+        if not workflow.all_handlers_finished():
+            return  # an update is mid-flight; try again at the next node
+        workflow.logger.info("continuing as new at node %s", node_id)
+        workflow.continue_as_new(
+            RunRequest(
+                tree=self.tree,
+                tenant_id=self.tenant_id,
+                checkpoint=Checkpoint(
+                    node=node_id, environment=self.env, generation=self.generation + 1
+                ),
+            )
+        )
+
+    # ------------------------------------------------------------ scope
+
+    def scope(self, **extra: Any) -> dict[str, Any]:
+        env = self.env
+        info = workflow.info()
+        return {
+            "inputs": env.inputs,
+            "state": env.state,
+            "results": env.results,
+            "tools": env.tools,
+            "errors": env.errors,
+            "passes": env.passes,
+            "tasks": env.task_dicts(),
+            "run": {
+                "workflow_id": info.workflow_id,
+                "tenant_id": self.tenant_id,
+                "tree": self.tree.spec.name,
+                "steps": env.steps,
+            },
+            **extra,
+        }
+
+    def _render(self, value: Any, path: str, **extra: Any) -> Any:
+        try:
+            return render(value, self.scope(**extra), path)
+        except TemplateError as exc:
+            raise ApplicationError(str(exc), type="TemplateError", non_retryable=True) from None
+
+    def _default_output(self) -> dict[str, Any]:
+        return {"result": self.env.last_result}
+
+    def _render_output(self, node_id: str, node: EndNode) -> dict[str, Any]:
+        if not node.output:
+            return self._default_output()
+        rendered = self._render(node.output, f"nodes.{node_id}.output")
+        assert isinstance(rendered, dict)
+        return rendered
+
+    # ------------------------------------------------------------ tools
+
+    async def _tool(self, node_id: str, node: ToolNode) -> str | None:
+        args = self._render(node.args, f"nodes.{node_id}.args")
+        tool_name = node.tool.split("@", 1)[0]
+        summary = (
+            str(self._render(node.summary, f"nodes.{node_id}.summary"))
+            if node.summary
+            else f"{node_id} · {node.tool}"
+        )
+        call = ToolCall(
+            args=args,
+            tenant_id=self.tenant_id,
+            node_id=node_id,
+            tree_name=self.tree.spec.name,
+            tree_version=self.tree.spec.version,
+        )
+        try:
+            output = await workflow.execute_activity(
+                node.tool,
+                call,
+                result_type=dict,
+                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
+                heartbeat_timeout=(
+                    timedelta(seconds=node.heartbeat_timeout) if node.heartbeat_timeout else None
+                ),
+                retry_policy=retry_policy(node.retry),
+                summary=summary[:200],
+            )
+        except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                raise  # the run is being cancelled: end as CANCELED, not as a tool failure
+            message = _cause_message(exc)
+            self.env.errors.setdefault(tool_name, []).append(message)
+            self.env.record(
+                TaskRecord(node=node_id, kind="tool", tool=node.tool, ok=False, summary=message)
+            )
+            if node.on_error is not None:
+                return node.on_error
+            raise _fail(f"nodes.{node_id}", f"{node.tool} failed: {message}", "ToolFailed") from exc
+        self.env.results[node_id] = output
+        self.env.tools[tool_name] = output
+        self.env.last_result = output
+        self.env.record(TaskRecord(node=node_id, kind="tool", tool=node.tool, summary=summary))
+        if node.set:
+            updates = self._render(node.set, f"nodes.{node_id}.set", result=output)
+            self.env.state.update(updates)
+        return node.next
+
+    # ------------------------------------------------------------ decisions
+
+    async def _decision(self, node_id: str, node: DecisionNode) -> str | None:
+        visits = self.env.passes.get(node_id, 0) + 1
+        self.env.passes[node_id] = visits
+        if node.max_passes is not None and visits > node.max_passes:
+            return self._limit_reached(node_id, node)
+        available = self._available_branches(node_id, node)
+        if node.strategy == "rules":
+            branch = self._rule_choice(node_id, node, available)
+            self.env.record(
+                TaskRecord(node=node_id, kind="decision", summary=f"rules chose {branch.name}")
+            )
+            return branch.to
+        return await self._activity_decision(node_id, node, available)
+
+    def _available_branches(self, node_id: str, node: DecisionNode) -> list[tuple[int, Branch]]:
+        done_tools = {t.tool.split("@", 1)[0] for t in self.env.tasks if t.ok and t.tool}
+        done_nodes = set(self.env.results)
+        available = []
+        for index, branch in enumerate(node.branches):
+            if any(r not in done_tools and r not in done_nodes for r in branch.requires):
+                continue
+            guarded = node.strategy != "rules" and branch.when is not None
+            if guarded and not self._rule(
+                branch.when or "", f"nodes.{node_id}.branches[{index}].when"
+            ):
+                continue
+            available.append((index, branch))
+        return available
+
+    def _rule(self, source: str, path: str) -> bool:
+        try:
+            return bool(parse(source).evaluate(self.scope()))
+        except EvaluationError as exc:
+            raise _fail(path, str(exc), "RuleError") from None
+
+    def _rule_choice(
+        self, node_id: str, node: DecisionNode, available: list[tuple[int, Branch]]
+    ) -> Branch:
+        for index, branch in available:
+            if branch.when is None or self._rule(
+                branch.when, f"nodes.{node_id}.branches[{index}].when"
+            ):
+                return branch
+        raise _fail(f"nodes.{node_id}", "no branch is available", "NoBranch")
+
+    async def _activity_decision(
+        self, node_id: str, node: DecisionNode, available: list[tuple[int, Branch]]
+    ) -> str | None:
+        if not available:
+            raise _fail(f"nodes.{node_id}", "no branch is available", "NoBranch")
+        assert node.using is not None
+        request = DecisionInput(
+            instruction=node.instruction,
+            prompt=str(self._render(node.prompt or "", f"nodes.{node_id}.prompt")),
+            options=[
+                DecisionOption(
+                    id=b.name,
+                    description=b.description or self._describe_target(b.to),
+                    keywords=list(b.keywords),
+                    tool=self._tool_of(b.to),
+                )
+                for _, b in available
+            ],
+            default=available[-1][1].name,
+            tasks_completed=self.env.task_dicts(),
+            errors=self.env.errors,
+            context={"inputs": self.env.inputs, "state": self.env.state},
+        )
+        try:
+            decided = await workflow.execute_activity(
+                node.using,
+                ToolCall(
+                    args=request.model_dump(mode="json"),
+                    tenant_id=self.tenant_id,
+                    node_id=node_id,
+                    tree_name=self.tree.spec.name,
+                    tree_version=self.tree.spec.version,
+                ),
+                result_type=dict,
+                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
+                retry_policy=retry_policy(node.retry),
+                summary=f"{node_id} · {node.strategy} decision",
+            )
+        except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                raise
+            raise _fail(
+                f"nodes.{node_id}", f"decision failed: {_cause_message(exc)}", "DecisionFailed"
+            ) from exc
+        result = DecisionOutput.model_validate(decided)
+        self.env.results[node_id] = decided
+        self.env.record(
+            TaskRecord(
+                node=node_id,
+                kind="decision",
+                summary=f"{node.strategy} chose {result.choice}: {result.reasoning}"[:300],
+            )
+        )
+        if result.impossible:
+            raise _Finish(
+                "impossible", {"reason": result.reasoning, "result": self.env.last_result}
+            )
+        if result.end:
+            if node.on_end is not None:
+                return node.on_end
+            raise _Finish("ended", {"reason": result.reasoning, "result": self.env.last_result})
+        for _, branch in available:
+            if branch.name == result.choice:
+                return branch.to
+        raise _fail(
+            f"nodes.{node_id}",
+            f"decision chose '{result.choice}', which is not an available branch",
+            "InvalidDecision",
+        )
+
+    def _describe_target(self, node_id: str) -> str:
+        node = self.tree.spec.nodes.get(node_id)
+        return node.description if node is not None else ""
+
+    def _tool_of(self, node_id: str) -> str | None:
+        node = self.tree.spec.nodes.get(node_id)
+        return node.tool if isinstance(node, ToolNode) else None
+
+    def _limit_reached(self, node_id: str, node: DecisionNode) -> str | None:
+        self.env.record(
+            TaskRecord(
+                node=node_id, kind="decision", summary=f"max_passes ({node.max_passes}) reached"
+            )
+        )
+        if node.on_limit is not None:
+            return node.on_limit
+        raise _Finish(
+            "limit_reached",
+            {
+                "response": (
+                    f"Stopped after decision '{node_id}' reached its limit of "
+                    f"{node.max_passes} passes."
+                ),
+                "result": self.env.last_result,
+            },
+        )
+
+    # ------------------------------------------------------------ user input
+
+    async def _input(self, node_id: str, node: InputNode) -> str | None:
+        prompt = str(self._render(node.prompt, f"nodes.{node_id}.prompt"))
+        self.waiting[node_id] = PendingInput(
+            node=node_id,
+            prompt=prompt,
+            choices=list(node.choices) if node.choices else None,
+            timeout_seconds=node.timeout,
+        )
+        self.phase = "waiting_input"
+        workflow.upsert_search_attributes([RUN_STATUS.value_set("waiting_input")])
+        try:
+            await workflow.wait_condition(
+                lambda: node_id in self.answers,
+                timeout=timedelta(seconds=node.timeout) if node.timeout else None,
+                timeout_summary=f"{node_id}: waiting for user input",
+            )
+        except TimeoutError:
+            self.env.record(TaskRecord(node=node_id, kind="input", ok=False, summary="timed out"))
+            if node.on_timeout is not None:
+                return node.on_timeout
+            raise _fail(
+                f"nodes.{node_id}", f"no user input within {node.timeout}s", "InputTimeout"
+            ) from None
+        finally:
+            del self.waiting[node_id]
+            if not self.waiting:
+                self.phase = "running"
+                workflow.upsert_search_attributes([RUN_STATUS.value_unset()])
+        answer = self.answers.pop(node_id)
+        self.env.state[node.save_as] = answer
+        self.env.results[node_id] = {"answer": answer}
+        self.env.record(TaskRecord(node=node_id, kind="input", summary="answered"))
+        return node.next
+
+    def _target_for(self, answer: UserInput) -> str:
+        if answer.node is not None:
+            if answer.node not in self.waiting:
+                raise ValueError(f"node '{answer.node}' is not waiting for input")
+            return answer.node
+        if len(self.waiting) != 1:
+            waiting = ", ".join(sorted(self.waiting)) or "none"
+            raise ValueError(f"say which node the answer is for (waiting: {waiting})")
+        return next(iter(self.waiting))
+
+    def accept_input(self, answer: UserInput) -> InputAccepted:
+        """Store a validated answer for the node waiting for it."""
+        node = self._target_for(answer)
+        self.answers[node] = answer.value
+        return InputAccepted(node=node)
+
+    def validate_input(self, answer: UserInput) -> None:
+        """Raise ValueError unless an input node waits for this answer."""
+        node = self._target_for(answer)
+        choices = self.waiting[node].choices
+        if choices is not None and answer.value not in choices:
+            raise ValueError(f"answer must be one of {choices}")
+        if node in self.answers:
+            raise ValueError(f"node '{node}' already has an answer")
+
+    def signal_input(self, answer: UserInput) -> None:
+        """Fire-and-forget delivery: invalid answers are logged and dropped."""
+        try:
+            self.validate_input(answer)
+        except ValueError as exc:
+            workflow.logger.warning("user input dropped: %s", exc)
+            return
+        self.answers[self._target_for(answer)] = answer.value
+
+    # ------------------------------------------------------------ parallel and subtrees
+
+    async def _parallel(self, node_id: str, node: ParallelNode) -> str:
+        branches = [
+            asyncio.create_task(self._walk(entry, stop_at=node.join, top_level=False))
+            for entry in node.branches
+        ]
+        if node.fail_fast:
+            try:
+                await asyncio.gather(*branches)
+            except BaseException:
+                for task in branches:
+                    task.cancel()
+                await asyncio.gather(*branches, return_exceptions=True)
+                raise
+        else:
+            outcomes = await asyncio.gather(*branches, return_exceptions=True)
+            for entry, outcome in zip(node.branches, outcomes, strict=True):
+                if isinstance(outcome, _Finish):
+                    raise outcome
+                if isinstance(outcome, BaseException):
+                    self.env.errors.setdefault(node_id, []).append(f"{entry}: {outcome}")
+        self.env.record(
+            TaskRecord(node=node_id, kind="parallel", summary=f"{len(branches)} branches joined")
+        )
+        return node.join
+
+    async def _subtree(self, node_id: str, node: SubtreeNode) -> str | None:
+        assert node.tree is not None
+        child = self.tree.subtrees[node.tree]
+        inputs = self._render(node.inputs, f"nodes.{node_id}.inputs")
+        visit = self.env.passes.get(node_id, 0) + 1
+        self.env.passes[node_id] = visit
+        info = workflow.info()
+        try:
+            result: RunResult = await workflow.execute_child_workflow(
+                WORKFLOW_NAME,
+                RunRequest(tree=child, inputs=inputs, tenant_id=self.tenant_id),
+                id=f"{info.workflow_id}/{node_id}/{self.generation}.{visit}",
+                search_attributes=for_run(
+                    self.tenant_id, child.spec.name, child.spec.version, child.hash
+                ),
+                static_summary=f"subtree {child.spec.name} of {info.workflow_id}",
+                result_type=RunResult,
+            )
+        except ChildWorkflowError as exc:
+            if is_cancelled_exception(exc):
+                raise
+            message = _cause_message(exc)
+            self.env.errors.setdefault(node_id, []).append(message)
+            self.env.record(TaskRecord(node=node_id, kind="subtree", ok=False, summary=message))
+            if node.on_error is not None:
+                return node.on_error
+            raise _fail(f"nodes.{node_id}", f"subtree failed: {message}", "SubtreeFailed") from exc
+        output = result.model_dump(mode="json")
+        self.env.results[node_id] = output
+        self.env.last_result = output["output"]
+        self.env.record(
+            TaskRecord(node=node_id, kind="subtree", summary=f"{child.spec.name}: {result.outcome}")
+        )
+        return node.next
+
+    # ------------------------------------------------------------ queries
+
+    def progress(self) -> Progress:
+        spec = self.tree.spec
+        return Progress(
+            phase=self.phase,
+            current_node=self.current,
+            path=self.env.path,
+            steps=self.env.steps,
+            passes=self.env.passes,
+            waiting_for=list(self.waiting.values()),
+            errors=self.env.errors,
+            tasks=self.env.tasks,
+            tree=spec.name,
+            tree_version=spec.version,
+            tree_hash=self.tree.hash,
+            generation=self.generation,
+            output=self.output,
+        )
+
+
+def _cause_message(error: BaseException) -> str:
+    """The innermost failure message (an activity's ApplicationError, usually)."""
+    cause: BaseException | None = error
+    message = str(error)
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            kind = f"{cause.type}: " if cause.type else ""
+            return f"{kind}{cause.message}"
+        message = str(cause) or message
+        cause = cause.__cause__
+    return message
