@@ -37,6 +37,7 @@ FileFormat = Literal["json", "jsonl", "csv"]
 _DATE_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})?)?$"
 )
+_LEADING_ZERO_RE = re.compile(r"^[+-]?0\d")
 _INT_RE = re.compile(r"^[+-]?\d{1,18}$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 
@@ -79,7 +80,9 @@ def parse_cell(text: str) -> Any:
     lowered = value.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    if _INT_RE.match(value) and not (len(value) > 1 and value.lstrip("+-").startswith("0")):
+    if _LEADING_ZERO_RE.match(value):
+        return value  # codes such as zip '01234' or '007' stay text
+    if _INT_RE.match(value):
         return int(value)
     if _FLOAT_RE.match(value):
         return float(value)

@@ -67,9 +67,9 @@ from activities.backends.weaviate_query import (
 )
 from activities.backends.weaviate_settings import SecretResolver, WeaviateSettings
 
-with warnings.catch_warnings():
-    # authlib (a weaviate-client dependency) warns about its own httpx integration.
-    warnings.simplefilter("ignore", DeprecationWarning)
+with warnings.catch_warnings(record=True):
+    # authlib (a weaviate-client dependency) forces an "always" filter for its own
+    # httpx deprecation warning; recording swallows it, nothing for us to act on.
     import weaviate
     from weaviate import exceptions as wexc
     from weaviate.classes.data import DataObject

@@ -8,28 +8,32 @@ parse hand-made result objects back into our models.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from weaviate.classes.aggregate import GroupByAggregate
-from weaviate.classes.config import (
-    Configure,
-    DataType,
-    Property,
-    Tokenization,
-    VectorDistances,
-)
-from weaviate.classes.query import Filter as WFilter
-from weaviate.classes.query import HybridFusion, MetadataQuery, Metrics, Sort
-from weaviate.collections.classes.aggregate import (
-    AggregateBoolean,
-    AggregateDate,
-    AggregateInteger,
-    AggregateNumber,
-    AggregateText,
-)
-from weaviate.collections.classes.filters import _Filters
+with warnings.catch_warnings(record=True):
+    # authlib (a weaviate-client dependency) forces an "always" filter for its own
+    # httpx deprecation warning at import; recording swallows it.
+    from weaviate.classes.aggregate import GroupByAggregate
+    from weaviate.classes.config import (
+        Configure,
+        DataType,
+        Property,
+        Tokenization,
+        VectorDistances,
+    )
+    from weaviate.classes.query import Filter as WFilter
+    from weaviate.classes.query import HybridFusion, MetadataQuery, Metrics, Sort
+    from weaviate.collections.classes.aggregate import (
+        AggregateBoolean,
+        AggregateDate,
+        AggregateInteger,
+        AggregateNumber,
+        AggregateText,
+    )
+    from weaviate.collections.classes.filters import _Filters
 
 from activities.backends.base import (
     AggregateGroup,

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from backend_data import ITEM_PROPERTIES, ITEMS, WEAVIATE_SKIP, unique_name
 
+# Imported first so weaviate-client loads through our module, which swallows a
+# dependency's import-time deprecation warning the test modules would otherwise show.
+import activities.backends.weaviate  # noqa: F401
 from activities.backends import Backend
 
 
