@@ -21,14 +21,14 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import lancedb
 import pyarrow as pa
 import pyarrow.compute as pc
-from lancedb.index import FTS
+from lancedb.index import FTS, HnswSq
 from lancedb.query import ColumnOrdering
 
 from activities.backends.base import (
@@ -83,8 +83,16 @@ from activities.backends.validation import (
 HYBRID_CANDIDATES = 100
 """Hits fetched from each ranked list before fusion (at least offset + limit)."""
 
-REINDEX_THRESHOLD = 5_000
-"""Unindexed rows tolerated before an upsert folds them into the full-text index."""
+REINDEX_THRESHOLD = 1_000
+"""Unindexed rows tolerated before an upsert folds them into the indexes.
+
+Rows not yet in the full-text index are searched by a flat scan (10k tickets: 33 ms
+with half unindexed against 2 ms indexed), so writes re-index early.
+"""
+
+
+KEEP_OLD_VERSIONS = timedelta(minutes=10)
+"""Table versions older than this are deleted when indexes are maintained."""
 
 _META_DIR = "_collections"
 _REF, _VECTOR, _FTS = "_ref", "_vector", "_fts"
@@ -430,8 +438,8 @@ class EmbeddedBackend:
             await table.create_index(_FTS, config=FTS(with_position=False))
             return
         stats = await table.index_stats(fts.name)
-        if stats is not None and stats.num_unindexed_rows > REINDEX_THRESHOLD:
-            await table.optimize()
+        if stats is not None and stats.num_unindexed_rows >= REINDEX_THRESHOLD:
+            await table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
 
     # ------------------------------------------------------------------ reads
 
@@ -481,11 +489,12 @@ class EmbeddedBackend:
             query_text = request.query or ""
             if request.mode == "semantic":
                 hits = await self._vector_search(table, query_text, where, columns, window)
+                hits = hits[request.offset :]
             elif request.mode == "keyword":
                 hits = await self._keyword_search(table, query_text, where, columns, window)
+                hits = hits[request.offset :]
             else:
                 hits = await self._hybrid_search(table, request, where, columns, window)
-            hits = hits[request.offset : window]
             if request.sort is not None:
                 hits = sort_hits(hits, request.sort)
         return SearchResult(collection=meta.name, mode=request.mode, hits=hits)
@@ -542,36 +551,59 @@ class EmbeddedBackend:
     async def _hybrid_search(
         self, table: Any, request: SearchRequest, where: str | None, columns: list[str], window: int
     ) -> list[SearchHit]:
+        """The fused page (offset applied); candidates carry ids only, the page its properties."""
         depth = max(window, self._hybrid_candidates)
         text = request.query or ""
         vector_hits, keyword_hits = await asyncio.gather(
-            self._vector_search(table, text, where, columns, depth)
+            self._vector_search(table, text, where, [_REF], depth)
             if request.alpha > 0
             else _nothing(),
-            self._keyword_search(table, text, where, columns, depth)
+            self._keyword_search(table, text, where, [_REF], depth)
             if request.alpha < 1
             else _nothing(),
         )
-        by_id = {h.id: h for h in [*keyword_hits, *vector_hits]}
         fused = reciprocal_rank_fusion(
             [h.id for h in vector_hits], [h.id for h in keyword_hits], request.alpha
-        )
+        )[request.offset : window]
         keyword_scores = {h.id: h.score for h in keyword_hits}
         distances = {h.id: h.score_details.distance for h in vector_hits}
+        rows = await self._rows_by_ref(table, [f.id for f in fused], columns)
         return [
-            by_id[f.id].model_copy(
-                update={
-                    "score": f.score,
-                    "score_details": ScoreDetails(
-                        distance=distances.get(f.id),
-                        keyword_score=keyword_scores.get(f.id),
-                        vector_rank=f.vector_rank,
-                        keyword_rank=f.keyword_rank,
-                    ),
-                }
+            _hit(
+                rows[f.id],
+                f.score,
+                ScoreDetails(
+                    distance=distances.get(f.id),
+                    keyword_score=keyword_scores.get(f.id),
+                    vector_rank=f.vector_rank,
+                    keyword_rank=f.keyword_rank,
+                ),
             )
-            for f in fused[:window]
+            for f in fused
+            if f.id in rows
         ]
+
+    async def _rows_by_ref(
+        self, table: Any, refs: list[str], columns: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        if not refs:
+            return {}
+        where = f"{_REF} IN ({', '.join(sql_literal(r) for r in refs)})"
+        rows = await _run(table.query().where(where).select(columns).limit(len(refs)))
+        return {row[_REF]: row for row in rows}
+
+    async def create_vector_index(self, collection: str, *, tenant: str | None = None) -> None:
+        """Build an approximate (HNSW-SQ, cosine) vector index; opt-in, for large tables.
+
+        Exact search is the default: 100k tickets scan in about 55 ms here, while the
+        index answers in about 2 ms at roughly 0.8 recall@10 and takes about a minute
+        to build on two cores. Rows written later are scanned exactly until the next
+        index maintenance.
+        """
+        meta = await self._meta(collection)
+        tenant = check_tenant(meta.schema(None), tenant)
+        table = await self._table(meta, tenant)
+        await table.create_index(_VECTOR, config=HnswSq(distance_type="cosine"), replace=True)
 
     # ------------------------------------------------------------------ aggregate
 

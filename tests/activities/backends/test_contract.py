@@ -478,3 +478,19 @@ async def test_calls_after_close_raise_backend_closed(backend: Backend, items: s
     with pytest.raises(BackendClosed) as info:
         await backend.describe(items)
     assert info.value.retryable
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
+async def test_ranked_pages_are_consecutive(backend: Backend, items: str, mode: str) -> None:
+    def req(limit: int, offset: int = 0) -> SearchRequest:
+        return SearchRequest(
+            mode=mode,  # type: ignore[arg-type]
+            query="login account email failed",
+            limit=limit,
+            offset=offset,
+        )
+
+    whole = await backend.search(items, req(4))
+    first, second = await backend.search(items, req(2)), await backend.search(items, req(2, 2))
+    assert len(whole.hits) == 4
+    assert keys(first.hits) + keys(second.hits) == keys(whole.hits)

@@ -183,3 +183,19 @@ async def test_ensure_chunks_is_idempotent_and_searchable(tmp_path: Path) -> Non
     )
     assert "topic 37" in str(found.hits[0].properties["chunk"])
     await store.close()
+
+
+async def test_opt_in_vector_index_keeps_semantic_search_working(tmp_path: Path) -> None:
+    store = EmbeddedBackend(tmp_path)
+    await store.create_collection("Items", ITEM_PROPERTIES)
+    records = [
+        NewRecord(key=f"n{i}", properties={"title": f"Note {i} about topic {i % 7}"})
+        for i in range(300)
+    ]
+    await store.upsert("Items", [*ITEMS, *records])
+    await store.create_vector_index("Items")
+    hits = await store.search(
+        "Items", SearchRequest(mode="semantic", query="password reset email", limit=3)
+    )
+    assert hits.hits[0].properties["title"] == "Password reset email never arrives"
+    await store.close()
