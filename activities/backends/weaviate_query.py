@@ -109,9 +109,12 @@ def _build_condition(cond: Condition) -> _Filters:
     raise ValueError(f"unsupported operator {cond.operator!r}")  # pragma: no cover
 
 
-def build_sort(sort: SortSpec) -> Any:
-    """A ``Sort`` for ``fetch_objects`` (the reference id breaks ties, as in the embedded store)."""
-    return Sort.by_property(sort.property, ascending=sort.direction == "asc")
+def build_sort(sort: SortSpec | None) -> Any:
+    """A ``Sort`` for ``fetch_objects``; the reference id breaks ties (and orders unsorted
+    pages), as in the embedded store, so offset paging is stable."""
+    if sort is None:
+        return Sort.by_id()
+    return Sort.by_property(sort.property, ascending=sort.direction == "asc").by_id()
 
 
 # --------------------------------------------------------------------------- search
@@ -157,8 +160,7 @@ def build_search(
     }
     query = request.query or ""
     if request.mode == "filter":
-        sort = build_sort(request.sort) if request.sort is not None else None
-        return QueryCall("fetch_objects", {**common, "sort": sort})
+        return QueryCall("fetch_objects", {**common, "sort": build_sort(request.sort)})
     if request.mode == "keyword":
         return QueryCall("bm25", {"query": query, **common})
     vector_args: dict[str, Any] = {"target_vector": target_vector} if target_vector else {}

@@ -208,9 +208,9 @@ def test_filter_mode_fetches_objects_with_server_side_sort() -> None:
     req = SearchRequest(mode="filter", sort=SortSpec(property="hours", direction="desc"), limit=3)
     call = build_search(req)
     assert call.method == "fetch_objects"
-    assert call.kwargs["sort"].sorts == Sort.by_property("hours", ascending=False).sorts
+    assert call.kwargs["sort"].sorts == Sort.by_property("hours", ascending=False).by_id().sorts
     assert call.kwargs["return_metadata"] is None
-    assert build_search(SearchRequest(mode="filter")).kwargs["sort"] is None
+    assert build_search(SearchRequest(mode="filter")).kwargs["sort"].sorts == Sort.by_id().sorts
 
 
 def test_results_become_hits_with_scores() -> None:
