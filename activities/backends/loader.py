@@ -28,7 +28,7 @@ from activities.backends.base import (
     PropertyType,
     PropertyValue,
 )
-from activities.backends.errors import InvalidRequest, UnknownCollection
+from activities.backends.errors import InvalidRequest, UnknownCollection, UnknownTenant
 from activities.backends.validation import RESERVED_PROPERTIES, canonical_collection_name
 from activities.data import SUPPORT_TICKETS, DemoDataset
 
@@ -233,6 +233,8 @@ async def load_records(
             name, properties, vectorize=vectorize, multi_tenant=multi_tenant or tenant is not None
         )
         created = True
+    except UnknownTenant:
+        pass  # a new tenant of an existing collection: the first upsert creates it
     batches = 0
     for start in range(0, len(records), batch_size):
         await backend.upsert(name, records[start : start + batch_size], tenant=tenant)

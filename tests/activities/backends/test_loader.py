@@ -139,3 +139,17 @@ async def test_load_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest, match="missing"):
         await load_file(store, tmp_path / "partial.jsonl", "X", id_field="k")
     await store.close()
+
+
+async def test_load_into_tenants_of_one_collection(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text('{"sku": "A1", "title": "Alpha"}\n')
+    (tmp_path / "b.jsonl").write_text(
+        '{"sku": "B1", "title": "Beta"}\n{"sku": "B2", "title": "Bee"}\n'
+    )
+    store = EmbeddedBackend(tmp_path / "store")
+    first = await load_file(store, tmp_path / "a.jsonl", "Shop", id_field="sku", tenant="acme")
+    second = await load_file(store, tmp_path / "b.jsonl", "Shop", id_field="sku", tenant="globex")
+    assert first.created
+    assert first.schema.multi_tenant
+    assert (first.schema.count, second.schema.count) == (1, 2)
+    await store.close()
