@@ -1,0 +1,739 @@
+"""The embedded default store: LanceDB on local disk, in-process, no server.
+
+Layout under the store's directory::
+
+    _collections/<Name>.json   schema, vectorized properties, embedder, tenants
+    <Name>.lance               one Lance table per collection
+    <Name>--<tenant>.lance     one table per tenant of a multi-tenant collection
+
+Each table holds the user's properties plus ``_ref`` (reference id), ``_vector``
+(embedding of the vectorized properties) and ``_fts`` (their text, with a BM25
+full-text index). Filters become SQL built only from validated property names
+(checked against the schema, backtick-quoted) and escaped literals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+import pyarrow.compute as pc
+from lancedb.index import FTS, HnswSq
+from lancedb.query import ColumnOrdering
+
+from activities.backends.base import (
+    ARRAY_TYPES,
+    AggregateGroup,
+    AggregateRequest,
+    AggregateResult,
+    AllOf,
+    AnyOf,
+    CollectionSchema,
+    Condition,
+    Filter,
+    NewRecord,
+    PropertyAggregate,
+    PropertySchema,
+    PropertyType,
+    Record,
+    ScoreDetails,
+    SearchHit,
+    SearchRequest,
+    SearchResult,
+    TopValue,
+)
+from activities.backends.embeddings import Embedder, HashingEmbedder, embedding_text
+from activities.backends.errors import (
+    BackendClosed,
+    BackendError,
+    BackendUnavailable,
+    CollectionExists,
+    EmbedderMismatch,
+    InvalidFilter,
+    QueryFailed,
+    UnknownCollection,
+    UnknownTenant,
+)
+from activities.backends.fusion import reciprocal_rank_fusion
+from activities.backends.validation import (
+    canonical_collection_name,
+    check_aggregate,
+    check_filter,
+    check_new_properties,
+    check_reference_id,
+    check_search,
+    check_tenant,
+    check_vectorize,
+    coerce_properties,
+    default_vectorized,
+    record_id,
+    sort_hits,
+)
+
+HYBRID_CANDIDATES = 100
+"""Hits fetched from each ranked list before fusion (at least offset + limit)."""
+
+REINDEX_THRESHOLD = 1_000
+"""Unindexed rows tolerated before an upsert folds them into the indexes.
+
+Rows not yet in the full-text index are searched by a flat scan (10k tickets: 33 ms
+with half unindexed against 2 ms indexed), so writes re-index early.
+"""
+
+
+KEEP_OLD_VERSIONS = timedelta(minutes=10)
+"""Table versions older than this are deleted when indexes are maintained."""
+
+_META_DIR = "_collections"
+_REF, _VECTOR, _FTS = "_ref", "_vector", "_fts"
+
+_ARROW_TYPES: dict[PropertyType, pa.DataType] = {
+    PropertyType.TEXT: pa.string(),
+    PropertyType.TEXT_ARRAY: pa.list_(pa.string()),
+    PropertyType.INT: pa.int64(),
+    PropertyType.INT_ARRAY: pa.list_(pa.int64()),
+    PropertyType.NUMBER: pa.float64(),
+    PropertyType.NUMBER_ARRAY: pa.list_(pa.float64()),
+    PropertyType.BOOLEAN: pa.bool_(),
+    PropertyType.DATE: pa.timestamp("us", tz="UTC"),
+}
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def sql_identifier(name: str) -> str:
+    """Backtick-quote a column name that has already been validated against the schema."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise InvalidFilter(f"Invalid property name {name!r}")
+    return f"`{name}`"
+
+
+def sql_literal(value: Any) -> str:
+    """Render a Python value as a SQL literal; strings are quoted with '' escaping."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidFilter(f"Cannot filter on the non-finite number {value!r}")
+        return repr(value)
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC) if value.tzinfo else value
+        return f"TIMESTAMP '{utc.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidFilter("Filter values may not contain NUL characters")
+        return "'" + value.replace("'", "''") + "'"
+    raise InvalidFilter(f"Unsupported filter value {value!r}")
+
+
+def like_pattern(pattern: str) -> str:
+    """Translate a ``*``/``?`` wildcard pattern to a SQL LIKE pattern (escape ``\\``)."""
+    out = []
+    for ch in pattern:
+        if ch in "%_\\":
+            out.append("\\" + ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def filter_sql(flt: Filter, arrays: frozenset[str] = frozenset()) -> str:
+    """SQL for a filter that ``validation.check_filter`` has already checked.
+
+    ``arrays`` names the array properties, where ``contains_any`` means element
+    membership; on a text property it means "contains any of these words".
+    """
+    if isinstance(flt, AllOf):
+        return "(" + " AND ".join(filter_sql(f, arrays) for f in flt.all_of) + ")"
+    if isinstance(flt, AnyOf):
+        return "(" + " OR ".join(filter_sql(f, arrays) for f in flt.any_of) + ")"
+    return _condition_sql(flt, arrays)
+
+
+_COMPARISONS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def _condition_sql(cond: Condition, arrays: frozenset[str]) -> str:
+    col = sql_identifier(cond.property)
+    op = cond.operator
+    if op in _COMPARISONS:
+        return f"({col} {_COMPARISONS[op]} {sql_literal(cond.value)})"
+    values = cond.value if isinstance(cond.value, list) else [cond.value]
+    if op == "in":
+        return f"({col} IN ({', '.join(sql_literal(v) for v in values)}))"
+    if op == "contains_any":
+        if cond.property in arrays:
+            listed = ", ".join(sql_literal(v) for v in values)
+            return f"array_has_any({col}, make_array({listed}))"
+        words = "|".join(re.escape(str(v).lower()) for v in values)
+        pattern = r"\b(" + words + r")\b"
+        return f"regexp_like(lower({col}), {sql_literal(pattern)})"
+    if op == "like":
+        pattern = like_pattern(str(cond.value).lower())
+        return f"(lower({col}) LIKE {sql_literal(pattern)} ESCAPE '\\')"
+    raise InvalidFilter(f"Unsupported operator {op!r}")
+
+
+def where_sql(schema: CollectionSchema, flt: Filter | None) -> str | None:
+    """Validated, coerced SQL for a filter on ``schema`` (None when there is no filter)."""
+    if flt is None:
+        return None
+    arrays = frozenset(p.name for p in schema.properties if p.type in ARRAY_TYPES)
+    return filter_sql(check_filter(schema, flt), arrays)
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+class _Meta:
+    """A collection's stored description (the JSON file under ``_collections``)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def tenants(self) -> list[str]:
+        return list(self.data.get("tenants", []))
+
+    def schema(self, count: int | None) -> CollectionSchema:
+        return CollectionSchema(
+            name=self.name,
+            properties=[PropertySchema.model_validate(p) for p in self.data["properties"]],
+            count=count,
+            multi_tenant=bool(self.data["multi_tenant"]),
+            vectorized=list(self.data["vectorize"]),
+        )
+
+
+class EmbeddedBackend:
+    """LanceDB-backed store in a local directory; one instance per process."""
+
+    name = "embedded"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        embedder: Embedder | None = None,
+        hybrid_candidates: int = HYBRID_CANDIDATES,
+    ) -> None:
+        self._path = Path(path)
+        self._embedder: Embedder = embedder or HashingEmbedder()
+        self._hybrid_candidates = hybrid_candidates
+        self._db: lancedb.AsyncConnection | None = None
+        self._tables: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _conn(self) -> lancedb.AsyncConnection:
+        if self._closed:
+            raise BackendClosed("The embedded store was closed")
+        if self._db is None:
+            async with self._lock:
+                if self._db is None:
+                    try:
+                        (self._path / _META_DIR).mkdir(parents=True, exist_ok=True)
+                        self._db = await lancedb.connect_async(str(self._path))
+                    except OSError as exc:
+                        raise BackendUnavailable(f"Cannot open the embedded store: {exc}") from exc
+        return self._db
+
+    def _meta_path(self, name: str) -> Path:
+        return self._path / _META_DIR / f"{name}.json"
+
+    def _read_meta(self, name: str) -> _Meta | None:
+        try:
+            return _Meta(json.loads(self._meta_path(name).read_text()))
+        except FileNotFoundError:
+            return None
+
+    def _write_meta(self, meta: _Meta) -> None:
+        path = self._meta_path(meta.name)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta.data, indent=2, sort_keys=True))
+        tmp.replace(path)
+
+    async def _meta(self, collection: str) -> _Meta:
+        await self._conn()
+        name = canonical_collection_name(collection)
+        meta = self._read_meta(name)
+        if meta is None:
+            raise UnknownCollection(name, await self.list_collections())
+        return meta
+
+    @staticmethod
+    def _table_name(collection: str, tenant: str | None) -> str:
+        return collection if tenant is None else f"{collection}--{tenant}"
+
+    def _arrow_schema(self, meta: _Meta) -> pa.Schema:
+        fields = [
+            pa.field(_REF, pa.string(), nullable=False),
+            pa.field(_VECTOR, pa.list_(pa.float32(), int(meta.data["dimensions"]))),
+            pa.field(_FTS, pa.string()),
+        ]
+        for p in meta.schema(None).properties:
+            fields.append(pa.field(p.name, _ARROW_TYPES[p.type]))
+        return pa.schema(fields)
+
+    async def _table(self, meta: _Meta, tenant: str | None, *, create: bool = False) -> Any:
+        tname = self._table_name(meta.name, tenant)
+        table = self._tables.get(tname)
+        if table is not None:
+            return table
+        db = await self._conn()
+        async with self._lock:
+            if tname not in self._tables:
+                if tenant is not None and tenant not in meta.tenants:
+                    if not create:
+                        raise UnknownTenant(meta.name, tenant)
+                    meta.data["tenants"] = sorted({*meta.tenants, tenant})
+                    self._write_meta(meta)
+                try:
+                    self._tables[tname] = await db.open_table(tname)
+                except ValueError:
+                    self._tables[tname] = await db.create_table(
+                        tname, schema=self._arrow_schema(meta), exist_ok=True
+                    )
+        return self._tables[tname]
+
+    def _check_embedder(self, meta: _Meta) -> None:
+        stored = str(meta.data["embedder"])
+        if stored != self._embedder.name:
+            raise EmbedderMismatch(meta.name, stored, self._embedder.name)
+
+    # ------------------------------------------------------------------ collections
+
+    async def list_collections(self) -> list[str]:
+        await self._conn()
+        return sorted(p.stem for p in (self._path / _META_DIR).glob("*.json"))
+
+    async def describe(self, collection: str, *, tenant: str | None = None) -> CollectionSchema:
+        meta = await self._meta(collection)
+        schema = meta.schema(None)
+        tenant = check_tenant(schema, tenant) if tenant is not None else None
+        if schema.multi_tenant and tenant is None:
+            return schema
+        table = await self._table(meta, tenant)
+        return meta.schema(await table.count_rows())
+
+    async def create_collection(
+        self,
+        name: str,
+        properties: Sequence[PropertySchema],
+        *,
+        vectorize: Sequence[str] | None = None,
+        multi_tenant: bool = False,
+        exist_ok: bool = False,
+    ) -> CollectionSchema:
+        await self._conn()
+        name = canonical_collection_name(name)
+        existing = self._read_meta(name)
+        if existing is not None:
+            if exist_ok:
+                return await self.describe(name) if not multi_tenant else existing.schema(None)
+            raise CollectionExists(name)
+        check_new_properties(properties)
+        chosen = (
+            check_vectorize(properties, vectorize)
+            if vectorize is not None
+            else default_vectorized(properties)
+        )
+        meta = _Meta(
+            {
+                "name": name,
+                "properties": [p.model_dump(mode="json") for p in properties],
+                "vectorize": chosen,
+                "multi_tenant": multi_tenant,
+                "tenants": [],
+                "embedder": self._embedder.name,
+                "dimensions": self._embedder.dimensions,
+            }
+        )
+        self._write_meta(meta)
+        if not multi_tenant:
+            await self._table(meta, None, create=True)
+        return meta.schema(None if multi_tenant else 0)
+
+    async def delete_collection(self, name: str) -> None:
+        db = await self._conn()
+        name = canonical_collection_name(name)
+        meta = self._read_meta(name)
+        if meta is None:
+            return
+        for tenant in [None, *meta.tenants]:
+            tname = self._table_name(name, tenant)
+            self._tables.pop(tname, None)
+            with contextlib.suppress(ValueError, FileNotFoundError):
+                await db.drop_table(tname)
+        self._meta_path(name).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ writes
+
+    async def upsert(
+        self,
+        collection: str,
+        records: Sequence[NewRecord | Record],
+        *,
+        tenant: str | None = None,
+    ) -> list[str]:
+        meta = await self._meta(collection)
+        schema = meta.schema(None)
+        tenant = check_tenant(schema, tenant)
+        self._check_embedder(meta)
+        if not records:
+            return []
+        ids = [record_id(r) for r in records]
+        rows: dict[str, dict[str, Any]] = {}
+        for ref, record in zip(ids, records, strict=True):
+            props = coerce_properties(schema, record.properties)
+            row: dict[str, Any] = {p: props.get(p) for p in schema.property_names}
+            row[_REF] = ref
+            row[_FTS] = embedding_text(props, schema.vectorized)
+            rows[ref] = row  # the last duplicate wins
+        texts = [r[_FTS] for r in rows.values()]
+        vectors = await self._embedder.embed(texts)
+        for row, vec in zip(rows.values(), vectors, strict=True):
+            row[_VECTOR] = vec
+        table = await self._table(meta, tenant, create=True)
+        data = pa.Table.from_pylist(list(rows.values()), schema=self._arrow_schema(meta))
+        try:
+            await (
+                table.merge_insert(_REF)
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(data)
+            )
+            await self._maintain_indexes(table)
+        except OSError as exc:
+            raise BackendUnavailable(f"Write to the embedded store failed: {exc}") from exc
+        return ids
+
+    async def _maintain_indexes(self, table: Any) -> None:
+        indices = await table.list_indices()
+        fts = next((i for i in indices if _FTS in i.columns), None)
+        if fts is None:
+            await table.create_index(_FTS, config=FTS(with_position=False))
+            return
+        stats = await table.index_stats(fts.name)
+        if stats is not None and stats.num_unindexed_rows >= REINDEX_THRESHOLD:
+            await table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
+
+    # ------------------------------------------------------------------ reads
+
+    def _columns(self, schema: CollectionSchema, wanted: list[str] | None) -> list[str]:
+        return [_REF, *(wanted if wanted is not None else schema.property_names)]
+
+    async def get(
+        self, collection: str, ids: Sequence[str], *, tenant: str | None = None
+    ) -> list[Record]:
+        meta = await self._meta(collection)
+        schema = meta.schema(None)
+        tenant = check_tenant(schema, tenant)
+        refs = [check_reference_id(i) for i in ids]
+        if not refs:
+            return []
+        table = await self._table(meta, tenant)
+        where = f"{_REF} IN ({', '.join(sql_literal(r) for r in refs)})"
+        rows = await _run(
+            table.query().where(where).select(self._columns(schema, None)).limit(len(refs))
+        )
+        by_id = {row[_REF]: _record(row) for row in rows}
+        return [by_id[r] for r in refs if r in by_id]
+
+    async def sample(self, collection: str, n: int, *, tenant: str | None = None) -> list[Record]:
+        meta = await self._meta(collection)
+        schema = meta.schema(None)
+        tenant = check_tenant(schema, tenant)
+        table = await self._table(meta, tenant)
+        # Reference ids are uuid5 hashes, so id order is a stable pseudo-random sample.
+        query = table.query().select(self._columns(schema, None)).limit(max(n, 0))
+        query = query.order_by([ColumnOrdering(column_name=_REF)])
+        return [_record(row) for row in await _run(query)] if n > 0 else []
+
+    async def search(self, collection: str, request: SearchRequest) -> SearchResult:
+        meta = await self._meta(collection)
+        schema = meta.schema(None)
+        tenant = check_tenant(schema, request.tenant)
+        request = check_search(schema, request)
+        table = await self._table(meta, tenant)
+        where = where_sql(schema, request.filters)
+        columns = self._columns(schema, request.properties)
+        window = request.offset + request.limit
+        if request.mode == "filter":
+            hits = await self._filter_search(table, request, where, columns)
+        else:
+            self._check_embedder(meta)
+            query_text = request.query or ""
+            if request.mode == "semantic":
+                hits = await self._vector_search(table, query_text, where, columns, window)
+                hits = hits[request.offset :]
+            elif request.mode == "keyword":
+                hits = await self._keyword_search(table, query_text, where, columns, window)
+                hits = hits[request.offset :]
+            else:
+                hits = await self._hybrid_search(table, request, where, columns, window)
+            if request.sort is not None:
+                hits = sort_hits(hits, request.sort)
+        return SearchResult(collection=meta.name, mode=request.mode, hits=hits)
+
+    async def _filter_search(
+        self, table: Any, request: SearchRequest, where: str | None, columns: list[str]
+    ) -> list[SearchHit]:
+        query = table.query().select(columns)
+        if where:
+            query = query.where(where)
+        ordering = []
+        if request.sort is not None:
+            ordering.append(
+                ColumnOrdering(
+                    column_name=request.sort.property,
+                    ascending=request.sort.direction == "asc",
+                    nulls_first=False,
+                )
+            )
+        # A tie-breaker on the reference id keeps pages stable (and matches Weaviate).
+        ordering.append(ColumnOrdering(column_name=_REF))
+        query = query.order_by(ordering).offset(request.offset).limit(request.limit)
+        return [_hit(row) for row in await _run(query)]
+
+    async def _vector_search(
+        self, table: Any, text: str, where: str | None, columns: list[str], window: int
+    ) -> list[SearchHit]:
+        vector = (await self._embedder.embed([text]))[0]
+        if not any(vector):
+            return []  # no known words: no semantic signal to rank by
+        query = table.query().nearest_to(vector).distance_type("cosine")
+        query = query.select([*columns, "_distance"]).limit(window)
+        if where:
+            query = query.where(where)
+        hits = []
+        for row in await _run(query):
+            distance = float(row.pop("_distance"))
+            hits.append(_hit(row, 1.0 - distance, ScoreDetails(distance=distance)))
+        return hits
+
+    async def _keyword_search(
+        self, table: Any, text: str, where: str | None, columns: list[str], window: int
+    ) -> list[SearchHit]:
+        query = table.query().nearest_to_text(text, columns=[_FTS])
+        query = query.select([*columns, "_score"]).limit(window)
+        if where:
+            query = query.where(where)
+        hits = []
+        for row in await _run(query):
+            score = float(row.pop("_score"))
+            hits.append(_hit(row, score, ScoreDetails(keyword_score=score)))
+        return hits
+
+    async def _hybrid_search(
+        self, table: Any, request: SearchRequest, where: str | None, columns: list[str], window: int
+    ) -> list[SearchHit]:
+        """The fused page (offset applied); candidates carry ids only, the page its properties."""
+        depth = max(window, self._hybrid_candidates)
+        text = request.query or ""
+        vector_hits, keyword_hits = await asyncio.gather(
+            self._vector_search(table, text, where, [_REF], depth)
+            if request.alpha > 0
+            else _nothing(),
+            self._keyword_search(table, text, where, [_REF], depth)
+            if request.alpha < 1
+            else _nothing(),
+        )
+        fused = reciprocal_rank_fusion(
+            [h.id for h in vector_hits], [h.id for h in keyword_hits], request.alpha
+        )[request.offset : window]
+        keyword_scores = {h.id: h.score for h in keyword_hits}
+        distances = {h.id: h.score_details.distance for h in vector_hits}
+        rows = await self._rows_by_ref(table, [f.id for f in fused], columns)
+        return [
+            _hit(
+                rows[f.id],
+                f.score,
+                ScoreDetails(
+                    distance=distances.get(f.id),
+                    keyword_score=keyword_scores.get(f.id),
+                    vector_rank=f.vector_rank,
+                    keyword_rank=f.keyword_rank,
+                ),
+            )
+            for f in fused
+            if f.id in rows
+        ]
+
+    async def _rows_by_ref(
+        self, table: Any, refs: list[str], columns: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        if not refs:
+            return {}
+        where = f"{_REF} IN ({', '.join(sql_literal(r) for r in refs)})"
+        rows = await _run(table.query().where(where).select(columns).limit(len(refs)))
+        return {row[_REF]: row for row in rows}
+
+    async def create_vector_index(self, collection: str, *, tenant: str | None = None) -> None:
+        """Build an approximate (HNSW-SQ, cosine) vector index; opt-in, for large tables.
+
+        Exact search is the default: 100k tickets scan in about 55 ms here, while the
+        index answers in about 2 ms at roughly 0.8 recall@10 and takes about a minute
+        to build on two cores. Rows written later are scanned exactly until the next
+        index maintenance.
+        """
+        meta = await self._meta(collection)
+        tenant = check_tenant(meta.schema(None), tenant)
+        table = await self._table(meta, tenant)
+        await table.create_index(_VECTOR, config=HnswSq(distance_type="cosine"), replace=True)
+
+    # ------------------------------------------------------------------ aggregate
+
+    async def aggregate(self, collection: str, request: AggregateRequest) -> AggregateResult:
+        meta = await self._meta(collection)
+        schema = meta.schema(None)
+        tenant = check_tenant(schema, request.tenant)
+        request = check_aggregate(schema, request)
+        table = await self._table(meta, tenant)
+        where = where_sql(schema, request.filters)
+        needed = {m.property for m in request.metrics}
+        if request.group_by:
+            needed.add(request.group_by)
+        query = table.query().select(sorted(needed) or [_REF])
+        if where:
+            query = query.where(where)
+        data: pa.Table = await _run_arrow(query)
+        return aggregate_arrow(schema, data, request)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._tables.clear()
+        if self._db is not None:
+            db: Any = self._db
+            db.close()
+            self._db = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def _nothing() -> list[SearchHit]:
+    return []
+
+
+async def _run_arrow(query: Any) -> pa.Table:
+    try:
+        result: pa.Table = await query.to_arrow()
+    except BackendError:
+        raise
+    except OSError as exc:
+        raise BackendUnavailable(f"Embedded store read failed: {exc}") from exc
+    except Exception as exc:
+        raise QueryFailed(f"Embedded store query failed: {exc}") from exc
+    return result
+
+
+async def _run(query: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = (await _run_arrow(query)).to_pylist()
+    return rows
+
+
+def _record(row: dict[str, Any]) -> Record:
+    ref = row.pop(_REF)
+    return Record(id=ref, properties={k: v for k, v in row.items() if v is not None})
+
+
+def _hit(
+    row: dict[str, Any], score: float | None = None, details: ScoreDetails | None = None
+) -> SearchHit:
+    ref = row.pop(_REF)
+    return SearchHit(
+        id=ref,
+        properties={k: v for k, v in row.items() if v is not None},
+        score=score,
+        score_details=details or ScoreDetails(),
+    )
+
+
+def aggregate_arrow(
+    schema: CollectionSchema, data: pa.Table, request: AggregateRequest
+) -> AggregateResult:
+    """Compute an aggregation over the filtered rows of one table (pure, testable)."""
+    total = data.num_rows
+    groups: list[AggregateGroup] = []
+    if request.group_by is None:
+        groups.append(
+            AggregateGroup(value=None, count=total, metrics=_metrics(schema, data, request))
+        )
+    else:
+        keyed = data
+        key = request.group_by
+        prop = schema.get_property(key)
+        if prop is not None and prop.type in ARRAY_TYPES:
+            parents = pc.list_parent_indices(data[key])
+            keyed = data.take(parents).set_column(
+                data.schema.get_field_index(key), key, pc.list_flatten(data[key])
+            )
+        keyed = keyed.filter(pc.is_valid(keyed[key]))
+        counts = keyed.group_by(key).aggregate([([], "count_all")]).to_pylist()
+        counts.sort(key=lambda r: (-r["count_all"], str(r[key])))
+        for row in counts[: request.group_limit]:
+            subset = keyed.filter(pc.equal(keyed[key], pa.scalar(row[key], keyed[key].type)))
+            groups.append(
+                AggregateGroup(
+                    value=row[key],
+                    count=row["count_all"],
+                    metrics=_metrics(schema, subset, request),
+                )
+            )
+    return AggregateResult(
+        collection=schema.name, group_by=request.group_by, total=total, groups=groups
+    )
+
+
+def _metrics(
+    schema: CollectionSchema, data: pa.Table, request: AggregateRequest
+) -> dict[str, PropertyAggregate]:
+    out: dict[str, PropertyAggregate] = {}
+    for metric in request.metrics:
+        column = data[metric.property]
+        prop = schema.get_property(metric.property)
+        values: dict[str, Any] = {}
+        for op in metric.ops:
+            if op == "count":
+                values["count"] = int(pc.count(column).as_py())
+            elif op == "sum":
+                values["sum"] = pc.sum(column).as_py() if pc.count(column).as_py() else None
+            elif op == "mean":
+                values["mean"] = pc.mean(column).as_py()
+            elif op == "min":
+                values["min"] = pc.min(column).as_py()
+            elif op == "max":
+                values["max"] = pc.max(column).as_py()
+            elif op == "top_values":
+                flat = pc.list_flatten(column) if prop and prop.type in ARRAY_TYPES else column
+                counted = pc.value_counts(flat.drop_null()).to_pylist()
+                counted.sort(key=lambda r: (-r["counts"], str(r["values"])))
+                values["top_values"] = [
+                    TopValue(value=r["values"], count=r["counts"]) for r in counted[: metric.top_k]
+                ]
+        out[metric.property] = PropertyAggregate(**values)
+    return out

@@ -1,0 +1,135 @@
+"""Latency of the embedded retrieval store: each search mode and aggregation, p50/p99.
+
+Usage: ``python bench/retrieval.py [--sizes 10000,100000] [--runs 200] [--dir DIR]``
+
+Generates support tickets (``activities.data.tickets``, seed 7), loads them into a
+fresh embedded store per size (load time is reported too), warms up, then times
+``--runs`` calls per operation with varied queries, one call at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from activities.backends import AggregateRequest, PropertyMetrics, SearchRequest, all_of, where
+from activities.backends.embedded import EmbeddedBackend
+from activities.backends.loader import load_records, to_records
+from activities.data import SUPPORT_TICKETS
+from activities.data.tickets import PRODUCTS, generate_tickets
+
+QUERIES = [
+    "login failures after password reset",
+    "charged twice refund",
+    "dashboard very slow to load",
+    "webhook events not delivered",
+    "csv import creates duplicates",
+    "two-factor code rejected",
+    "invoice missing VAT number",
+    "sync job stuck pending",
+]
+
+
+def _search(mode: str, i: int, **extra: Any) -> SearchRequest:
+    return SearchRequest(mode=mode, query=QUERIES[i % len(QUERIES)], limit=10, **extra)  # type: ignore[arg-type]
+
+
+def operations(name: str) -> dict[str, Callable[[EmbeddedBackend, int], Awaitable[Any]]]:
+    """The timed operations; ``i`` varies the query or filter per run."""
+    return {
+        "semantic": lambda b, i: b.search(name, _search("semantic", i)),
+        "keyword": lambda b, i: b.search(name, _search("keyword", i)),
+        "hybrid": lambda b, i: b.search(name, _search("hybrid", i)),
+        "hybrid+filter": lambda b, i: b.search(
+            name, _search("hybrid", i, filters=where("product", "eq", PRODUCTS[i % 5]))
+        ),
+        "filter+sort": lambda b, i: b.search(
+            name,
+            SearchRequest(
+                mode="filter",
+                filters=all_of(
+                    where("status", "eq", "open"), where("product", "eq", PRODUCTS[i % 5])
+                ),
+                sort={"property": "created_at", "direction": "desc"},  # type: ignore[arg-type]
+                limit=10,
+            ),
+        ),
+        "aggregate count": lambda b, i: b.aggregate(
+            name, AggregateRequest(filters=where("priority", "eq", "high"))
+        ),
+        "aggregate grouped": lambda b, i: b.aggregate(
+            name,
+            AggregateRequest(
+                group_by="category",
+                filters=where("status", "in", ["resolved", "closed"]),
+                metrics=[PropertyMetrics(property="resolution_hours", ops=["mean", "max"])],
+            ),
+        ),
+    }
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def bench_size(root: Path, size: int, runs: int) -> list[tuple[str, float, float, float]]:
+    """Load ``size`` tickets and time every operation; rows of (name, p50, p99, mean) in ms."""
+    store = EmbeddedBackend(root / f"n{size}")
+    records = to_records(generate_tickets(size), SUPPORT_TICKETS.properties, id_field="ticket_id")
+    started = time.perf_counter()
+    await load_records(
+        store,
+        "Tickets",
+        records,
+        properties=SUPPORT_TICKETS.properties,
+        vectorize=SUPPORT_TICKETS.vectorize,
+        batch_size=5_000,
+    )
+    load_s = time.perf_counter() - started
+    rows = [("load (s, total)", load_s * 1000, load_s * 1000, load_s * 1000)]
+    for label, op in operations("Tickets").items():
+        for i in range(5):
+            await op(store, i)  # warm caches and indexes
+        times = []
+        for i in range(runs):
+            t0 = time.perf_counter()
+            await op(store, i)
+            times.append((time.perf_counter() - t0) * 1000)
+        rows.append((label, _pct(times, 0.5), _pct(times, 0.99), statistics.fmean(times)))
+    await store.close()
+    return rows
+
+
+def main() -> int:
+    """Run the benchmark and print one table per size."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--dir", type=Path, default=None, help="store directory (default: temp)")
+    args = parser.parse_args()
+    root = args.dir or Path(tempfile.mkdtemp(prefix="treeflow-bench-"))
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            rows = asyncio.run(bench_size(root, size, args.runs))
+            print(f"\nembedded store, {size:,} tickets, {args.runs} runs per operation")
+            print(f"{'operation':<20}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
+            load = rows[0][1] / 1000
+            print(f"{'load + index':<20}{'':>10}{'':>10}{'':>10}   {load:.1f} s total")
+            for label, p50, p99, mean in rows[1:]:
+                print(f"{label:<20}{p50:>10.1f}{p99:>10.1f}{mean:>10.1f}")
+    finally:
+        if args.dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
