@@ -180,3 +180,33 @@ def test_temporal_setup_registers_search_attributes_once(tmp_path: Path) -> None
         assert "TenantId, TreeName, TreeVersion, TreeHash, RunStatus" in first.stdout
         second = treeflow("temporal-setup", TREEFLOW_TEMPORAL_ADDRESS=bare.address)
         assert "all present" in second.stdout
+
+
+@pytest.mark.slow
+def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from treeflow.devserver import port_open
+
+    port, ui_port = free_port(), free_port()
+    process = subprocess.Popen(  # noqa: S603 - fixed argv
+        [TREEFLOW, "up", "--port", str(port), "--ui-port", str(ui_port),
+         "--data-dir", str(tmp_path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"},
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        lines.append(line)
+        if "The stack stays up" in line or time.monotonic() > deadline:
+            break
+    assert any("The stack stays up" in line for line in lines), "".join(lines)
+    assert port_open(port) and port_open(ui_port)  # Temporal and its Web UI are serving
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, "".join(lines) + rest
+    assert "stopped." in rest
+    assert not port_open(port)
