@@ -191,10 +191,22 @@ def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
 
     port, ui_port = free_port(), free_port()
     process = subprocess.Popen(  # noqa: S603 - fixed argv
-        [TREEFLOW, "up", "--port", str(port), "--ui-port", str(ui_port),
-         "--data-dir", str(tmp_path)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"},
+        [
+            TREEFLOW,
+            "up",
+            "--port",
+            str(port),
+            "--ui-port",
+            str(ui_port),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
     )
     assert process.stdout is not None
     lines: list[str] = []
