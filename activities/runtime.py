@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -19,8 +20,11 @@ from activities.contracts import ToolCall
 from activities.errors import ToolError
 from activities.registry import ToolRegistry
 from activities.sdk import CallInfo, SecretResolver, ToolContext, ToolDefinition, no_secrets
+from activities.telemetry.logs import bind_log_context, get_logger
+from activities.telemetry.metrics import ToolMetrics, usage_totals
+from activities.telemetry.tracing import record_token_counts, tool_scope
 
-log = logging.getLogger("treeflow.activity")
+log = get_logger("treeflow.activity")
 
 DEFAULT_MAX_OUTPUT_BYTES = 1_000_000
 
@@ -40,6 +44,19 @@ def to_application_error(error: ToolError) -> ApplicationError:
             else None
         ),
     )
+
+
+def outcome_of(error: BaseException) -> str:
+    """The `outcome` label of a failed tool attempt (see `ToolMetrics.OUTCOMES`)."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    if not isinstance(error, ApplicationError):
+        return "error"
+    if error.type == "InvalidToolInput":
+        return "invalid_input"
+    if error.type in ("InvalidToolOutput", "ToolOutputTooLarge"):
+        return "invalid_output"
+    return "non_retryable_error" if error.non_retryable else "retryable_error"
 
 
 def validation_failure(kind: str, key: str, exc: ValidationError) -> ApplicationError:
@@ -64,12 +81,19 @@ class ToolHost:
     Class-based tools get `startup(config)` before the worker polls and `shutdown()`
     after it stops, so clients (HTTP pools, database connections) are shared across
     calls instead of being created per call.
+
+    Every call is observed: its log lines carry the run, node, tool and tenant;
+    with `metrics` it counts and times the attempt by `tool@version` and outcome
+    and counts LLM usage from the result; with `tracer` its outgoing calls are
+    child spans of the activity's span carrying the same identity.
     """
 
     registry: ToolRegistry
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     secrets: SecretResolver = no_secrets
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    metrics: ToolMetrics | None = None
+    tracer: Tracer | None = None
     _instances: dict[str, Any] = field(default_factory=dict)
 
     def tool_config(self, name: str) -> Mapping[str, Any]:
@@ -134,15 +158,13 @@ class ToolHost:
                 config=host.tool_config(spec.name),
                 secrets=host.secrets,
                 heartbeat_hook=activity.heartbeat,
-                logger=logging.LoggerAdapter(
-                    log,
-                    {
-                        "tool": spec.activity_name,
-                        "node": call.node_id,
-                        "tenant_id": call.tenant_id,
-                        "workflow_id": info.workflow_id,
-                        "run_id": info.workflow_run_id,
-                    },
+                logger=get_logger(
+                    "treeflow.tool",
+                    tool=spec.activity_name,
+                    node=call.node_id,
+                    tenant_id=call.tenant_id,
+                    run_id=info.workflow_id,
+                    temporal_run_id=info.workflow_run_id,
                 ),
             )
             return await host.invoke(definition, call.args, context)
@@ -154,7 +176,45 @@ class ToolHost:
     async def invoke(
         self, definition: ToolDefinition, raw_args: Mapping[str, Any], context: ToolContext
     ) -> dict[str, Any]:
-        """Validate, run and serialise one call; errors become Temporal failures."""
+        """Validate, run and serialise one call, observed; errors become Temporal failures."""
+        spec = definition.spec
+        info = context.info
+        with (
+            bind_log_context(
+                run_id=info.workflow_id,
+                temporal_run_id=info.run_id,
+                tenant_id=info.tenant_id,
+                node=info.node_id,
+                tool=spec.activity_name,
+                tree=info.tree_name,
+            ),
+            tool_scope(
+                name=spec.name,
+                version=str(spec.version),
+                tenant=info.tenant_id,
+                node=info.node_id,
+                run_id=info.workflow_id,
+                tracer=self.tracer,
+            ),
+        ):
+            started = time.perf_counter()
+            try:
+                data = await self._invoke(definition, raw_args, context)
+            except BaseException as exc:
+                if self.metrics is not None:
+                    self.metrics.tool_finished(
+                        spec.activity_name, outcome_of(exc), time.perf_counter() - started
+                    )
+                raise
+            if self.metrics is not None:
+                self.metrics.tool_finished(spec.activity_name, "ok", time.perf_counter() - started)
+                self.metrics.llm_usage(info.tenant_id, data)
+            record_token_counts(usage_totals(data))
+            return data
+
+    async def _invoke(
+        self, definition: ToolDefinition, raw_args: Mapping[str, Any], context: ToolContext
+    ) -> dict[str, Any]:
         spec = definition.spec
         try:
             args = spec.input_model.model_validate(raw_args)

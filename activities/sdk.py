@@ -10,12 +10,12 @@ registered at import time (the registry collects definitions explicitly).
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, Protocol, TypeVar, get_type_hints
 
+import structlog
 from pydantic import BaseModel
 
 from activities.versions import ToolRef, Version, activity_name
@@ -90,9 +90,10 @@ class ToolContext:
     config: Mapping[str, Any] = field(default_factory=dict)
     secrets: SecretResolver = no_secrets
     heartbeat_hook: Callable[..., None] | None = None
-    logger: logging.LoggerAdapter[logging.Logger] = field(
-        default_factory=lambda: logging.LoggerAdapter(logging.getLogger("treeflow.tool"), {})
+    logger: structlog.stdlib.BoundLogger = field(
+        default_factory=lambda: structlog.stdlib.get_logger("treeflow.tool")
     )
+    """Bound to the call's run, node, tool and tenant inside a worker (structlog)."""
 
     def heartbeat(self, *details: Any) -> None:
         """Report liveness (and optional progress) for long tools; no-op outside Temporal."""
