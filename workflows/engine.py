@@ -24,6 +24,7 @@ from temporalio.exceptions import (
 )
 
 from activities.contracts import DecisionInput, DecisionOption, DecisionOutput, ToolCall
+from workflows import observe
 from workflows.compiled import CompiledTree
 from workflows.expressions import EvaluationError, parse
 from workflows.run_models import (
@@ -290,6 +291,7 @@ class TreeRun:
         available = self._available_branches(node_id, node)
         if node.strategy == "rules":
             branch = self._rule_choice(node_id, node, available)
+            observe.decision("rules")
             self.env.record(
                 TaskRecord(node=node_id, kind="decision", summary=f"rules chose {branch.name}")
             )
@@ -372,6 +374,7 @@ class TreeRun:
                 f"nodes.{node_id}", f"decision failed: {_cause_message(exc)}", "DecisionFailed"
             ) from exc
         result = DecisionOutput.model_validate(decided)
+        observe.decision(node.strategy)
         self.env.results[node_id] = decided
         self.env.record(
             TaskRecord(

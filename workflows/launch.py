@@ -99,19 +99,35 @@ def start_options(
     workflow_id: str,
     task_queue: str,
     memo: Mapping[str, Any] | None = None,
+    rollout: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `Client.start_workflow` (id, queue, search attributes...).
 
     Starting twice with the same id while the first run is open returns the open
     run (`USE_EXISTING`); a closed run's id is not reused, so an idempotency key
     always maps to one run.
+
+    `rollout` is the routing decision taken by the caller before the start (a flag
+    chose which version of the tree this run uses; see `activities.flags.rollout`):
+    it is recorded in the memo under `rollout` and its `arm` as the `TreeRollout`
+    search attribute, so the choice is part of the run's history and never made
+    again in workflow code. Without it the options are exactly as before.
     """
+    extra_memo = dict(memo or {})
+    arm: str | None = None
+    if rollout is not None:
+        arm = str(rollout.get("arm") or "")
+        if not arm:
+            raise ValueError("rollout: an 'arm' (stable or candidate) is required")
+        extra_memo["rollout"] = dict(rollout)
     return {
         "id": workflow_id,
         "task_queue": task_queue,
-        "search_attributes": sa.for_run(tenant_id, tree.name, tree.version, tree.hash),
+        "search_attributes": sa.for_run(
+            tenant_id, tree.name, tree.version, tree.hash, rollout_arm=arm
+        ),
         "memo": {"tree": tree.name, "tree_version": tree.version, "tree_hash": tree.hash}
-        | dict(memo or {}),
+        | extra_memo,
         "static_summary": f"{tree.name} {tree.version} for {tenant_id}",
         "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,

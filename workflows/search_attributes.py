@@ -2,7 +2,9 @@
 
 `RunStatus` is present only while a run is in a Treeflow-specific state
 (`waiting_input`) or ended with a notable outcome (`limit_reached`, `impossible`,
-`ended`); the lifecycle itself is Temporal's `ExecutionStatus`. Writing it only then
+`ended`); the lifecycle itself is Temporal's `ExecutionStatus`. `TreeRollout` is
+present only on runs whose tree version was chosen by a rollout flag at start
+(`stable` or `candidate`; the flag and variant are in the memo). Writing it only then
 keeps a plain run's history exactly as long as a hand-written workflow's.
 """
 
@@ -15,6 +17,7 @@ TREE_NAME = SearchAttributeKey.for_keyword("TreeName")
 TREE_VERSION = SearchAttributeKey.for_keyword("TreeVersion")
 TREE_HASH = SearchAttributeKey.for_keyword("TreeHash")
 RUN_STATUS = SearchAttributeKey.for_keyword("RunStatus")
+TREE_ROLLOUT = SearchAttributeKey.for_keyword("TreeRollout")
 
 ALL_KEYS: tuple[SearchAttributeKey[str], ...] = (
     TENANT_ID,
@@ -22,21 +25,28 @@ ALL_KEYS: tuple[SearchAttributeKey[str], ...] = (
     TREE_VERSION,
     TREE_HASH,
     RUN_STATUS,
+    TREE_ROLLOUT,
 )
 
 
 def for_run(
-    tenant_id: str, tree_name: str, tree_version: str, tree_hash: str
+    tenant_id: str,
+    tree_name: str,
+    tree_version: str,
+    tree_hash: str,
+    *,
+    rollout_arm: str | None = None,
 ) -> TypedSearchAttributes:
     """The attributes a run starts with."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(TENANT_ID, tenant_id),
-            SearchAttributePair(TREE_NAME, tree_name),
-            SearchAttributePair(TREE_VERSION, tree_version),
-            SearchAttributePair(TREE_HASH, tree_hash),
-        ]
-    )
+    pairs: list[SearchAttributePair[str]] = [
+        SearchAttributePair(TENANT_ID, tenant_id),
+        SearchAttributePair(TREE_NAME, tree_name),
+        SearchAttributePair(TREE_VERSION, tree_version),
+        SearchAttributePair(TREE_HASH, tree_hash),
+    ]
+    if rollout_arm:
+        pairs.append(SearchAttributePair(TREE_ROLLOUT, rollout_arm))
+    return TypedSearchAttributes(pairs)
 
 
 def dev_server_flags() -> list[str]:
