@@ -121,10 +121,14 @@ def worker(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a worker (settings from TREEFLOW_TEMPORAL_* and TREEFLOW_WORKER_*)."""
+    from activities.telemetry.logs import configure_logging
+    from activities.telemetry.settings import TelemetrySettings
     from worker.runner import run_worker
 
-    _configure_logging(verbose)
-    logging.getLogger("treeflow").setLevel(logging.INFO)
+    settings = TelemetrySettings()
+    if verbose:
+        settings = settings.model_copy(update={"log_level": "DEBUG"})
+    configure_logging(settings)
     asyncio.run(run_worker())
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
-import logging
 import os
 import signal
 import socket
@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import (
+    Interceptor,
     PollerBehaviorSimpleMaximum,
     ResourceBasedSlotConfig,
     Worker,
@@ -23,11 +24,16 @@ from temporalio.worker import (
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import SecretResolver, no_secrets
+from activities.telemetry.health import run_checks
+from activities.telemetry.logs import get_logger
 from worker.settings import WorkerSettings
+from worker.telemetry.backlog import BacklogMonitor
+from worker.telemetry.server import TelemetryServer
+from worker.telemetry.setup import WorkerTelemetry
 from workflows.interpreter import DecisionTreeWorkflow
 from workflows.temporal_config import TemporalSettings
 
-log = logging.getLogger("treeflow.worker")
+log = get_logger("treeflow.worker")
 
 
 def registry_for(settings: WorkerSettings) -> ToolRegistry:
@@ -48,6 +54,7 @@ def build_worker(
     *,
     extra_workflows: Sequence[type] = (),
     extra_activities: Sequence[Any] = (),
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """A Temporal worker configured from settings. `host` must be started."""
     tuning: dict[str, Any] = {}
@@ -79,6 +86,7 @@ def build_worker(
             seconds=settings.sticky_queue_timeout_seconds
         ),
         max_activities_per_second=settings.max_activities_per_second,
+        interceptors=list(interceptors),
         **tuning,
     )
 
@@ -92,12 +100,17 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
     handle_signals: bool = True,
+    telemetry: WorkerTelemetry | None = None,
 ) -> None:
     """Run a worker until `stop` is set or SIGTERM/SIGINT arrives, then drain gracefully.
 
     On a stop signal the worker stops polling, lets running tools finish for up to
     `graceful_shutdown_seconds` (then cancels them; Temporal retries them elsewhere),
     and shuts class-based tools down.
+
+    Observability comes from `telemetry` (default: built from the environment):
+    run, tool and LLM metrics, traces when `OTEL_*` configures export, and, with
+    `metrics_port`, the /metrics, /healthz and /readyz port plus backlog gauges.
     """
     settings = settings or WorkerSettings()
     temporal = temporal or TemporalSettings()
@@ -107,11 +120,49 @@ async def run_worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-    client = await Client.connect(**temporal.connect_kwargs())
-    host = ToolHost(registry, config=settings.tool_config, secrets=secrets)
-    async with host.running():
-        worker = build_worker(client, settings, temporal.task_queue, host)
-        async with worker:
+    telemetry = telemetry or WorkerTelemetry.build(
+        temporal_metrics_address=(
+            f"{settings.metrics_host}:{settings.temporal_metrics_port}"
+            if settings.temporal_metrics_port
+            else None
+        )
+    )
+    try:
+        client = await Client.connect(**temporal.connect_kwargs(), **telemetry.client_options())
+        host = ToolHost(
+            registry,
+            config=settings.tool_config,
+            secrets=secrets,
+            **telemetry.tool_host_options(),
+        )
+        async with host.running(), contextlib.AsyncExitStack() as stack:
+            worker = build_worker(
+                client,
+                settings,
+                temporal.task_queue,
+                host,
+                interceptors=telemetry.worker_interceptors(),
+            )
+            await stack.enter_async_context(worker)
+            if settings.metrics_port is not None:
+                checks = telemetry.checks(client, worker)
+                server = TelemetryServer(
+                    telemetry.registry,
+                    liveness=lambda: telemetry.liveness(worker),
+                    readiness=lambda: run_checks(checks),
+                    host=settings.metrics_host,
+                    port=settings.metrics_port,
+                )
+                await stack.enter_async_context(server)
+                if settings.backlog_poll_seconds > 0:
+                    monitor = BacklogMonitor(
+                        client,
+                        temporal.task_queue,
+                        telemetry.backlog,
+                        interval=settings.backlog_poll_seconds,
+                    )
+                    monitor.start()
+                    stack.push_async_callback(monitor.stop)
             log.info(
                 "worker polling %s on %s with %d tool versions",
                 temporal.task_queue,
@@ -122,4 +173,6 @@ async def run_worker(
                 ready.set()
             await stop.wait()
             log.info("stop requested: draining (grace %ss)", settings.graceful_shutdown_seconds)
+    finally:
+        telemetry.shutdown()
     log.info("worker stopped")

@@ -37,6 +37,27 @@ class WorkerSettings(BaseSettings):
         description="How long a run's next task waits for this worker before any worker "
         "may take it (lower it to recover faster from crashed workers).",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics, /healthz and /readyz on this port (0: any free port).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the metrics/health port (0.0.0.0 in a container).",
+    )
+    temporal_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve the Temporal SDK's own metrics (Prometheus) on this port.",
+    )
+    backlog_poll_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="Poll the task queue's backlog this often for the metrics port (0: never).",
+    )
     tool_config: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='Per-tool settings as JSON, e.g. {"http_request": {"allowed_hosts": [...]}}',

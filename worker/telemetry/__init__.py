@@ -1,0 +1,1 @@
+"""Worker observability: run metrics, the metrics/health port, backlog, Temporal runtime."""
