@@ -95,6 +95,7 @@ def configure_logging(settings: TelemetrySettings, *, stream: TextIO | None = No
         processors=[
             structlog.stdlib.filter_by_level,
             *_shared_processors(),
+            redact_event,  # before any handler sees the event dict
             ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -37,7 +37,7 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)((?:password|passwd|secret|token|api[_-]?key|authorization)\"?'?\s*[=:]\s*"
-            r"\"?'?)([^\s&,;\"'}]{2,})"
+            r"\"?'?)(?!(?i:bearer|basic)\s|\[REDACTED)([^\s&,;\"'}]{2,})"
         ),
         r"\1" + REDACTED,
     ),

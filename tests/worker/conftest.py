@@ -1,0 +1,109 @@
+"""An instrumented worker on its own queue: metrics, in-memory traces, health port."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import Client, WorkflowHandle
+
+from activities.registry import ToolRegistry
+from activities.runtime import ToolHost
+from activities.telemetry.health import run_checks
+from activities.telemetry.tracing import build_tracer_provider, uninstrument_httpx
+from tests.conftest import compile_for_tests
+from tests.support.observed_tools import OBSERVED_TOOLS
+from tests.support.tools import TEST_TOOLS
+from treeflow.devserver import free_port
+from worker.runner import build_worker
+from worker.settings import WorkerSettings
+from worker.telemetry.server import TelemetryServer
+from worker.telemetry.setup import WorkerTelemetry
+from workflows.interpreter import DecisionTreeWorkflow
+from workflows.launch import run_request, start_options
+from workflows.temporal_config import TemporalSettings
+
+OBSERVED_QUEUE = "tests-observed"
+
+
+@dataclass
+class Observed:
+    """The instrumented worker and what it exports."""
+
+    telemetry: WorkerTelemetry
+    exporter: InMemorySpanExporter
+    client: Client  # traced: starts carry the trace context
+    registry: ToolRegistry
+    queue: str
+    base_url: str  # metrics/health port
+    temporal_metrics_url: str
+
+    def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
+        return self.telemetry.registry.get_sample_value(name, dict(labels or {})) or 0.0
+
+    async def start(
+        self, source: Any, inputs: Mapping[str, Any] | None = None, *, tenant: str
+    ) -> WorkflowHandle[Any, Any]:
+        compiled = compile_for_tests(source, self.registry)
+        return await self.client.start_workflow(
+            DecisionTreeWorkflow.run,
+            run_request(compiled, dict(inputs or {}), tenant),
+            **start_options(
+                compiled,
+                tenant_id=tenant,
+                workflow_id=f"{tenant}:{uuid.uuid4().hex}",
+                task_queue=self.queue,
+            ),
+        )
+
+
+@pytest.fixture(scope="session")
+async def observed(temporal_settings: TemporalSettings) -> AsyncIterator[Observed]:
+    exporter = InMemorySpanExporter()
+    provider = build_tracer_provider("treeflow-tests", exporter=exporter, batch=False)
+    sdk_port = free_port()
+    telemetry = WorkerTelemetry.build(
+        tracer_provider=provider, temporal_metrics_address=f"127.0.0.1:{sdk_port}"
+    )
+    client = await Client.connect(
+        **temporal_settings.connect_kwargs(), **telemetry.client_options()
+    )
+    registry = ToolRegistry.discover().add(TEST_TOOLS, OBSERVED_TOOLS)
+    host = ToolHost(
+        registry,
+        config={"http_request": {"allowed_hosts": ["127.0.0.1"]}},
+        **telemetry.tool_host_options(),
+    )
+    try:
+        async with host.running():
+            worker = build_worker(
+                client,
+                WorkerSettings(graceful_shutdown_seconds=1),
+                OBSERVED_QUEUE,
+                host,
+                interceptors=telemetry.worker_interceptors(),
+            )
+            async with worker:
+                checks = telemetry.checks(client, worker)
+                server = TelemetryServer(
+                    telemetry.registry,
+                    liveness=lambda: telemetry.liveness(worker),
+                    readiness=lambda: run_checks(checks),
+                )
+                async with server:
+                    yield Observed(
+                        telemetry=telemetry,
+                        exporter=exporter,
+                        client=client,
+                        registry=registry,
+                        queue=OBSERVED_QUEUE,
+                        base_url=f"http://127.0.0.1:{server.port}",
+                        temporal_metrics_url=f"http://127.0.0.1:{sdk_port}/metrics",
+                    )
+    finally:
+        uninstrument_httpx()
+        telemetry.shutdown()
