@@ -155,3 +155,8 @@ def run_tree(start_tree: StartTree) -> RunTree:
 @pytest.fixture
 def history_dir() -> Path:
     return Path(__file__).parent / "histories"
+
+
+# ---------------------------------------------------------------- observability
+
+from tests.support.observed import observed  # noqa: E402, F401  (session fixture)

@@ -14,8 +14,8 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.telemetry.metrics import BoundedLabel, WorkerMetrics
 from tests.conftest import compile_for_tests
+from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
-from tests.worker.conftest import Observed
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from worker.telemetry.run_metrics import RunMetricsInterceptor

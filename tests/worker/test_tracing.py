@@ -8,8 +8,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from tests.support.http_server import http_server
+from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
-from tests.worker.conftest import Observed
 
 WORKFLOW = "DecisionTreeWorkflow"
 

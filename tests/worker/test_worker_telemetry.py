@@ -19,8 +19,8 @@ from activities.telemetry.health import run_checks
 from activities.telemetry.logs import configure_logging
 from activities.telemetry.metrics import WorkerMetrics
 from activities.telemetry.settings import TelemetrySettings
+from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
-from tests.worker.conftest import Observed
 from treeflow.devserver import DevServer, free_port
 from worker.runner import build_worker
 from worker.settings import WorkerSettings

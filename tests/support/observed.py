@@ -1,4 +1,4 @@
-"""An instrumented worker on its own queue: metrics, in-memory traces, health port."""
+"""An instrumented worker on its own queue: metrics, in-memory traces, health port, backlog."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.telemetry.health import run_checks
 from activities.telemetry.tracing import build_tracer_provider, uninstrument_httpx
-from tests.conftest import compile_for_tests
 from tests.support.observed_tools import OBSERVED_TOOLS
 from tests.support.tools import TEST_TOOLS
 from treeflow.devserver import free_port
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
+from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
+from workflows.compiler import compile_tree
 from workflows.interpreter import DecisionTreeWorkflow
 from workflows.launch import run_request, start_options
 from workflows.temporal_config import TemporalSettings
@@ -48,7 +49,7 @@ class Observed:
     async def start(
         self, source: Any, inputs: Mapping[str, Any] | None = None, *, tenant: str
     ) -> WorkflowHandle[Any, Any]:
-        compiled = compile_for_tests(source, self.registry)
+        compiled = compile_tree(source, self.registry)
         return await self.client.start_workflow(
             DecisionTreeWorkflow.run,
             run_request(compiled, dict(inputs or {}), tenant),
@@ -94,6 +95,8 @@ async def observed(temporal_settings: TemporalSettings) -> AsyncIterator[Observe
                     liveness=lambda: telemetry.liveness(worker),
                     readiness=lambda: run_checks(checks),
                 )
+                monitor = BacklogMonitor(client, OBSERVED_QUEUE, telemetry.backlog, interval=1)
+                monitor.start()
                 async with server:
                     yield Observed(
                         telemetry=telemetry,
@@ -104,6 +107,7 @@ async def observed(temporal_settings: TemporalSettings) -> AsyncIterator[Observe
                         base_url=f"http://127.0.0.1:{server.port}",
                         temporal_metrics_url=f"http://127.0.0.1:{sdk_port}/metrics",
                     )
+                await monitor.stop()
     finally:
         uninstrument_httpx()
         telemetry.shutdown()
