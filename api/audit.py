@@ -1,0 +1,115 @@
+"""Audit log: every state-changing call (who, what, when, tenant, request id, outcome).
+
+:class:`AuditMiddleware` writes one row per non-safe request, including refused ones,
+before the response leaves, in its own transaction (a handler's rollback cannot erase
+the record of its attempt). The RBAC guard fills in who and which tenant; handlers add
+what they touched through :class:`AuditNote`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth.principal import Principal
+from api.db.models import AuditEvent, utcnow
+
+log = logging.getLogger("treeflow.api.audit")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def outcome_of(status: int) -> str:
+    """``success``, ``denied`` (auth, permission, limits) or ``failed``."""
+    if status < 400:
+        return "success"
+    if status in (401, 403, 429):
+        return "denied"
+    return "failed"
+
+
+class AuditNote:
+    """What a handler adds to its audit record: the target and non-secret details."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self._state = state
+
+    def target(self, value: str | uuid.UUID) -> None:
+        """The object the call acted on."""
+        self._state["audit_target"] = str(value)[:200]
+
+    def actor(self, subject: str) -> None:
+        """Who acted, on public routes where the guard authenticated nobody (refresh, login)."""
+        self._state["audit_actor"] = subject[:80]
+
+    def record(self) -> None:
+        """Audit this request even though its method is safe (the login callback)."""
+        self._state["audit_force"] = True
+
+    def detail(self, **values: Any) -> None:
+        """Extra facts (never secret values)."""
+        self._state.setdefault("audit_details", {}).update(values)
+
+
+def audit_note(request: Request) -> AuditNote:
+    """Dependency: the audit note of this request."""
+    return AuditNote(request.scope.setdefault("state", {}))
+
+
+class AuditMiddleware:
+    """Records state-changing requests once the status is known, before it is sent."""
+
+    def __init__(self, app: ASGIApp, *, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.app = app
+        self._sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        safe = scope["method"] in SAFE_METHODS
+
+        async def audited_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state = scope.get("state") or {}
+                if not safe or state.get("audit_force"):
+                    await self._record(scope, int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, audited_send)
+
+    async def _record(self, scope: Scope, status: int) -> None:
+        state: dict[str, Any] = scope.setdefault("state", {})
+        principal = state.get("principal")
+        route = scope.get("route")
+        action = getattr(route, "name", None) or "unmatched"
+        path_params = scope.get("path_params") or {}
+        target = state.get("audit_target") or next(
+            (str(v) for k, v in path_params.items() if k != "tenant_id"), None
+        )
+        event = AuditEvent(
+            occurred_at=utcnow(),
+            tenant_id=state.get("tenant_id"),
+            actor=principal.subject
+            if isinstance(principal, Principal)
+            else str(state.get("audit_actor") or "anonymous"),
+            action=action[:100],
+            method=scope["method"][:10],
+            path=scope["path"][:500],
+            target=target[:200] if target else None,
+            request_id=str(state.get("request_id") or "")[:128],
+            status_code=status,
+            outcome=outcome_of(status),
+            client_ip=state.get("client_ip"),
+            details=state.get("audit_details") or {},
+        )
+        try:
+            async with self._sessions() as session:
+                session.add(event)
+                await session.commit()
+        except Exception:
+            log.exception("could not write audit event %s %s", event.method, event.path)
