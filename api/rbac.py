@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
@@ -141,6 +140,11 @@ class Access:
         return self.principal
 
 
+def _granted(state: dict[str, Any], access: Access) -> Access:
+    state["access"] = access
+    return access
+
+
 def _scoped(principal: Principal, permission: Permission) -> bool:
     return principal.scopes is None or permission.value in principal.scopes
 
@@ -165,7 +169,7 @@ class Guard:
         permission = self.permission
         state = request.scope.setdefault("state", {})
         if permission is Permission.PUBLIC:
-            return Access(permission, None)
+            return _granted(state, Access(permission, None))
         services = request.app.state.services
         principal: Principal = await services.authenticator.authenticate(request)
         state["principal"] = principal
@@ -175,11 +179,11 @@ class Guard:
         if retry is not None:
             raise too_many_requests(retry)
         if permission.scope is Scope.AUTHENTICATED:
-            return Access(permission, principal)
+            return _granted(state, Access(permission, principal))
         if permission.scope is Scope.PLATFORM:
             if not principal.operator or not _scoped(principal, permission):
                 raise forbidden("platform operators only")
-            return Access(permission, principal)
+            return _granted(state, Access(permission, principal))
         return await self._tenant_access(request, principal, state)
 
     async def _tenant_access(
@@ -202,7 +206,7 @@ class Guard:
             if settings is None:
                 raise not_found("tenant")
             state["tenant_id"] = tenant_id
-            return Access(permission, principal, tenant_id, None)
+            return _granted(state, Access(permission, principal, tenant_id, None))
         state["tenant_id"] = tenant_id
         allowed = role_allows(role, permission) or (
             principal.operator and permission in OPERATOR_TENANT_GRANTS
@@ -217,7 +221,7 @@ class Guard:
         )
         if retry is not None:
             raise too_many_requests(retry)
-        return Access(permission, principal, tenant_id, role)
+        return _granted(state, Access(permission, principal, tenant_id, role))
 
 
 _GUARDS: dict[Permission, Guard] = {}
@@ -236,7 +240,17 @@ def requires(permission: Permission) -> Any:
     return Depends(guard_for(permission))
 
 
-def route_permissions(route: APIRoute) -> list[Permission]:
+class RouteInfo(Protocol):
+    """What the policy checks read from a route (an APIRoute or FastAPI's included view)."""
+
+    path: str
+    path_format: str
+    name: str
+    methods: set[str] | None
+    dependant: Any
+
+
+def route_permissions(route: RouteInfo) -> list[Permission]:
     """Permissions a route declares (found by walking its dependency tree)."""
     found: list[Permission] = []
     stack = list(route.dependant.dependencies)
@@ -248,15 +262,26 @@ def route_permissions(route: APIRoute) -> list[Permission]:
     return found
 
 
-def api_routes(app: FastAPI) -> Iterable[APIRoute]:
-    """Every API route of the app (OpenAPI docs excluded)."""
-    return (r for r in app.routes if isinstance(r, APIRoute))
+def api_routes(app: FastAPI) -> list[RouteInfo]:
+    """Every API route of the app, as mounted (prefixes applied), docs excluded."""
+    try:
+        from fastapi.routing import iter_route_contexts  # FastAPI >= 0.16x: lazy includes
+    except ImportError:  # pragma: no cover - older FastAPI flattens included routers
+        return [r for r in app.routes if isinstance(r, APIRoute)]
+    return [
+        cast(RouteInfo, ctx)
+        for ctx in iter_route_contexts(app.routes)
+        if isinstance(ctx.original_route, APIRoute)
+    ]
 
 
 def check_route_policies(app: FastAPI) -> None:
     """Fail fast if any route declares no permission, or more than one."""
     problems: list[str] = []
-    for route in api_routes(app):
+    routes = api_routes(app)
+    if not routes:
+        raise RuntimeError("no API routes found: the route table could not be enumerated")
+    for route in routes:
         perms = set(route_permissions(route))
         if len(perms) != 1:
             problems.append(

@@ -145,7 +145,7 @@ async def list_members(access: ReadMembers, session: SessionDep) -> MemberList:
                 role=Role(m.role),
                 since=m.created_at,
             )
-            for m, u in rows.tuples()
+            for m, u in rows
         ]
     )
 
