@@ -112,7 +112,7 @@ def test_the_route_table_is_enumerated() -> None:
 def test_spec_covers_every_tenant_permission() -> None:
     tenant_perms = {p for p in Permission if p.scope.value == "tenant"}
     assert set(SPEC) == tenant_perms, "add new permissions to SPEC (and review who holds them)"
-    assert OPERATOR_IN_ANY_TENANT == set(OPERATOR_TENANT_GRANTS)
+    assert set(OPERATOR_TENANT_GRANTS) == OPERATOR_IN_ANY_TENANT
 
 
 def test_a_route_without_a_permission_is_refused() -> None:
