@@ -37,7 +37,8 @@ async def test_key_is_shown_once_and_stored_as_sha256(
     assert raw not in listing.text
     async with services.sessions() as session:
         row = await session.get(ApiKey, uuid.UUID(str(created["id"])))
-    assert row is not None and row.secret_hash == hashlib.sha256(raw.encode()).digest()
+    assert row is not None
+    assert row.secret_hash == hashlib.sha256(raw.encode()).digest()
     assert await _get_tenant(app, raw, world.tenant_a) == 200
 
 
@@ -50,7 +51,8 @@ async def test_key_acts_with_its_role_and_tenant_only(app: FastAPI, world: World
         ).status_code == 403
         assert (await client.get(f"/v1/tenants/{world.tenant_b}")).status_code == 404
         me = (await client.get("/v1/me")).json()
-    assert me["kind"] == "api_key" and me["memberships"][0]["role"] == "read-only"
+    assert me["kind"] == "api_key"
+    assert me["memberships"][0]["role"] == "read-only"
 
 
 async def test_scopes_narrow_the_role(app: FastAPI, world: World) -> None:
@@ -133,4 +135,6 @@ async def test_another_tenants_key_cannot_be_managed(services: Services, world: 
         assert r.status_code == 404, (method, r.text)
     async with services.sessions() as session:
         row = await session.get(ApiKey, uuid.UUID(b_key_id))
-    assert row is not None and row.revoked_at is None and row.replaced_by is None
+    assert row is not None
+    assert row.revoked_at is None
+    assert row.replaced_by is None

@@ -114,7 +114,8 @@ async def test_token_attack_is_rejected(
     assert status == 401, body
     assert body["type"].endswith("/unauthorized")
     assert challenge.startswith("Bearer")
-    assert "kid" not in body.get("detail", "") and "aud" not in body.get("detail", "")
+    assert "kid" not in body.get("detail", "")
+    assert "aud" not in body.get("detail", "")
 
 
 async def test_missing_or_malformed_authorization_header(app: FastAPI) -> None:
