@@ -161,10 +161,6 @@ class HTTPSOnly:
         await response(scope, receive, send)
 
 
-class _TooLargeError(Exception):
-    pass
-
-
 class BodySizeLimit:
     """413 for bodies over ``max_bytes``, by ``Content-Length`` or while streaming."""
 
@@ -186,28 +182,31 @@ class BodySizeLimit:
                 return
         seen = 0
         started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not rejected:
                 seen += len(message.get("body", b""))
                 if seen > self._max:
-                    raise _TooLargeError
+                    # Answer now and tell the app the client went away; whatever it
+                    # tries to send afterwards is dropped.
+                    rejected = True
+                    if not started:
+                        await self._reject(scope, receive, send, 413, None)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLargeError:
-            if started:
-                raise
-            await self._reject(scope, receive, send, 413, None)
+        await self.app(scope, limited_receive, tracking_send)
 
     async def _reject(
         self, scope: Scope, receive: Receive, send: Send, status: int, detail: str | None
