@@ -113,6 +113,10 @@ async def create_tenant(
         updated_at=now,
     )
     session.add(tenant)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise _conflict("slug already taken") from None
     for email in dict.fromkeys(e.lower() for e in body.admin_emails):
         session.add(
             Invitation(
@@ -129,7 +133,7 @@ async def create_tenant(
     try:
         await session.commit()
     except IntegrityError:
-        raise _conflict("slug or email domain already taken") from None
+        raise _conflict("an email domain is already claimed by another tenant") from None
     audit.target(tenant.id)
     return TenantOut.of(tenant)
 
