@@ -36,9 +36,9 @@ async def provision(session: AsyncSession, ext: ExternalIdentity) -> tuple[User,
                 sa.select(User).where(User.email == verified_email).limit(1)
             )
         if user is None:
-            user = User(
-                email=verified_email or ext.email, display_name=ext.name, created_at=utcnow()
-            )
+            # Only a verified email goes on the account: an unverified one could pre-claim
+            # someone else's address and capture their later, verified login.
+            user = User(email=verified_email, display_name=ext.name, created_at=utcnow())
             session.add(user)
             await session.flush()
             created = True

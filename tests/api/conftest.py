@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
+import subprocess
+import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,9 +271,9 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def live_server(app: FastAPI) -> AsyncIterator[str]:
+async def live_server(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on loopback in this event loop; yields its base URL."""
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -287,4 +290,60 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
         await task
 
 
-ROOT = Path(__file__).resolve().parents[2]
+OIDC_ENV = "TREEFLOW_TEST_OIDC_ISSUER"
+MOCK_PACKAGE = "oauth2-mock-server@8"
+
+
+def _mock_server_binary() -> Path:
+    """The oauth2-mock-server CLI: on PATH, or installed once with npm into a user cache."""
+    found = shutil.which("oauth2-mock-server")
+    if found:
+        return Path(found)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "treeflow-test-oidc"
+    binary = cache / "node_modules" / ".bin" / "oauth2-mock-server"
+    if not binary.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail(f"set {OIDC_ENV} or install Node.js/npm to run the OIDC login tests")
+        subprocess.run(
+            [npm, "install", "--no-save", "--prefix", str(cache), MOCK_PACKAGE],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return binary
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[str]:
+    """A real OIDC provider on loopback: ``TREEFLOW_TEST_OIDC_ISSUER``, or one started here."""
+    configured = os.environ.get(OIDC_ENV)
+    if configured:
+        yield configured.rstrip("/")
+        return
+    port = free_port()
+    process = subprocess.Popen(
+        [str(_mock_server_binary()), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    issuer = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                stderr = process.stderr.read().decode() if process.stderr else ""
+                pytest.fail(f"oauth2-mock-server did not start: {stderr[-500:]}")
+            time.sleep(0.1)
+        yield issuer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
