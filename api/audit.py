@@ -21,6 +21,8 @@ from api.db.models import AuditEvent, utcnow
 
 log = logging.getLogger("treeflow.api.audit")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+AUDITED_SAFE_PATHS = ("/v1/auth/callback/",)
+"""GET routes that change state all the same (the login callback provisions users)."""
 
 
 def outcome_of(status: int) -> str:
@@ -46,16 +48,12 @@ class AuditNote:
         """Who acted, on public routes where the guard authenticated nobody (refresh, login)."""
         self._state["audit_actor"] = subject[:80]
 
-    def record(self) -> None:
-        """Audit this request even though its method is safe (the login callback)."""
-        self._state["audit_force"] = True
-
     def detail(self, **values: Any) -> None:
         """Extra facts (never secret values)."""
         self._state.setdefault("audit_details", {}).update(values)
 
 
-def audit_note(request: Request) -> AuditNote:
+async def audit_note(request: Request) -> AuditNote:
     """Dependency: the audit note of this request."""
     return AuditNote(request.scope.setdefault("state", {}))
 
@@ -68,16 +66,15 @@ class AuditMiddleware:
         self._sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            scope["method"] in SAFE_METHODS and not scope["path"].startswith(AUDITED_SAFE_PATHS)
+        ):
             await self.app(scope, receive, send)
             return
-        safe = scope["method"] in SAFE_METHODS
 
         async def audited_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                state = scope.get("state") or {}
-                if not safe or state.get("audit_force"):
-                    await self._record(scope, int(message["status"]))
+                await self._record(scope, int(message["status"]))
             await send(message)
 
         await self.app(scope, receive, audited_send)

@@ -33,7 +33,7 @@ def deprecated_since(since: date, *, sunset: date, successor: str | None = None)
     """A dependency adding Deprecation/Sunset (and successor Link) headers to responses."""
     headers = deprecation_headers(since, sunset, successor)
 
-    def _mark(response: Response) -> None:
+    async def _mark(response: Response) -> None:
         response.headers.update(headers)
 
     return Depends(_mark)

@@ -22,25 +22,30 @@ from api.problems import unauthorized
 from api.services import Services
 from api.settings import Settings
 
+# Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a
+# thread pool, which costs a thread hop per request.
 
-def get_services(request: Request) -> Services:
+
+async def get_services(request: Request) -> Services:
     """The application's service container."""
     services: Services = request.app.state.services
     return services
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The application's settings."""
-    return get_services(request).settings
+    settings: Settings = request.app.state.services.settings
+    return settings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A database session for this request; handlers commit what they change."""
-    async with get_services(request).sessions() as session:
+    services: Services = request.app.state.services
+    async with services.sessions() as session:
         yield session
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The caller the RBAC guard authenticated (use on non-public routes only)."""
     principal = request.scope.get("state", {}).get("principal")
     if not isinstance(principal, Principal):
@@ -48,9 +53,10 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def get_secret_store(request: Request) -> SecretStore:
+async def get_secret_store(request: Request) -> SecretStore:
     """The tenant secret store."""
-    return get_services(request).secrets
+    store: SecretStore = request.app.state.services.secrets
+    return store
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

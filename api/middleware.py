@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_BASE, problem_response
@@ -29,6 +28,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{8,128}$")
 _DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
 HEALTH_PATH = "/v1/health"
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _state(scope: Scope) -> dict[str, Any]:
@@ -63,17 +63,21 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        incoming = headers.get("x-request-id")
+        incoming = proto = forwarded = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                incoming = value.decode("latin-1")
+            elif key == b"x-forwarded-proto":
+                proto = value.decode("latin-1")
+            elif key == b"x-forwarded-for":
+                forwarded = value.decode("latin-1")
         request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         client = scope.get("client")
         client_ip = client[0] if client else None
         secure = scope.get("scheme") == "https"
-        if _trusted(client_ip, self._proxies):
-            proto = headers.get("x-forwarded-proto")
+        if (proto or forwarded) and _trusted(client_ip, self._proxies):
             if proto:
                 secure = proto.split(",")[0].strip().lower() == "https"
-            forwarded = headers.get("x-forwarded-for")
             if forwarded:
                 hops = [h.strip() for h in forwarded.split(",") if h.strip()]
                 while hops and _trusted(hops[-1], self._proxies):
@@ -172,7 +176,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = Headers(scope=scope).get("content-length")
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None:
             if not length.isdigit():
                 await self._reject(scope, receive, send, 400, "invalid Content-Length")
@@ -180,6 +184,10 @@ class BodySizeLimit:
             if int(length) > self._max:
                 await self._reject(scope, receive, send, 413, None)
                 return
+        if scope["method"] in _NO_BODY_METHODS:
+            # Routes for these methods never read a body: nothing to count.
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = False
         rejected = False

@@ -110,7 +110,6 @@ async def callback(
     error: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Tokens:
     """Finish the login: provision the user on first login and open a session."""
-    audit.record()
     if not services.login.has(provider):
         raise not_found("provider")
     if error or not code or not state:

@@ -102,7 +102,7 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
         "database_pool_size": 5,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

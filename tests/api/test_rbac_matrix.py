@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from api.app import create_app
 from api.rbac import (
     OPERATOR_TENANT_GRANTS,
     Permission,
+    RouteInfo,
     api_routes,
     check_route_policies,
     route_permissions,
@@ -92,7 +92,7 @@ def expected(permission: Permission, role: str, own_tenant: bool) -> int | str:
     return ALLOWED if role in SPEC[permission] else 403
 
 
-def _find(app: FastAPI, method: str, path: str) -> APIRoute:
+def _find(app: FastAPI, method: str, path: str) -> RouteInfo:
     return next(r for r in api_routes(app) if r.path == path and method in (r.methods or ()))
 
 

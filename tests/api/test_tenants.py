@@ -189,6 +189,9 @@ async def test_tenant_isolation_for_every_foundation_resource(world: World) -> N
 async def test_not_found_does_not_reveal_existence(world: World) -> None:
     existing = await world.admin.client.get(f"/v1/tenants/{world.tenant_b}")
     missing = await world.admin.client.get(f"/v1/tenants/{uuid.uuid4()}")
-    strip = lambda body: {k: v for k, v in body.items() if k not in ("instance", "request_id")}  # noqa: E731
+
+    def strip(body: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in body.items() if k not in ("instance", "request_id")}
+
     assert existing.status_code == missing.status_code == 404
     assert strip(existing.json()) == strip(missing.json())

@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -78,7 +79,7 @@ def _foreign_key(services: Services, world: World, kid: str) -> str:
     return other.sign(_claims(services, world.admin.user_id))
 
 
-ATTACKS = {
+ATTACKS: dict[str, Callable[[Services, World], str]] = {
     "alg-none": _alg_none,
     "tampered-payload": _tampered,
     "alg-confusion-hs256": _hs256_with_public_key,
