@@ -11,11 +11,13 @@ Mark a route deprecated in two places at once: ``deprecated=True`` for OpenAPI a
 from __future__ import annotations
 
 from calendar import timegm
-from datetime import date
+from datetime import UTC, date, datetime
 from email.utils import formatdate
 from typing import Any
 
 from fastapi import Depends, Response
+
+from api.problems import PROBLEM_BASE, ProblemError
 
 
 def deprecation_headers(since: date, sunset: date, successor: str | None) -> dict[str, str]:
@@ -30,10 +32,19 @@ def deprecation_headers(since: date, sunset: date, successor: str | None) -> dic
 
 
 def deprecated_since(since: date, *, sunset: date, successor: str | None = None) -> Any:
-    """A dependency adding Deprecation/Sunset (and successor Link) headers to responses."""
+    """A dependency adding Deprecation/Sunset (and successor Link) headers to responses;
+    after the sunset date the route answers 410 Gone."""
     headers = deprecation_headers(since, sunset, successor)
 
     async def _mark(response: Response) -> None:
+        if datetime.now(UTC).date() > sunset:
+            detail = f"this route was retired on {sunset.isoformat()}"
+            raise ProblemError(
+                410,
+                detail + (f"; use {successor}" if successor else ""),
+                type_=PROBLEM_BASE + "gone",
+                headers=headers,
+            )
         response.headers.update(headers)
 
     return Depends(_mark)

@@ -4,12 +4,15 @@ deprecation headers."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
+from api.app import mount
+from api.deprecation import deprecated_since
 from api.rbac import Permission, requires
 from api.settings import Settings
 from tests.api.conftest import World, client_for, create_actor
@@ -214,7 +217,7 @@ async def test_unhandled_errors_leak_nothing(
     async def boom() -> None:
         raise RuntimeError("database password is hunter2")
 
-    app.include_router(router)
+    mount(app, router)
     async with client_for(app) as client:
         response = await client.get("/v1/boom")
     assert response.status_code == 500
@@ -234,6 +237,24 @@ async def test_deprecated_route_announces_its_sunset(app: FastAPI, world: World)
     assert app.openapi()["paths"]["/v1/whoami"]["get"]["deprecated"] is True
     current = await world.admin.client.get("/v1/me")
     assert "deprecation" not in current.headers
+
+
+async def test_retired_route_answers_410(start_app: StartApp, make_settings: MakeSettings) -> None:
+    app = await start_app(make_settings())
+    router = APIRouter()
+
+    @router.get("/v1/retired", deprecated=True, dependencies=[requires(Permission.PUBLIC)])
+    async def retired(
+        _marker: None = deprecated_since(date(2020, 1, 1), sunset=date(2020, 6, 1)),
+    ) -> dict[str, str]:
+        return {}
+
+    mount(app, router)
+    async with client_for(app) as client:
+        response = await client.get("/v1/retired")
+    assert response.status_code == 410
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "sunset" in response.headers
 
 
 async def test_openapi_declares_permissions_security_and_examples(app: FastAPI) -> None:
