@@ -96,12 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     check_route_policies(app)
     app.openapi = _openapi_factory(app)  # type: ignore[method-assign]
 
-    # Added innermost first: the last one added wraps all the others.
+    # Added innermost first: the last one added wraps all the others. Audit sits outside
+    # the body limit (a 413 is recorded as such) and inside the IP limit (a flood of
+    # refused requests costs no database writes).
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(AuditMiddleware, sessions=services.sessions)
     app.add_middleware(
         IPRateLimit, limiter=services.rate_limiter, per_minute=settings.rate_limit_ip_per_minute
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,8 +1,8 @@
 """Pure-ASGI middleware (cheap per request): request context, HTTPS, body size, IP limits.
 
 Order, outermost first: :class:`RequestContext` (request id, client address, security
-headers, last-resort 500) -> :class:`HTTPSOnly` -> CORS -> :class:`BodySizeLimit` ->
-:class:`IPRateLimit` -> audit -> routes.
+headers, last-resort 500) -> :class:`HTTPSOnly` -> CORS -> :class:`IPRateLimit` -> audit
+-> :class:`BodySizeLimit` -> routes.
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from api.db.models import AuditEvent
+from api.services import Services
 from tests.api.conftest import World
 
 
@@ -39,6 +44,23 @@ async def test_refused_attempts_are_recorded_too(world: World) -> None:
     event = next(e for e in page.json()["events"] if e["request_id"] == "audit-test-denied")
     assert event["actor"] == f"user:{world.user.user_id}"
     assert event["action"] == "create_key"
+
+
+async def test_oversized_bodies_are_recorded_as_413(app: FastAPI, world: World) -> None:
+    response = await world.admin.client.post(
+        f"/v1/tenants/{world.tenant_a}/invitations",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"X-Request-ID": "audit-test-too-large", "content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    services: Services = app.state.services
+    async with services.sessions() as session:
+        event = await session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.request_id == "audit-test-too-large")
+        )
+    assert event is not None
+    assert event.status_code == 413
+    assert event.outcome == "failed"
 
 
 async def test_reads_are_not_audited(world: World) -> None:
