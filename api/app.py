@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
-from api.audit import AuditMiddleware
+from api.audit import AuditMiddleware, AuditWriter
 from api.db.migrate import upgrade
 from api.middleware import BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
 from api.problems import install_problem_handlers
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the body limit (a 413 is recorded as such) and inside the IP limit (a flood of
     # refused requests costs no database writes).
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    app.add_middleware(AuditMiddleware, sessions=services.sessions)
+    app.add_middleware(AuditMiddleware, writer=AuditWriter(services.engine))
     app.add_middleware(
         IPRateLimit, limiter=services.rate_limiter, per_minute=settings.rate_limit_ip_per_minute
     )

@@ -8,12 +8,14 @@ what they touched through :class:`AuditNote`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.principal import Principal
@@ -58,12 +60,46 @@ async def audit_note(request: Request) -> AuditNote:
     return AuditNote(request.scope.setdefault("state", {}))
 
 
+class AuditWriter:
+    """Group commit: concurrent requests share one INSERT transaction.
+
+    Each caller waits until its event is committed (so the record exists before the
+    response leaves), but 50 concurrent writes cost one transaction, not 50.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._table = cast(sa.Table, AuditEvent.__table__)
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, row: dict[str, Any]) -> None:
+        """Record ``row`` (columns of ``audit_events``); returns once it is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(self._table.insert(), [row for row, _ in batch])
+            except Exception:
+                log.exception("could not write %d audit events", len(batch))
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
 class AuditMiddleware:
     """Records state-changing requests once the status is known, before it is sent."""
 
-    def __init__(self, app: ASGIApp, *, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, app: ASGIApp, *, writer: AuditWriter) -> None:
         self.app = app
-        self._sessions = sessions
+        self._writer = writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (
@@ -74,39 +110,37 @@ class AuditMiddleware:
 
         async def audited_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                await self._record(scope, int(message["status"]))
+                await self._writer.write(_row(scope, int(message["status"])))
             await send(message)
 
         await self.app(scope, receive, audited_send)
 
-    async def _record(self, scope: Scope, status: int) -> None:
-        state: dict[str, Any] = scope.setdefault("state", {})
-        principal = state.get("principal")
-        route = scope.get("route")
-        action = getattr(route, "name", None) or "unmatched"
-        path_params = scope.get("path_params") or {}
-        target = state.get("audit_target") or next(
-            (str(v) for k, v in path_params.items() if k != "tenant_id"), None
-        )
-        event = AuditEvent(
-            occurred_at=utcnow(),
-            tenant_id=state.get("tenant_id"),
-            actor=principal.subject
-            if isinstance(principal, Principal)
-            else str(state.get("audit_actor") or "anonymous"),
-            action=action[:100],
-            method=scope["method"][:10],
-            path=scope["path"][:500],
-            target=target[:200] if target else None,
-            request_id=str(state.get("request_id") or "")[:128],
-            status_code=status,
-            outcome=outcome_of(status),
-            client_ip=state.get("client_ip"),
-            details=state.get("audit_details") or {},
-        )
-        try:
-            async with self._sessions() as session:
-                session.add(event)
-                await session.commit()
-        except Exception:
-            log.exception("could not write audit event %s %s", event.method, event.path)
+
+def _row(scope: Scope, status: int) -> dict[str, Any]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    principal = state.get("principal")
+    route = scope.get("route")
+    action = getattr(route, "name", None) or "unmatched"
+    path_params = scope.get("path_params") or {}
+    target = state.get("audit_target") or next(
+        (str(v) for k, v in path_params.items() if k != "tenant_id"), None
+    )
+    actor = (
+        principal.subject
+        if isinstance(principal, Principal)
+        else str(state.get("audit_actor") or "anonymous")
+    )
+    return {
+        "occurred_at": utcnow(),
+        "tenant_id": state.get("tenant_id"),
+        "actor": actor,
+        "action": action[:100],
+        "method": scope["method"][:10],
+        "path": scope["path"][:500],
+        "target": target[:200] if target else None,
+        "request_id": str(state.get("request_id") or "")[:128],
+        "status_code": status,
+        "outcome": outcome_of(status),
+        "client_ip": state.get("client_ip"),
+        "details": state.get("audit_details") or {},
+    }

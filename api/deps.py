@@ -39,7 +39,13 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A database session for this request; handlers commit what they change."""
+    """A database session for this request; handlers commit what they change.
+
+    It closes when the handler returns, before the response is sent (``scope="function"``),
+    so its connection is back in the pool for the audit write. The embedded SQLite
+    default has a single connection: do not open a second session (or call a store that
+    does) while this one holds a connection; commit or close first.
+    """
     services: Services = request.app.state.services
     async with services.sessions() as session:
         yield session
@@ -61,7 +67,7 @@ async def get_secret_store(request: Request) -> SecretStore:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AuditDep = Annotated[AuditNote, Depends(audit_note)]
 SecretStoreDep = Annotated[SecretStore, Depends(get_secret_store)]

@@ -6,6 +6,7 @@ Runs are started against these settings, so the run starter reads them through
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -74,26 +75,46 @@ class TenantSettings(BaseModel):
 
 
 class TenantSettingsCache:
-    """Short-lived in-process cache of tenant settings; None means no such tenant."""
+    """In-process cache of tenant settings; None means no such tenant.
+
+    Entries live ``ttl_seconds``. An expired entry is still served while one background
+    read refreshes it, and concurrent misses share one read, so a hot tenant never sends
+    a burst of identical queries to the database.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float = 5.0):
         self._sessions = sessions
         self._ttl = ttl_seconds
         self._entries: dict[uuid.UUID, tuple[float, TenantSettings | None]] = {}
+        self._loading: dict[uuid.UUID, asyncio.Task[TenantSettings | None]] = {}
 
     async def get(self, tenant_id: uuid.UUID) -> TenantSettings | None:
-        """Settings of ``tenant_id`` (cached for a few seconds), or None if it does not exist."""
-        now = time.monotonic()
+        """Settings of ``tenant_id`` (at most a few seconds old), or None if it does not exist."""
         hit = self._entries.get(tenant_id)
-        if hit is not None and hit[0] > now:
+        if hit is not None:
+            if hit[0] <= time.monotonic():
+                self._load(tenant_id)  # refresh in the background, serve the known value
             return hit[1]
-        async with self._sessions() as session:
-            raw = await session.scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
-        value = None if raw is None else TenantSettings.model_validate(raw)
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[tenant_id] = (now + self._ttl, value)
-        return value
+        return await asyncio.shield(self._load(tenant_id))
+
+    def _load(self, tenant_id: uuid.UUID) -> asyncio.Task[TenantSettings | None]:
+        task = self._loading.get(tenant_id)
+        if task is None:
+            task = asyncio.create_task(self._read(tenant_id))
+            self._loading[tenant_id] = task
+        return task
+
+    async def _read(self, tenant_id: uuid.UUID) -> TenantSettings | None:
+        try:
+            async with self._sessions() as session:
+                raw = await session.scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
+            value = None if raw is None else TenantSettings.model_validate(raw)
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[tenant_id] = (time.monotonic() + self._ttl, value)
+            return value
+        finally:
+            self._loading.pop(tenant_id, None)
 
     def invalidate(self, tenant_id: uuid.UUID) -> None:
         """Forget a tenant's cached settings (after this replica changed them)."""

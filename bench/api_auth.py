@@ -132,10 +132,14 @@ def _serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Pope
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def _wrk(url: str, connections: int, seconds: int, header: str | None) -> dict[str, float]:
+def _wrk(
+    url: str, connections: int, seconds: int, header: str | None, script: Path | None = None
+) -> dict[str, float]:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if header:
         cmd[1:1] = ["-H", header]
+    if script:
+        cmd[1:1] = ["-s", str(script)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     result = {"rps": rps}
@@ -214,6 +218,19 @@ def main() -> None:
         results = [
             (name, _wrk(url, args.connections, args.seconds, header)) for name, url, header in cases
         ]
+        post = workdir / "post.lua"
+        post.write_text(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            'wrk.body = \'{"email": "bench@example.test", "role": "user"}\'\n'
+        )
+        write = f"{api}/v1/tenants/{tenant}/invitations"
+        results.append(
+            (
+                "JWT POST invitation (insert + audit insert)",
+                _wrk(write, args.connections, args.seconds, f"Authorization: Bearer {jwt}", post),
+            )
+        )
     finally:
         for server in servers:
             server.terminate()

@@ -8,6 +8,7 @@ reaches other replicas within the cache lifetime.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -67,19 +68,25 @@ class ApiKeyService:
         self._sessions = sessions
         self._cache_seconds = cache_seconds
         self._cache: dict[bytes, tuple[float, _Entry]] = {}
+        self._loading: dict[bytes, asyncio.Task[_Entry]] = {}
 
     async def authenticate(self, raw: str) -> Principal:
         """The principal a key string stands for, or :class:`InvalidApiKeyError`."""
         digest = hash_secret(raw)
-        now = time.monotonic()
         hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             entry = hit[1]
         else:
-            entry = await self._load(raw, digest)
+            # Concurrent requests with the same key share one database read.
+            task = self._loading.get(digest)
+            if task is None:
+                task = asyncio.create_task(self._load(raw, digest))
+                self._loading[digest] = task
+                task.add_done_callback(lambda _: self._loading.pop(digest, None))
+            entry = await asyncio.shield(task)
             if len(self._cache) > 50_000:
                 self._cache.clear()
-            self._cache[digest] = (now + self._cache_seconds, entry)
+            self._cache[digest] = (time.monotonic() + self._cache_seconds, entry)
         if entry.revoked or (entry.expires_at is not None and entry.expires_at <= utcnow()):
             raise InvalidApiKeyError("revoked or expired")
         return entry.principal

@@ -32,6 +32,9 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite has one writer at a time; several pooled connections contend for
+            # its lock and back off in sleeps of up to 100 ms. One connection queues.
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(parsed, **kwargs)

@@ -63,6 +63,20 @@ async def test_oversized_bodies_are_recorded_as_413(app: FastAPI, world: World) 
     assert event.outcome == "failed"
 
 
+async def test_failed_writes_after_a_read_are_recorded(world: World) -> None:
+    """The handler's session must release its connection before the audit write
+    (the embedded SQLite default has one): a refused change is recorded at once."""
+    response = await world.admin.client.delete(
+        f"/v1/tenants/{world.tenant_a}/members/{world.admin.user_id}",
+        headers={"X-Request-ID": "audit-test-last-admin"},
+    )
+    assert response.status_code == 409
+    page = await world.admin.client.get(
+        f"/v1/tenants/{world.tenant_a}/audit", params={"outcome": "failed", "limit": 200}
+    )
+    assert any(e["request_id"] == "audit-test-last-admin" for e in page.json()["events"])
+
+
 async def test_reads_are_not_audited(world: World) -> None:
     await world.admin.client.get(
         f"/v1/tenants/{world.tenant_a}/members", headers={"X-Request-ID": "audit-test-read"}
