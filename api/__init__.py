@@ -1,1 +1,4 @@
-"""The FastAPI service: auth, tenants, flags, trees, templates, tools and runs."""
+"""Treeflow's HTTP API: auth, tenants, secrets, audit, trees, templates, tools and runs.
+
+Build the ASGI application with :func:`api.app.create_app`.
+"""

@@ -1,0 +1,123 @@
+"""The application factory: ``create_app(settings)`` builds the whole API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+
+from api.audit import AuditMiddleware, AuditWriter
+from api.db.migrate import upgrade
+from api.middleware import BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
+from api.problems import install_problem_handlers
+from api.rbac import Permission, api_routes, check_route_policies, route_permissions
+from api.routes import ROUTERS
+from api.services import build_services
+from api.settings import Settings
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """Treeflow's control-plane API: authentication, tenants, members, API keys,
+tenant secrets and the audit log (trees, templates, tools and runs build on it).
+
+Every operation lists the permission it needs as `x-permission`. Errors are
+`application/problem+json` (RFC 9457). See docs/api.md and docs/api-versioning.md."""
+
+
+def _openapi_factory(app: FastAPI) -> Any:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title="Treeflow API", version=API_VERSION, description=DESCRIPTION, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An access token (JWT from /v1/auth) or an API key (tfk_...).",
+            }
+        }
+        for route in api_routes(app):
+            permission = route_permissions(route)[0]
+            for method in route.methods or ():
+                operation = schema["paths"][route.path_format].get(method.lower())
+                if operation is None:
+                    continue
+                operation["x-permission"] = permission.value
+                if permission is not Permission.PUBLIC:
+                    operation["security"] = [{"bearer": []}]
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+def mount(app: FastAPI, router: APIRouter) -> None:
+    """Add a resource router's routes to the app itself.
+
+    Current FastAPI includes routers lazily and, on every request, walks the included
+    routers one by one; measured here that added ~10 us per included router to every
+    request. The router's prefix, tags, responses and dependencies are already applied
+    to its routes, so adding them directly keeps matching one flat pass. (Routes added
+    this way do not see ``app.dependency_overrides``; nothing here relies on it.)
+    """
+    app.router.routes.extend(router.routes)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API. Nothing connects until the lifespan starts (migrations run there)."""
+    settings = settings or Settings()
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_startup:
+            await upgrade(services.engine)
+        try:
+            yield
+        finally:
+            await services.engine.dispose()
+
+    app = FastAPI(
+        title="Treeflow API",
+        version=API_VERSION,
+        lifespan=lifespan,
+        redoc_url=None,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.services = services
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        mount(app, router)
+    check_route_policies(app)
+    app.openapi = _openapi_factory(app)  # type: ignore[method-assign]
+
+    # Added innermost first: the last one added wraps all the others. Audit sits outside
+    # the body limit (a 413 is recorded as such) and inside the IP limit (a flood of
+    # refused requests costs no database writes).
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(AuditMiddleware, writer=AuditWriter(services.engine))
+    app.add_middleware(
+        IPRateLimit, limiter=services.rate_limiter, per_minute=settings.rate_limit_ip_per_minute
+    )
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "idempotency-key", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after", "deprecation", "sunset", "link"],
+            max_age=600,
+        )
+    if not settings.dev_mode:
+        app.add_middleware(HTTPSOnly, public_url=settings.public_url)
+    app.add_middleware(
+        RequestContext,
+        trusted_proxies=settings.trusted_proxies,
+        hsts_max_age=settings.hsts_max_age_seconds,
+    )
+    return app

@@ -1,0 +1,1 @@
+"""Authentication: access JWTs, refresh-token families, API keys, OAuth2/OIDC login."""

@@ -1,0 +1,1 @@
+"""Platform persistence: SQLAlchemy models, engine/session factory, Alembic migrations."""

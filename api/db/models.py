@@ -1,0 +1,229 @@
+"""SQLAlchemy 2 ORM models for the platform state the API owns.
+
+Types are portable between SQLite (embedded default) and PostgreSQL (production, CI).
+The ``tenant_secrets`` table is defined in :mod:`activities.secrets.db`; Alembic
+manages both metadata collections (see :data:`all_metadata`).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from activities.secrets import secrets_metadata
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    """A new random identifier."""
+    return uuid.uuid4()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on both backends (SQLite drops the offset; restore it)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Role(enum.StrEnum):
+    """Roles a membership (or a tenant API key) carries inside one tenant."""
+
+    ADMIN = "admin"
+    USER = "user"
+    READ_ONLY = "read-only"
+
+
+class Base(DeclarativeBase):
+    """Declarative base for the API's tables."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    email: Mapped[str | None] = mapped_column(sa.String(320), index=True)
+    display_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    is_operator: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Identity(Base):
+    """A login identity at one provider, linked to a user."""
+
+    __tablename__ = "identities"
+    __table_args__ = (sa.UniqueConstraint("provider", "subject"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(sa.String(32))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantDomain(Base):
+    """Email-domain rule: verified emails of this domain join the tenant on first login."""
+
+    __tablename__ = "tenant_domains"
+
+    domain: Mapped[str] = mapped_column(sa.String(253), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(16))
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """An invitation, matched on first login by verified email or provider subject."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str | None] = mapped_column(sa.String(320), index=True)
+    provider: Mapped[str | None] = mapped_column(sa.String(32))
+    subject: Mapped[str | None] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    """One refresh token of a rotation family; only its SHA-256 digest is stored."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    family_expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A machine credential. Tenant keys carry a role; platform keys act as an operator."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    secret_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str | None] = mapped_column(sa.String(16))
+    platform_operator: Mapped[bool] = mapped_column(default=False)
+    scopes: Mapped[list[str] | None] = mapped_column(JSONType)
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    replaced_by: Mapped[uuid.UUID | None]
+
+
+class AuditEvent(Base):
+    """One state-changing call: who, what, when, tenant, request id and outcome."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_tenant_time", "tenant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    tenant_id: Mapped[uuid.UUID | None]
+    actor: Mapped[str] = mapped_column(sa.String(80))
+    action: Mapped[str] = mapped_column(sa.String(100))
+    method: Mapped[str] = mapped_column(sa.String(10))
+    path: Mapped[str] = mapped_column(sa.String(500))
+    target: Mapped[str | None] = mapped_column(sa.String(200))
+    request_id: Mapped[str] = mapped_column(sa.String(128), index=True)
+    status_code: Mapped[int]
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    client_ip: Mapped[str | None] = mapped_column(sa.String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class LoginState(Base):
+    """Pending OAuth2 authorization (state, PKCE verifier, nonce); single use."""
+
+    __tablename__ = "login_states"
+
+    state: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(32))
+    code_verifier: Mapped[str] = mapped_column(sa.String(128))
+    nonce: Mapped[str | None] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateLimitCounter(Base):
+    """Fixed-window request counters shared by API replicas (database rate-limit backend)."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(sa.BigInteger(), primary_key=True)
+    count: Mapped[int]
+
+
+all_metadata = [Base.metadata, secrets_metadata]

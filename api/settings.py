@@ -1,0 +1,117 @@
+"""All API configuration in one pydantic-settings class (environment prefix ``TREEFLOW_``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Dev-only constant: a well-known, *public* AES key used only when ``dev_mode`` is on and
+# no key is configured, so an embedded dev stack keeps its secrets across restarts.
+# It protects nothing; production refuses to start without ``TREEFLOW_SECRET_KEYS``.
+DEV_ONLY_SECRET_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtdHJlZWZsb3cta2V5ISE"  # noqa: S105
+
+
+class OIDCProvider(BaseModel):
+    """One login provider. ``kind`` picks the protocol details; endpoints may be overridden."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    kind: Literal["oidc", "google", "github"] = "oidc"
+    client_id: str
+    client_secret: SecretStr | None = None
+    issuer: str | None = Field(
+        default=None, description="Issuer URL; required for kind=oidc (discovery is used)."
+    )
+    scopes: list[str] = Field(default_factory=list)
+    # GitHub (and GitHub Enterprise) endpoints; defaults are github.com's.
+    authorize_url: str | None = None
+    token_url: str | None = None
+    api_base_url: str | None = None
+
+    @model_validator(mode="after")
+    def _issuer_for_oidc(self) -> OIDCProvider:
+        if self.kind == "oidc" and not self.issuer:
+            raise ValueError(f"provider {self.name!r}: kind=oidc needs an issuer")
+        return self
+
+
+class Settings(BaseSettings):
+    """Treeflow API settings. Every field reads ``TREEFLOW_<FIELD>`` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TREEFLOW_", extra="ignore")
+
+    dev_mode: bool = Field(
+        default=False,
+        description="Explicit development mode: plain HTTP allowed, ephemeral signing keys.",
+    )
+    public_url: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite+aiosqlite:///.treeflow/treeflow.db"
+    database_pool_size: int = 10
+    migrate_on_startup: bool = True
+
+    # Access tokens (JWT)
+    jwt_issuer: str = "treeflow"
+    jwt_audience: str = "treeflow-api"
+    access_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    jwt_signing_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Private JWKs (JSON, each with a kid). The first is the active key; "
+        "the others stay in the JWKS so tokens they signed still verify.",
+    )
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+    refresh_family_max_age_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+
+    # API keys
+    api_key_cache_seconds: float = Field(default=10.0, ge=0)
+    api_key_rotation_grace_seconds: int = Field(default=24 * 3600, ge=0)
+
+    # OAuth2 / OIDC login
+    oidc_providers: list[OIDCProvider] = Field(default_factory=list)
+    login_state_ttl_seconds: int = 600
+
+    # Secrets at rest
+    secret_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="key id -> base64 32-byte AES key"
+    )
+    secret_active_key_id: str | None = None
+    secrets_backend: Literal["database", "vault"] = "database"
+    vault_url: str | None = None
+    vault_token: SecretStr | None = None
+    vault_mount: str = "secret"
+
+    # Protection
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    trusted_proxies: list[IPNetwork] = Field(default_factory=list)
+    hsts_max_age_seconds: int = 63072000
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    rate_limit_backend: Literal["memory", "database"] = "memory"
+    rate_limit_ip_per_minute: int = Field(default=1200, ge=1)
+    rate_limit_principal_per_minute: int = Field(default=600, ge=1)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_needs_keys(self) -> Settings:
+        if not self.dev_mode:
+            if not self.jwt_signing_keys:
+                raise ValueError("TREEFLOW_JWT_SIGNING_KEYS is required outside dev mode")
+            if self.secrets_backend == "database" and not self.secret_keys:
+                raise ValueError("TREEFLOW_SECRET_KEYS is required outside dev mode")
+        if self.secret_keys and self.secret_active_key_id not in self.secret_keys:
+            raise ValueError("TREEFLOW_SECRET_ACTIVE_KEY_ID must name one of TREEFLOW_SECRET_KEYS")
+        return self
+
+    def secret_keyring_material(self) -> tuple[dict[str, str], str]:
+        """Encoded AES keys and the active id (the dev-only key when none is configured)."""
+        if not self.secret_keys:
+            return {"dev": DEV_ONLY_SECRET_KEY}, "dev"
+        keys = {k: v.get_secret_value() for k, v in self.secret_keys.items()}
+        assert self.secret_active_key_id is not None
+        return keys, self.secret_active_key_id

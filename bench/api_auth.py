@@ -1,0 +1,251 @@
+"""Authenticated-request overhead of the API foundation versus a bare FastAPI endpoint.
+
+Starts the real app and a bare FastAPI app with uvicorn (one process each, the same
+machine), loads each with ``wrk`` at N concurrent connections, and prints req/s and
+latency percentiles for: the bare endpoint, a public route through all middleware,
+``GET /v1/me`` with a JWT, ``GET /v1/tenants/{id}`` (one DB read) with a JWT and with an
+API key.
+
+    .venv/bin/python -m bench.api_auth [--connections 50] [--seconds 10]
+
+Needs ``wrk`` (Debian package). Uses a fresh SQLite file unless ``--database-url`` names
+another database. Only loopback addresses are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, FastAPI
+
+from activities.secrets import Keyring
+from api.app import create_app
+from api.auth.apikeys import ApiKeyService
+from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
+from api.db.engine import make_engine, make_session_factory
+from api.db.migrate import upgrade
+from api.db.models import Membership, Role, Tenant, User, utcnow
+from api.rbac import Access, Permission, requires
+
+
+def bench_app() -> FastAPI:
+    """The real app plus one authenticated route that touches no database.
+
+    It isolates what the foundation adds to every request (middleware, authentication,
+    RBAC guard, rate limits) from what a handler's own database work costs.
+    """
+    app = create_app()
+    router = APIRouter()
+
+    @router.get("/v1/bench/auth-only")
+    async def auth_only(access: Annotated[Access, requires(Permission.SELF)]) -> dict[str, str]:
+        return {"subject": access.actor.subject}
+
+    @router.get("/v1/bench/tenants/{tenant_id}/auth-only")
+    async def tenant_auth_only(
+        access: Annotated[Access, requires(Permission.TENANT_READ)],
+    ) -> dict[str, str]:
+        return {"tenant": str(access.tenant_id)}
+
+    # Hot routes go first: Starlette matches routes in order (see api.app.mount).
+    app.router.routes[:0] = router.routes
+    return app
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _seed(database_url: str, jwk: str) -> tuple[str, str, str]:
+    """Tenant, admin user and API key; returns (tenant id, JWT, API key)."""
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    sessions = make_session_factory(engine)
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        slug=f"bench-{uuid.uuid4().hex[:6]}",
+        name="Bench",
+        settings={"rate_limits": {"requests_per_minute": 10_000_000}},
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    user = User(
+        id=uuid.uuid4(), email="bench@example.test", display_name="bench", created_at=utcnow()
+    )
+    async with sessions() as session:
+        session.add_all([tenant, user])
+        await session.flush()
+        session.add(Membership(tenant_id=tenant.id, user_id=user.id, role="admin"))
+        _, key = await ApiKeyService.create(
+            session, name="bench", created_by="bench", tenant_id=tenant.id, role=Role.ADMIN
+        )
+        await session.commit()
+    await engine.dispose()
+    tokens = TokenService(
+        load_signing_keys([jwk]), issuer="treeflow", audience="treeflow-api", ttl_seconds=3600
+    )
+    return str(tenant.id), tokens.issue(user.id, {tenant.id: Role.ADMIN}), key
+
+
+def _serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        *target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(cmd, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _wrk(
+    url: str, connections: int, seconds: int, header: str | None, script: Path | None = None
+) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if header:
+        cmd[1:1] = ["-H", header]
+    if script:
+        cmd[1:1] = ["-s", str(script)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    result = {"rps": rps}
+    for pct in ("50", "99"):
+        match = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
+        if match:
+            result[f"p{pct}_ms"] = float(match.group(1)) * _UNITS[match.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is required (apt-get install wrk)")
+
+    workdir = Path(tempfile.mkdtemp(prefix="treeflow-bench-"))
+    database_url = args.database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
+    jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
+    tenant, jwt, key = asyncio.run(_seed(database_url, jwk))
+    env = {
+        **os.environ,
+        "TREEFLOW_DEV_MODE": "true",  # plain HTTP on loopback
+        "TREEFLOW_DATABASE_URL": database_url,
+        "TREEFLOW_JWT_SIGNING_KEYS": json.dumps([jwk]),
+        "TREEFLOW_SECRET_KEYS": json.dumps({"bench": Keyring.generate_key()}),
+        "TREEFLOW_SECRET_ACTIVE_KEY_ID": "bench",
+        "TREEFLOW_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+        "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
+        "TREEFLOW_DATABASE_POOL_SIZE": "25",
+    }
+    api_port, bare_port = _port(), _port()
+    servers = [
+        _serve(["--factory", "bench.api_auth:bench_app"], api_port, env),
+        _serve(["bench.bare_app:app"], bare_port, env),
+    ]
+    try:
+        api = f"http://127.0.0.1:{api_port}"
+        cases = [
+            ("bare FastAPI GET /bare", f"http://127.0.0.1:{bare_port}/bare", None),
+            ("public GET /v1/health (all middleware)", f"{api}/v1/health", None),
+            (
+                "JWT, no DB (auth + guard only)",
+                f"{api}/v1/bench/auth-only",
+                f"Authorization: Bearer {jwt}",
+            ),
+            (
+                "JWT, tenant guard, no DB",
+                f"{api}/v1/bench/tenants/{tenant}/auth-only",
+                f"Authorization: Bearer {jwt}",
+            ),
+            (
+                "API key, tenant guard, no DB",
+                f"{api}/v1/bench/tenants/{tenant}/auth-only",
+                f"Authorization: Bearer {key}",
+            ),
+            ("JWT GET /v1/me (1 DB read)", f"{api}/v1/me", f"Authorization: Bearer {jwt}"),
+            (
+                "JWT GET /v1/tenants/{id} (1 DB read)",
+                f"{api}/v1/tenants/{tenant}",
+                f"Authorization: Bearer {jwt}",
+            ),
+            (
+                "API key GET /v1/tenants/{id}",
+                f"{api}/v1/tenants/{tenant}",
+                f"Authorization: Bearer {key}",
+            ),
+        ]
+        for _, url, header in cases:  # warm up caches and connections
+            _wrk(url, 4, 1, header)
+        results = [
+            (name, _wrk(url, args.connections, args.seconds, header)) for name, url, header in cases
+        ]
+        post = workdir / "post.lua"
+        post.write_text(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            'wrk.body = \'{"email": "bench@example.test", "role": "user"}\'\n'
+        )
+        write = f"{api}/v1/tenants/{tenant}/invitations"
+        results.append(
+            (
+                "JWT POST invitation (insert + audit insert)",
+                _wrk(write, args.connections, args.seconds, f"Authorization: Bearer {jwt}", post),
+            )
+        )
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    bare = results[0][1]["rps"]
+    print(f"{args.connections} connections, {args.seconds}s each, wrk -t1, one uvicorn per app")
+    print(f"{'case':45} {'req/s':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, r in results:
+        print(
+            f"{name:45} {r['rps']:9.0f} {r['rps'] / bare:8.0%} {r.get('p50_ms', 0):8.2f} "
+            f"{r.get('p99_ms', 0):8.2f} {r['non_2xx']:7.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

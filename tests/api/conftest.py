@@ -1,0 +1,355 @@
+"""Fixtures for API tests.
+
+* ``backend`` / ``db_url``: every test that touches the database runs on SQLite, and
+  on PostgreSQL too when ``TREEFLOW_TEST_DATABASE_URL`` is set (a fresh database per run).
+* ``make_settings(**overrides)``: production-shaped settings (HTTPS enforced, real keys).
+* ``app`` / ``services``: one migrated app per backend for the session.
+* ``world``: tenants A and B and one authenticated actor per role (``world.admin.client``
+  ...), plus ``world.operator`` and ``world.outsider`` (admin of B only).
+* ``client_for(token)``: an httpx AsyncClient on any app, ``https://testserver``.
+* ``live_server(app)``: serve an app over real HTTP with uvicorn (same event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
+
+# authlib 1.9 prefers the httpx2 fork and warns when it falls back to httpx, which this
+# project pins; the fallback is supported until authlib 2.
+warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+
+from activities.secrets import Keyring  # noqa: E402
+from api.app import create_app  # noqa: E402
+from api.auth.tokens import generate_signing_key  # noqa: E402
+from api.db.models import Membership, Role, Tenant, User, utcnow  # noqa: E402
+from api.services import Services  # noqa: E402
+from api.settings import Settings  # noqa: E402
+
+PG_ENV = "TREEFLOW_TEST_DATABASE_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+# Test-only key material, generated once per test session.
+_JWT_KEY = json.dumps(generate_signing_key("test-key-1").as_dict(private=True))
+_SECRET_KEY = Keyring.generate_key()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend under test."""
+    if request.param == "postgresql" and not os.environ.get(PG_ENV):
+        pytest.skip(f"PostgreSQL runs when {PG_ENV} is set")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A fresh, empty database for this session and backend."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "treeflow.db"
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    async with fresh_pg_database() as url:
+        yield url
+
+
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """Create a uniquely named database next to ``TREEFLOW_TEST_DATABASE_URL``; drop it after."""
+    base = sa.make_url(os.environ[PG_ENV])
+    name = f"tf_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.DBAPIError:
+        # No CREATEDB privilege: use the configured database as it is.
+        await admin.dispose()
+        yield base.render_as_string(hide_password=False)
+        return
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+def settings_for(db_url: str, **overrides: Any) -> Settings:
+    """Production-shaped settings: HTTPS enforced, configured keys, generous limits."""
+    values: dict[str, Any] = {
+        "dev_mode": False,
+        "database_url": db_url,
+        "public_url": "https://treeflow.test",
+        "jwt_signing_keys": [_JWT_KEY],
+        "secret_keys": {"k1": _SECRET_KEY},
+        "secret_active_key_id": "k1",
+        "rate_limit_ip_per_minute": 1_000_000,
+        "rate_limit_principal_per_minute": 1_000_000,
+        "database_pool_size": 5,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def make_settings(db_url: str) -> Callable[..., Settings]:
+    """Settings on this backend's database with overrides."""
+    return lambda **overrides: settings_for(db_url, **overrides)
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run an app's lifespan (migrations on startup, engine disposal on shutdown)."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def start_app() -> AsyncIterator[Callable[[Settings], Awaitable[FastAPI]]]:
+    """Create and start extra apps for one test; all are stopped when it ends."""
+    async with AsyncExitStack() as stack:
+
+        async def _start(settings: Settings) -> FastAPI:
+            application = create_app(settings)
+            await stack.enter_async_context(running(application))
+            return application
+
+        yield _start
+
+
+@pytest.fixture(scope="session")
+async def app(db_url: str) -> AsyncIterator[FastAPI]:
+    """The session's app on this backend, migrated and running."""
+    application = create_app(settings_for(db_url))
+    async with running(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def services(app: FastAPI) -> Services:
+    """The app's service container (tokens, sessions, stores...)."""
+    result: Services = app.state.services
+    return result
+
+
+def client_for(app: FastAPI, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+    """An HTTPS client on ``app`` through ASGI, optionally with a bearer token."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers.update(kwargs.pop("headers", {}))
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)),
+        base_url=kwargs.pop("base_url", "https://testserver"),
+        headers=headers,
+        **kwargs,
+    )
+
+
+@dataclass
+class Actor:
+    """A test caller: a user with roles, its access token and a ready client."""
+
+    name: str
+    user_id: uuid.UUID
+    token: str
+    client: httpx.AsyncClient
+    roles: dict[uuid.UUID, Role] = field(default_factory=dict)
+    operator: bool = False
+
+
+@dataclass
+class World:
+    """Two tenants and one actor per role (in tenant A unless said otherwise)."""
+
+    tenant_a: uuid.UUID
+    tenant_b: uuid.UUID
+    actors: dict[str, Actor]
+    anonymous: httpx.AsyncClient
+
+    @property
+    def admin(self) -> Actor:
+        return self.actors["admin"]
+
+    @property
+    def user(self) -> Actor:
+        return self.actors["user"]
+
+    @property
+    def read_only(self) -> Actor:
+        return self.actors["read-only"]
+
+    @property
+    def operator(self) -> Actor:
+        return self.actors["operator"]
+
+    @property
+    def outsider(self) -> Actor:
+        """Admin of tenant B, member of nothing else."""
+        return self.actors["outsider"]
+
+
+async def create_tenant(services: Services, slug_prefix: str = "t") -> uuid.UUID:
+    """Insert a tenant directly."""
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        slug=f"{slug_prefix}-{uuid.uuid4().hex[:10]}",
+        name=f"Tenant {slug_prefix}",
+        settings={},
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    async with services.sessions() as session:
+        session.add(tenant)
+        await session.commit()
+    return tenant.id
+
+
+async def create_actor(
+    app: FastAPI,
+    name: str,
+    roles: dict[uuid.UUID, Role],
+    *,
+    operator: bool = False,
+) -> Actor:
+    """Insert a user with memberships and mint its access token."""
+    services: Services = app.state.services
+    user = User(
+        id=uuid.uuid4(),
+        email=f"{name}-{uuid.uuid4().hex[:6]}@example.test",
+        display_name=name,
+        is_operator=operator,
+        created_at=utcnow(),
+    )
+    async with services.sessions() as session:
+        session.add(user)
+        await session.flush()
+        for tenant_id, role in roles.items():
+            session.add(Membership(tenant_id=tenant_id, user_id=user.id, role=role.value))
+        await session.commit()
+    token = services.tokens.issue(user.id, roles, operator=operator)
+    return Actor(name, user.id, token, client_for(app, token), dict(roles), operator)
+
+
+@pytest.fixture(scope="session")
+async def world(app: FastAPI, services: Services) -> AsyncIterator[World]:
+    """Tenants A and B; admin/user/read-only of A, a platform operator, B's admin."""
+    a = await create_tenant(services, "a")
+    b = await create_tenant(services, "b")
+    actors = {
+        "admin": await create_actor(app, "admin", {a: Role.ADMIN}),
+        "user": await create_actor(app, "user", {a: Role.USER}),
+        "read-only": await create_actor(app, "read-only", {a: Role.READ_ONLY}),
+        "operator": await create_actor(app, "operator", {}, operator=True),
+        "outsider": await create_actor(app, "outsider", {b: Role.ADMIN}),
+    }
+    anonymous = client_for(app)
+    yield World(a, b, actors, anonymous)
+    for actor in actors.values():
+        await actor.client.aclose()
+    await anonymous.aclose()
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def live_server(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on loopback in this event loop; yields its base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+OIDC_ENV = "TREEFLOW_TEST_OIDC_ISSUER"
+MOCK_PACKAGE = "oauth2-mock-server@8"
+
+
+def _mock_server_binary() -> Path:
+    """The oauth2-mock-server CLI: on PATH, or installed once with npm into a user cache."""
+    found = shutil.which("oauth2-mock-server")
+    if found:
+        return Path(found)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "treeflow-test-oidc"
+    binary = cache / "node_modules" / ".bin" / "oauth2-mock-server"
+    if not binary.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail(f"set {OIDC_ENV} or install Node.js/npm to run the OIDC login tests")
+        subprocess.run(
+            [npm, "install", "--no-save", "--prefix", str(cache), MOCK_PACKAGE],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return binary
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[str]:
+    """A real OIDC provider on loopback: ``TREEFLOW_TEST_OIDC_ISSUER``, or one started here."""
+    configured = os.environ.get(OIDC_ENV)
+    if configured:
+        yield configured.rstrip("/")
+        return
+    port = free_port()
+    process = subprocess.Popen(
+        [str(_mock_server_binary()), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    issuer = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                stderr = process.stderr.read().decode() if process.stderr else ""
+                pytest.fail(f"oauth2-mock-server did not start: {stderr[-500:]}")
+            time.sleep(0.1)
+        yield issuer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
