@@ -28,6 +28,8 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{8,128}$")
 _DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
 HEALTH_PATH = "/v1/health"
+PLAIN_HTTP_PATHS = frozenset({HEALTH_PATH, "/healthz", "/readyz", "/metrics"})
+"""Probes and scrapes reach these over plain HTTP inside the cluster."""
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -133,7 +135,8 @@ class RequestContext:
 class HTTPSOnly:
     """Refuse plain HTTP (redirect safe methods to ``public_url``) unless dev mode is on.
 
-    The health path stays reachable over HTTP for load-balancer and kubelet probes.
+    The probe and metrics paths stay reachable over HTTP for load balancers, kubelet
+    probes and Prometheus (``PLAIN_HTTP_PATHS``).
     """
 
     def __init__(self, app: ASGIApp, *, public_url: str) -> None:
@@ -141,7 +144,11 @@ class HTTPSOnly:
         self._public = public_url.replace("http://", "https://", 1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _state(scope).get("secure") or scope["path"] == HEALTH_PATH:
+        if (
+            scope["type"] != "http"
+            or _state(scope).get("secure")
+            or scope["path"] in PLAIN_HTTP_PATHS
+        ):
             await self.app(scope, receive, send)
             return
         request_id = _state(scope).get("request_id")
@@ -247,6 +254,7 @@ class IPRateLimit:
             await self.app(scope, receive, send)
             return
         seconds = max(1, int(retry + 0.999))
+        state["rate_limit_scope"] = "ip"
         response = problem_response(
             state.get("request_id"),
             429,

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
@@ -57,6 +58,7 @@ class Permission(enum.StrEnum):
     SECRETS_READ = "secrets:read"
     SECRETS_WRITE = "secrets:write"
     AUDIT_READ = "audit:read"
+    FLAGS_READ = "flags:read"
 
     # Declared now for the resources built on this foundation.
     TREES_READ = "trees:read"
@@ -142,6 +144,11 @@ class Access:
 
 def _granted(state: dict[str, Any], access: Access) -> Access:
     state["access"] = access
+    if access.principal is not None:  # every log line of this request says who and where
+        structlog.contextvars.bind_contextvars(
+            user_id=access.principal.subject,
+            **({"tenant_id": str(access.tenant_id)} if access.tenant_id else {}),
+        )
     return access
 
 
@@ -177,11 +184,13 @@ class Guard:
             "p:" + principal.subject, services.settings.rate_limit_principal_per_minute
         )
         if retry is not None:
+            state["rate_limit_scope"] = "principal"
             raise too_many_requests(retry)
         if permission.scope is Scope.AUTHENTICATED:
             return _granted(state, Access(permission, principal))
         if permission.scope is Scope.PLATFORM:
             if not principal.operator or not _scoped(principal, permission):
+                state["auth_failure"] = "forbidden"
                 raise forbidden("platform operators only")
             return _granted(state, Access(permission, principal))
         return await self._tenant_access(request, principal, state)
@@ -212,6 +221,7 @@ class Guard:
             principal.operator and permission in OPERATOR_TENANT_GRANTS
         )
         if not allowed or not _scoped(principal, permission):
+            state["auth_failure"] = "forbidden"
             raise forbidden()
         settings = await services.tenant_settings.get(tenant_id)
         if settings is None:  # membership outlived its tenant within the token's lifetime
@@ -220,6 +230,7 @@ class Guard:
             f"t:{tenant_id}", settings.rate_limits.requests_per_minute
         )
         if retry is not None:
+            state["rate_limit_scope"] = "tenant"
             raise too_many_requests(retry)
         return _granted(state, Access(permission, principal, tenant_id, role))
 

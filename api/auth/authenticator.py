@@ -19,16 +19,23 @@ class Authenticator:
 
     async def authenticate(self, request: Request) -> Principal:
         """The caller, or a 401 problem that does not say which check failed."""
+        state = request.scope.setdefault("state", {})
         header = request.headers.get("authorization")
         if not header:
+            state["auth_failure"] = "missing_credentials"
             raise unauthorized()
         scheme, _, credential = header.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
+            state["auth_failure"] = "malformed_credentials"
             raise unauthorized()
         try:
             if credential.startswith(KEY_PREFIX):
                 return await self._api_keys.authenticate(credential)
             return self._tokens.verify(credential)
-        except (InvalidTokenError, InvalidApiKeyError):
+        except (InvalidTokenError, InvalidApiKeyError) as exc:
+            # The reason goes to metrics only; the response never says which check failed.
+            state["auth_failure"] = (
+                "invalid_api_key" if isinstance(exc, InvalidApiKeyError) else "invalid_token"
+            )
             raise unauthorized("invalid or expired credentials") from None
