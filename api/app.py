@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,7 +10,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 
+from activities.telemetry.tracing import build_tracer_provider
 from api.audit import AuditMiddleware, AuditWriter
 from api.db.migrate import upgrade
 from api.middleware import BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
@@ -18,6 +22,7 @@ from api.rbac import Permission, api_routes, check_route_policies, route_permiss
 from api.routes import ROUTERS
 from api.services import build_services
 from api.settings import Settings
+from api.telemetry import RequestTelemetry
 
 API_VERSION = "1.0.0"
 DESCRIPTION = """Treeflow's control-plane API: authentication, tenants, members, API keys,
@@ -68,19 +73,30 @@ def mount(app: FastAPI, router: APIRouter) -> None:
     app.router.routes.extend(router.routes)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API. Nothing connects until the lifespan starts (migrations run there)."""
+def create_app(
+    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    """Build the API. Nothing connects until the lifespan starts (migrations run there).
+
+    Traces are exported when `OTEL_*` configures export (or `tracer_provider` is given):
+    each request is a server span, and workflows started in it continue its trace.
+    """
     settings = settings or Settings()
-    services = build_services(settings)
+    provider = tracer_provider or build_tracer_provider("treeflow-api")
+    services = build_services(settings, tracer_provider=provider)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_startup:
             await upgrade(services.engine)
+        await asyncio.to_thread(services.flags.start)  # first fetch is synchronous
         try:
             yield
         finally:
+            await asyncio.to_thread(services.flags.stop)
             await services.engine.dispose()
+            if provider is not None and tracer_provider is None:
+                provider.shutdown()  # flush spans of a provider this app built
 
     app = FastAPI(
         title="Treeflow API",
@@ -115,9 +131,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     if not settings.dev_mode:
         app.add_middleware(HTTPSOnly, public_url=settings.public_url)
+    app.add_middleware(RequestTelemetry, metrics=services.metrics, access_log=settings.access_log)
     app.add_middleware(
         RequestContext,
         trusted_proxies=settings.trusted_proxies,
         hsts_max_age=settings.hsts_max_age_seconds,
     )
+    if provider is not None:
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics,v1/health"
+        )
     return app

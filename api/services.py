@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from activities.flags.client import FlagClient
 from activities.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
@@ -16,6 +18,8 @@ from api.auth.tokens import TokenService, generate_signing_key, load_signing_key
 from api.db.engine import make_engine, make_session_factory
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
 from api.settings import Settings
+from api.telemetry import ApiMetrics
+from api.temporal import TemporalConnection
 from api.tenancy import TenantSettingsCache
 
 log = logging.getLogger("treeflow.api")
@@ -36,6 +40,10 @@ class Services:
     tenant_settings: TenantSettingsCache
     secrets: SecretStore
     login: LoginFlows
+    metrics: ApiMetrics
+    flags: FlagClient
+    temporal: TemporalConnection
+    tracer_provider: TracerProvider | None = None
 
 
 def build_keyring(settings: Settings) -> Keyring:
@@ -55,7 +63,9 @@ def build_secret_store(settings: Settings, engine: AsyncEngine) -> SecretStore:
     return DatabaseSecretStore(engine, build_keyring(settings))
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(
+    settings: Settings, *, tracer_provider: TracerProvider | None = None
+) -> Services:
     """Create engines, key material and caches; connects to nothing yet."""
     engine = make_engine(settings.database_url, settings.database_pool_size)
     sessions = make_session_factory(engine)
@@ -92,4 +102,11 @@ def build_services(settings: Settings) -> Services:
         login=LoginFlows(
             settings.oidc_providers, settings.public_url, settings.login_state_ttl_seconds
         ),
+        metrics=ApiMetrics(),
+        flags=FlagClient(settings.flags),
+        temporal=TemporalConnection(
+            settings.temporal,
+            tracer=tracer_provider.get_tracer("treeflow") if tracer_provider else None,
+        ),
+        tracer_provider=tracer_provider,
     )

@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.flags.settings import FlagSettings
+from activities.telemetry.settings import TelemetrySettings
+from workflows.temporal_config import TemporalSettings
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Dev-only constant: a well-known, *public* AES key used only when ``dev_mode`` is on and
@@ -91,6 +95,17 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "database"] = "memory"
     rate_limit_ip_per_minute: int = Field(default=1200, ge=1)
     rate_limit_principal_per_minute: int = Field(default=600, ge=1)
+
+    # Observability, flags and Temporal (docs/observability.md); each reads its own
+    # variables: TREEFLOW_LOG_*/TREEFLOW_ENVIRONMENT, TREEFLOW_FLAGS_*, TREEFLOW_TEMPORAL_*.
+    metrics_enabled: bool = Field(default=True, description="Serve /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, /metrics requires 'Authorization: Bearer <token>'."
+    )
+    access_log: bool = Field(default=True, description="One log line per HTTP request.")
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    flags: FlagSettings = Field(default_factory=FlagSettings)
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
 
     @field_validator("public_url")
     @classmethod

@@ -7,11 +7,25 @@ than the same route first.
 
 from fastapi import APIRouter
 
-from api.routes import api_keys, audit, auth, health, me, members, secrets, tenants, well_known
+from api.routes import (
+    api_keys,
+    audit,
+    auth,
+    flags,
+    health,
+    me,
+    members,
+    metrics,
+    secrets,
+    tenants,
+    well_known,
+)
 
 ROUTERS: list[APIRouter] = [
     well_known.router,
     health.router,
+    health.probes,
+    metrics.router,
     auth.router,
     me.router,
     tenants.router,
@@ -19,4 +33,5 @@ ROUTERS: list[APIRouter] = [
     api_keys.router,
     secrets.router,
     audit.router,
+    flags.router,
 ]

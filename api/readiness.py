@@ -1,0 +1,29 @@
+"""The API's readiness checks: database, Temporal and the flag backend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from activities.telemetry.health import Check, CheckOutcome
+from api.services import Services
+
+
+def readiness_checks(services: Services) -> dict[str, Check]:
+    """Each check with its own status; the flag backend can only degrade readiness."""
+
+    async def database() -> CheckOutcome:
+        async with services.engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+        return "ok"
+
+    async def temporal() -> CheckOutcome:
+        client = await services.temporal.client()
+        healthy = await client.service_client.check_health(timeout=timedelta(seconds=2))
+        return "ok" if healthy else ("failed", "Temporal answered not serving")
+
+    async def flags() -> CheckOutcome:
+        return await services.flags.check()
+
+    return {"database": database, "temporal": temporal, "flags": flags}
