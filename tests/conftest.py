@@ -35,6 +35,14 @@ MAIN_QUEUE = "tests-main"
 # ---------------------------------------------------------------- process exit
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Route structlog through stdlib logging at WARNING, as a deployed process would."""
+    from activities.telemetry.logs import configure_logging
+    from activities.telemetry.settings import TelemetrySettings
+
+    configure_logging(TelemetrySettings(log_level="WARNING"))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[_EXIT_STATUS] = int(exitstatus)
 

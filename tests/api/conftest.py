@@ -44,6 +44,7 @@ from api.auth.tokens import generate_signing_key  # noqa: E402
 from api.db.models import Membership, Role, Tenant, User, utcnow  # noqa: E402
 from api.services import Services  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from workflows.temporal_config import TemporalSettings  # noqa: E402
 
 PG_ENV = "TREEFLOW_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -138,9 +139,9 @@ async def start_app() -> AsyncIterator[Callable[[Settings], Awaitable[FastAPI]]]
 
 
 @pytest.fixture(scope="session")
-async def app(db_url: str) -> AsyncIterator[FastAPI]:
-    """The session's app on this backend, migrated and running."""
-    application = create_app(settings_for(db_url))
+async def app(db_url: str, temporal_settings: TemporalSettings) -> AsyncIterator[FastAPI]:
+    """The session's app on this backend, migrated and running (Temporal reachable)."""
+    application = create_app(settings_for(db_url, temporal=temporal_settings))
     async with running(application):
         yield application
 

@@ -20,6 +20,7 @@ from api.db.models import Role
 from api.services import Services
 from api.settings import Settings
 from tests.api.conftest import create_actor, create_tenant, live_server
+from workflows.temporal_config import TemporalSettings
 
 MIN_REQUESTS = 1_000
 EXAMPLES_PER_MODE = 40
@@ -77,9 +78,14 @@ def _fuzz(
 
 
 async def test_schemathesis_finds_no_server_errors(
-    start_app: Callable[[Settings], Awaitable[FastAPI]], make_settings: Callable[..., Settings]
+    start_app: Callable[[Settings], Awaitable[FastAPI]],
+    make_settings: Callable[..., Settings],
+    temporal_settings: TemporalSettings,
 ) -> None:
-    app = await start_app(make_settings(trusted_proxies=["127.0.0.1/32"]))
+    # A reachable Temporal: /readyz answers 503 by design when a dependency is down.
+    app = await start_app(
+        make_settings(trusted_proxies=["127.0.0.1/32"], temporal=temporal_settings)
+    )
     services: Services = app.state.services
     tenant = await create_tenant(services, "fuzz")
     actor = await create_actor(app, "fuzzer", {tenant: Role.ADMIN}, operator=True)
