@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +16,17 @@ import pytest
 import yaml
 from temporalio.client import WorkflowFailureError
 
+from api.app import create_app
+from tests.api.conftest import live_server, settings_for
 from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import free_port
+from workflows.temporal_config import TemporalSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "treeflow-dashboard.json"
 HOW_TO_START = 'scripts/services.sh up prometheus && eval "$(scripts/services.sh env)"'
-
-# Served by the API's /metrics (api/ wiring); asserted here by name until the API
-# is scraped in this test too.
-API_METRICS = {
-    "treeflow_http_requests_total",
-    "treeflow_http_request_duration_seconds_bucket",
-    "treeflow_http_requests_in_flight",
-    "treeflow_rate_limit_rejections_total",
-    "treeflow_auth_failures_total",
-}
 
 
 def binary(variable: str) -> str:
@@ -64,14 +57,24 @@ def scrape_config(targets: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def prometheus(tmp_path: Path, observed: Observed) -> Iterator[str]:
-    """A real Prometheus on a free loopback port scraping the instrumented worker."""
+async def api_server(tmp_path: Path, temporal_settings: TemporalSettings) -> AsyncIterator[str]:
+    """The API over real HTTP (production settings: HTTPS enforced except probes/metrics)."""
+    app = create_app(
+        settings_for(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", temporal=temporal_settings)
+    )
+    async with app.router.lifespan_context(app), live_server(app) as base:
+        yield base
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path, observed: Observed, api_server: str) -> Iterator[str]:
+    """A real Prometheus on a free loopback port scraping the API and the worker."""
     worker = observed.base_url.removeprefix("http://")
     sdk = observed.temporal_metrics_url.removeprefix("http://").removesuffix("/metrics")
+    api = api_server.removeprefix("http://")
+    targets = {"treeflow-worker": worker, "treeflow-worker-temporal": sdk, "treeflow-api": api}
     config = tmp_path / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(scrape_config({"treeflow-worker": worker, "treeflow-worker-temporal": sdk}))
-    )
+    config.write_text(yaml.safe_dump(scrape_config(targets)))
     port = free_port()
     log = (tmp_path / "prometheus.log").open("wb")
     process = subprocess.Popen(
@@ -111,10 +114,14 @@ async def query(http: httpx.AsyncClient, url: str, promql: str) -> list[dict[str
     return result
 
 
-async def test_prometheus_scrapes_the_worker_and_loads_the_alert_rules(
-    observed: Observed, prometheus: str
+async def test_prometheus_scrapes_api_and_worker_and_loads_the_alert_rules(
+    observed: Observed, prometheus: str, api_server: str
 ) -> None:
     import asyncio
+
+    async with httpx.AsyncClient(headers={"X-Forwarded-Proto": "https"}) as http:
+        await http.get(f"{api_server}/v1/health")
+        await http.get(f"{api_server}/v1/me")  # 401: an auth failure
 
     doc = tree({"a": tool_node("echo@^1", {"value": 1}, next="e"), "e": end()}, name="scraped")
     await (await observed.start(doc, tenant="prom")).result()
@@ -122,6 +129,11 @@ async def test_prometheus_scrapes_the_worker_and_loads_the_alert_rules(
     wanted = {
         'up{job="treeflow-worker"}': None,
         'up{job="treeflow-worker-temporal"}': None,
+        'up{job="treeflow-api"}': None,
+        'treeflow_http_requests_total{route="/v1/health", method="GET", status="200"}': None,
+        'treeflow_auth_failures_total{reason="missing_credentials"}': None,
+        "treeflow_http_request_duration_seconds_bucket": None,
+        "treeflow_http_requests_in_flight": None,
         'treeflow_runs_started_total{tenant="prom", tree="scraped"}': None,
         'treeflow_runs_completed_total{tenant="prom", tree="scraped"}': None,
         'treeflow_tool_executions_total{tool="echo@1.0.0", outcome="ok"}': None,
@@ -139,7 +151,7 @@ async def test_prometheus_scrapes_the_worker_and_loads_the_alert_rules(
             missing = [q for q in wanted if not await query(http, prometheus, q)]
             await asyncio.sleep(0.5)
         assert missing == [], f"series never scraped: {missing}"
-        for job in ("treeflow-worker", "treeflow-worker-temporal"):
+        for job in ("treeflow-worker", "treeflow-worker-temporal", "treeflow-api"):
             up = await query(http, prometheus, f'up{{job="{job}"}}')
             assert up[0]["value"][1] == "1", job
         started = await query(
@@ -157,7 +169,7 @@ async def test_prometheus_scrapes_the_worker_and_loads_the_alert_rules(
         "TreeflowNoWorkers",
         "TreeflowTaskQueueBacklog",
     }
-    unknown = referenced_metrics() - set(names) - API_METRICS
+    unknown = referenced_metrics() - set(names)
     assert unknown == set(), f"dashboard/alerts use metrics nobody exports: {unknown}"
 
 
