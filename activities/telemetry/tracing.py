@@ -132,7 +132,9 @@ def build_tracer_provider(
         if not tracing_requested(environ):
             return None
         exporter = _exporter_from_environment(environ)
-    resource = Resource.create({"service.name": service_name})
+    env = os.environ if environ is None else environ
+    named = "OTEL_SERVICE_NAME" in env or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    resource = Resource.create({} if named else {"service.name": service_name})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(ToolSpanAttributes())
     provider.add_span_processor(

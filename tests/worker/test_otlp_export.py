@@ -1,0 +1,149 @@
+"""OTLP/HTTP export, configured only by OTEL_* variables, to a receiver in another process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from temporalio.client import Client
+
+from activities.registry import ToolRegistry
+from activities.telemetry.tracing import build_tracer_provider
+from tests.support.processes import REPO, WorkerProcess
+from tests.support.trees import end, tool_node, tree
+from treeflow.devserver import DevServer, free_port
+from worker.telemetry.setup import WorkerTelemetry
+from workflows.compiler import compile_tree
+from workflows.interpreter import DecisionTreeWorkflow
+from workflows.launch import run_request, start_options
+from workflows.temporal_config import TemporalSettings
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    out = tmp_path / "spans.jsonl"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.otlp_receiver",
+            "--port",
+            str(port),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert "listening" in process.stdout.readline()
+    try:
+        yield f"http://127.0.0.1:{port}/v1/traces", out
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def received(out: Path) -> list[dict[str, Any]]:
+    if not out.exists():
+        return []
+    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+
+
+def test_tracing_is_off_without_otel_settings() -> None:
+    assert build_tracer_provider("x", environ={}) is None
+    assert build_tracer_provider("x", environ={"OTEL_TRACES_EXPORTER": "none"}) is None
+    assert (
+        build_tracer_provider(
+            "x",
+            environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://h:4318", "OTEL_SDK_DISABLED": "true"},
+        )
+        is None
+    )
+    assert WorkerTelemetry.build(environ={}).tracer_provider is None
+
+
+async def test_a_worker_process_exports_the_run_over_otlp_http(
+    receiver: tuple[str, Path], dev_server: DevServer, registry: ToolRegistry
+) -> None:
+    endpoint, out = receiver
+    queue = f"otlp-{uuid.uuid4().hex[:8]}"
+    worker = WorkerProcess(
+        dev_server.address,
+        queue,
+        "otlp-worker",
+        extra_env={
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
+            "OTEL_SERVICE_NAME": "treeflow-worker-under-test",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        },
+    ).start()
+    try:
+        # The starting side exports to the same receiver, as an API would.
+        provider = build_tracer_provider("treeflow-starter", exporter=OTLPSpanExporter(endpoint))
+        assert provider is not None
+        telemetry = WorkerTelemetry.build(tracer_provider=provider)
+        settings = TemporalSettings(address=dev_server.address, task_queue=queue)
+        client = await Client.connect(**settings.connect_kwargs(), **telemetry.client_options())
+        compiled = compile_tree(
+            tree(
+                {
+                    "a": tool_node("echo@^1", {"value": 1}, next="b"),
+                    "b": tool_node("add", {"a": 1, "b": 2}, next="e"),
+                    "e": end(),
+                },
+                name="otlp",
+            ),
+            registry,
+        )
+        tracer = provider.get_tracer("tests")
+        with tracer.start_as_current_span("POST /v1/runs") as root:
+            handle = await client.start_workflow(
+                DecisionTreeWorkflow.run,
+                run_request(compiled, {}, "otlp"),
+                **start_options(
+                    compiled,
+                    tenant_id="otlp",
+                    workflow_id=f"otlp:{uuid.uuid4().hex}",
+                    task_queue=queue,
+                ),
+            )
+        await handle.result()
+        provider.force_flush()
+        trace_id = f"{root.get_span_context().trace_id:032x}"
+        wanted = {
+            "RunActivity:echo@1.0.0",
+            "RunActivity:add@1.0.0",
+            "StartWorkflow:DecisionTreeWorkflow",
+        }
+        deadline = time.monotonic() + 15
+        names: set[str] = set()
+        while time.monotonic() < deadline:
+            names = {s["name"] for s in received(out) if s["trace_id"] == trace_id}
+            if wanted <= names:
+                break
+            await asyncio.sleep(0.2)
+        assert wanted <= names, names
+        spans = [s for s in received(out) if s["trace_id"] == trace_id]
+        activity = next(s for s in spans if s["name"] == "RunActivity:add@1.0.0")
+        assert activity["service"] == "treeflow-worker-under-test"
+        assert activity["attributes"]["tool.name"] == "add"
+        assert activity["attributes"]["tenant"] == "otlp"
+        assert (
+            next(s for s in spans if s["name"] == "POST /v1/runs")["service"] == "treeflow-starter"
+        )
+        provider.shutdown()
+    finally:
+        worker.stop()
