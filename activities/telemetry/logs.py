@@ -34,6 +34,7 @@ def _temporal_fields(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Lift the workflow/activity details Temporal's loggers attach into our field names."""
+    event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of the message
     for key in ("temporal_workflow", "temporal_activity"):
         details = event_dict.pop(key, None)
         if not isinstance(details, dict):
