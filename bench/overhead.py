@@ -9,6 +9,12 @@ Batches of the two kinds alternate so machine noise hits both alike.
 
 Self-contained: it starts its own dev server and worker unless `--address` points
 at a server (the worker is always in-process). Ends with `overhead_ratio=<float>`.
+
+`--compare instrumentation` measures the cost of observability instead: the same
+Treeflow chain on a plain worker and client versus an instrumented pair (run,
+tool and decision metrics, the Temporal SDK's Prometheus runtime, tracing with the
+`TracingInterceptor` on client and worker and every span exported through a batch
+processor), alternating on one server. Ends with `instrumentation_ratio=<float>`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handwritten import HandWrittenChain  # bench/ is on sys.path when run as a script
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -29,10 +37,12 @@ from temporalio.client import Client
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import ToolContext, tool
+from activities.telemetry.tracing import build_tracer_provider
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
+from worker.telemetry.setup import WorkerTelemetry
 from workflows.compiled import CompiledTree
 from workflows.compiler import compile_tree
 from workflows.interpreter import DecisionTreeWorkflow
@@ -40,6 +50,19 @@ from workflows.launch import run_request, start_options
 from workflows.temporal_config import TemporalSettings
 
 QUEUE = "bench-overhead"
+OBSERVED_QUEUE = "bench-overhead-observed"
+
+
+class CountingExporter(SpanExporter):
+    """Receives every exported span (batched, off the hot path) and only counts them."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Any) -> SpanExportResult:
+        batch: list[ReadableSpan] = list(spans)
+        self.spans += len(batch)
+        return SpanExportResult.SUCCESS
 
 
 class StepInput(BaseModel):
@@ -102,12 +125,13 @@ async def run_batch(
             started = time.perf_counter()
             run_id = f"bench-{kind}-{uuid.uuid4().hex}"
             ids.append(run_id)
-            if kind == "treeflow":
+            if kind in ("treeflow", "instrumented"):
+                queue = OBSERVED_QUEUE if kind == "instrumented" else QUEUE
                 handle = await client.start_workflow(
                     DecisionTreeWorkflow.run,
                     run_request(compiled, {}, "bench"),
                     **start_options(
-                        compiled, tenant_id="bench", workflow_id=run_id, task_queue=QUEUE
+                        compiled, tenant_id="bench", workflow_id=run_id, task_queue=queue
                     ),
                 )
                 result = await handle.result()
@@ -201,6 +225,80 @@ async def measure(args: argparse.Namespace, address: str) -> float:
     return ratio
 
 
+async def measure_instrumentation(args: argparse.Namespace, address: str) -> float:
+    """Plain versus instrumented worker+client, alternating batches on one server."""
+    registry = ToolRegistry.discover().add(bench_step)
+    compiled = compile_tree(chain_tree(args.steps), registry)
+    settings = TemporalSettings(address=address, task_queue=QUEUE)
+    plain_client = await Client.connect(**settings.connect_kwargs())
+    exporter = CountingExporter()
+    provider = build_tracer_provider("bench", exporter=exporter)
+    telemetry = WorkerTelemetry.build(
+        tracer_provider=provider, temporal_metrics_address=f"127.0.0.1:{free_port()}"
+    )
+    observed_client = await Client.connect(
+        **settings.connect_kwargs(), **telemetry.client_options()
+    )
+    clients = {"treeflow": plain_client, "instrumented": observed_client}
+    samples = {"treeflow": Sample(), "instrumented": Sample()}
+    async with (
+        ToolHost(registry).running() as plain_host,
+        ToolHost(registry, **telemetry.tool_host_options()).running() as observed_host,
+    ):
+        plain = build_worker(plain_client, WorkerSettings(), QUEUE, plain_host)
+        observed = build_worker(
+            observed_client,
+            WorkerSettings(),
+            OBSERVED_QUEUE,
+            observed_host,
+            interceptors=telemetry.worker_interceptors(),
+        )
+        async with plain, observed:
+            for kind in samples:  # warm up both
+                await run_batch(
+                    clients[kind], kind, compiled, args.steps, args.concurrency, args.concurrency
+                )
+            per_round = max(1, args.runs // args.rounds)
+            for round_index in range(args.rounds):
+                order = ["treeflow", "instrumented"]
+                if round_index % 2:
+                    order.reverse()
+                for kind in order:
+                    latencies, wall, _ = await run_batch(
+                        clients[kind], kind, compiled, args.steps, per_round, args.concurrency
+                    )
+                    samples[kind].latencies += latencies
+                    samples[kind].walls.append(wall)
+                    samples[kind].runs += per_round
+    telemetry.shutdown()
+    runs = telemetry.metrics.registry.get_sample_value(
+        "treeflow_runs_completed_total",
+        {"tenant": "bench", "tree": "bench-chain", "outcome": "completed"},
+    )
+    print(
+        f"\n{args.steps}-step chain, {samples['treeflow'].runs} runs per kind, "
+        f"concurrency {args.concurrency}, {args.rounds} alternating rounds"
+    )
+    print(f"instrumented side: {runs:.0f} runs counted, {exporter.spans} spans exported\n")
+    print(f"{'':14}{'runs/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for kind, sample in samples.items():
+        print(
+            f"{kind:14}{sample.runs / sample.wall:10.1f}"
+            f"{statistics.median(sample.latencies) * 1000:10.1f}"
+            f"{percentile(sample.latencies, 0.99) * 1000:10.1f}"
+        )
+    on, off = samples["instrumented"], samples["treeflow"]
+    ratio = statistics.median(o / p for o, p in zip(on.walls, off.walls, strict=True))
+    print(f"\nwall-time ratio, all rounds summed: {on.wall / off.wall:.3f}")
+    print(
+        "p50 latency ratio: "
+        f"{statistics.median(on.latencies) / statistics.median(off.latencies):.3f}"
+    )
+    print(f"wall-time ratio, median of paired rounds: {ratio:.3f}  (target <= 1.05)")
+    print(f"instrumentation_ratio={ratio:.4f}")
+    return ratio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -210,12 +308,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--address", help="use this Temporal server instead of starting one")
+    parser.add_argument(
+        "--compare",
+        choices=["handwritten", "instrumentation"],
+        default="handwritten",
+        help="baseline: a hand-written workflow, or Treeflow without instrumentation",
+    )
     args = parser.parse_args()
+    run = measure_instrumentation if args.compare == "instrumentation" else measure
     if args.address:
-        asyncio.run(measure(args, args.address))
+        asyncio.run(run(args, args.address))
     else:
         with DevServer(port=free_port(), ui_port=None).running() as server:
-            asyncio.run(measure(args, server.address))
+            asyncio.run(run(args, server.address))
     exit_now(0)
 
 
