@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from activities.registry import ToolRegistry
 from activities.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
@@ -15,7 +16,9 @@ from api.auth.refresh import RefreshTokenService
 from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
 from api.db.engine import make_engine, make_session_factory
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
+from api.runs import RunService
 from api.settings import Settings
+from api.temporal import TemporalGateway
 from api.tenancy import TenantSettingsCache
 
 log = logging.getLogger("treeflow.api")
@@ -36,6 +39,9 @@ class Services:
     tenant_settings: TenantSettingsCache
     secrets: SecretStore
     login: LoginFlows
+    registry: ToolRegistry
+    temporal: TemporalGateway
+    runs: RunService
 
 
 def build_keyring(settings: Settings) -> Keyring:
@@ -92,4 +98,7 @@ def build_services(settings: Settings) -> Services:
         login=LoginFlows(
             settings.oidc_providers, settings.public_url, settings.login_state_ttl_seconds
         ),
+        registry=ToolRegistry.discover(),
+        temporal=TemporalGateway(settings.temporal),
+        runs=RunService(settings.temporal, settings.open_run_cache_seconds),
     )

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workflows.temporal_config import TemporalSettings
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Dev-only constant: a well-known, *public* AES key used only when ``dev_mode`` is on and
@@ -91,6 +93,17 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "database"] = "memory"
     rate_limit_ip_per_minute: int = Field(default=1200, ge=1)
     rate_limit_principal_per_minute: int = Field(default=600, ge=1)
+
+    # Runs
+    temporal: TemporalSettings = Field(
+        default_factory=TemporalSettings,
+        description="How to reach Temporal (TREEFLOW_TEMPORAL_* variables).",
+    )
+    open_run_cache_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="How stale a read of an open run may be (closed runs are cached for good).",
+    )
 
     @field_validator("public_url")
     @classmethod

@@ -7,9 +7,27 @@ than the same route first.
 
 from fastapi import APIRouter
 
-from api.routes import api_keys, audit, auth, health, me, members, secrets, tenants, well_known
+from api.routes import (
+    api_keys,
+    audit,
+    auth,
+    health,
+    me,
+    members,
+    runs,
+    secrets,
+    templates,
+    tenants,
+    tools,
+    trees,
+    well_known,
+)
 
 ROUTERS: list[APIRouter] = [
+    runs.router,
+    trees.router,
+    tools.router,
+    templates.router,
     well_known.router,
     health.router,
     auth.router,
