@@ -296,23 +296,25 @@ def _field(param: ParameterSchema, required: bool) -> tuple[Any, Any]:
     return annotation | None, Field(default=param.default, **constraints)
 
 
+def input_model(schema: InputSchema, name: str) -> type[BaseModel]:
+    """A pydantic model (extra arguments forbidden) for an input schema."""
+    required = set(schema.required)
+    fields = {pname: _field(param, pname in required) for pname, param in schema.properties.items()}
+    title = "".join(part.capitalize() for part in re.split(r"[_.-]", name)) + "Input"
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        title, __config__=ConfigDict(extra="forbid"), **fields
+    )
+    return model
+
+
 @lru_cache(maxsize=512)
 def _spec_for(canonical: str) -> ToolSpec:
     tool = DeclarativeHttpTool.model_validate_json(canonical)
-    required = set(tool.input_schema.required)
-    fields = {
-        name: _field(param, name in required)
-        for name, param in tool.input_schema.properties.items()
-    }
-    title = "".join(part.capitalize() for part in re.split(r"[_.-]", tool.name)) + "Input"
-    input_model = create_model(  # type: ignore[call-overload]
-        title, __config__=ConfigDict(extra="forbid"), **fields
-    )
     return ToolSpec(
         name=tool.name,
         version=Version.parse(tool.version),
         description=tool.description,
-        input_model=input_model,
+        input_model=input_model(tool.input_schema, tool.name),
         output_model=DeclarativeHttpOutput,
         deprecated=tool.deprecated,
         tags=("declarative", "http"),

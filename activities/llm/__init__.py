@@ -1,5 +1,8 @@
 """The LLM layer: one provider interface, an OpenAI-compatible client and a scripted model.
 
+The OpenAI-compatible provider (`activities.llm.openai_compat`) is imported only when
+a tool is configured to use it, so loading the tool registry never loads the SDK.
+
 Tools import from here: `llm_config(ctx.config)` reads the tool's `llm` settings,
 `ProviderPool.get(config, ctx)` gives the provider for the calling tenant, and
 `complete_structured` asks for JSON validated against a pydantic model.
@@ -15,7 +18,6 @@ from activities.llm.base import (
     total_usage,
 )
 from activities.llm.config import LLMConfig, TierConfig, llm_config
-from activities.llm.openai_compat import OpenAICompatibleProvider, map_error, retry_after
 from activities.llm.pool import ProviderPool
 from activities.llm.scripted import ScriptedModel, ScriptRule
 from activities.llm.structured import Structured, complete_structured, parse_json
@@ -26,7 +28,6 @@ __all__ = [
     "LLMConfig",
     "LLMProvider",
     "Message",
-    "OpenAICompatibleProvider",
     "ProviderPool",
     "ScriptRule",
     "ScriptedModel",
@@ -36,8 +37,6 @@ __all__ = [
     "Usage",
     "complete_structured",
     "llm_config",
-    "map_error",
     "parse_json",
-    "retry_after",
     "total_usage",
 ]

@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from activities.llm.base import LLMProvider
 from activities.llm.config import LLMConfig
-from activities.llm.openai_compat import OpenAICompatibleProvider
 from activities.llm.scripted import ScriptedModel
 from activities.sdk import ToolContext
 
@@ -39,6 +38,8 @@ class ProviderPool:
         api_key = await ctx.secret(config.api_key_ref) if config.api_key_ref else None
         fingerprint = hashlib.sha256((api_key or "").encode()).hexdigest()[:16]
         key = f"openai:{config.model_dump_json(exclude={'tiers', 'script'})}:{fingerprint}"
+        from activities.llm.openai_compat import OpenAICompatibleProvider
+
         return self._remember(key, lambda: OpenAICompatibleProvider(config, api_key))
 
     def _remember(self, key: str, make: Callable[[], LLMProvider]) -> LLMProvider:

@@ -14,11 +14,10 @@ from activities.llm import (
     InvalidModelOutput,
     LLMConfig,
     Message,
-    OpenAICompatibleProvider,
     ProviderPool,
     complete_structured,
-    retry_after,
 )
+from activities.llm.openai_compat import OpenAICompatibleProvider, retry_after
 from activities.sdk import CallInfo, ToolContext, tool
 from tests.activities.llm.conftest import ChatServer
 
