@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from activities.builtin.http_request import SecretHeader, host_allowed
+from activities.http_policy import SecretHeader, host_allowed
 from activities.sdk import ToolSpec
 from activities.versions import ToolRef, Version, VersionError
 
