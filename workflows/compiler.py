@@ -356,8 +356,8 @@ class _Compiler:
                 loc = [str(p) for p in error["loc"]]
                 if (loc and loc[0] in templated) or (not loc and templated):
                     continue  # depends on a value only known at run time
-                if loc and loc[0] in writable and loc[0] not in literal:
-                    continue  # the decision agent writes it at run time
+                if (loc and loc[0] in writable and loc[0] not in literal) or (not loc and writable):
+                    continue  # the decision agent writes (some of) it at run time
                 if loc and loc[0] not in accepted.values():
                     continue  # reported above as unknown
                 self.error(".".join([path, *loc]), error["msg"])
