@@ -82,9 +82,11 @@ async def tools_queue(
         "llm_decision": {"llm": {"provider": "scripted", "script": RULES}},
         "declarative_http": {"allowed_hosts": ["127.0.0.1"]},
     }
-    async with ToolHost(registry, config=config).running() as host:
-        async with build_worker(client, WorkerSettings(), QUEUE, host):
-            yield QUEUE
+    async with (
+        ToolHost(registry, config=config).running() as host,
+        build_worker(client, WorkerSettings(), QUEUE, host),
+    ):
+        yield QUEUE
 
 
 def agent_tree(max_passes: int = 3) -> dict[str, Any]:
@@ -128,7 +130,9 @@ def agent_tree(max_passes: int = 3) -> dict[str, Any]:
                     "answer": "{{ results.answer.summary }}",
                     "query": "{{ results.search.query }}",
                     "found": "{{ results.search.count }}",
-                    "priorities": "{{ pluck(pluck(results.search.objects, 'properties'), 'priority') }}",
+                    "priorities": (
+                        "{{ pluck(pluck(results.search.objects, 'properties'), 'priority') }}"
+                    ),
                     "tokens": "{{ results.decide.usage.total_tokens }}",
                 },
             },
