@@ -114,21 +114,15 @@ def object_sources(
 
 
 def extractive(question: str, sources: Sequence[Source], limit: int) -> list[CitedSentence]:
-    """The most relevant sentences, each citing the source it came from."""
-    candidates: list[str] = []
-    origin: list[str] = []
+    """The most relevant sentences; a sentence found in several sources cites them all."""
+    origins: dict[str, list[str]] = {}
     for source in sources:
         for sentence in sentences(source.text):
-            candidates.append(sentence)
-            origin.append(source.ref)
-    chosen = rank_sentences(candidates, limit, question)
-    out: list[CitedSentence] = []
-    used: set[int] = set()
-    for sentence in chosen:
-        index = next(i for i, c in enumerate(candidates) if c == sentence and i not in used)
-        used.add(index)
-        out.append(CitedSentence(text=sentence, refs=[origin[index]]))
-    return out
+            refs = origins.setdefault(sentence, [])
+            if source.ref not in refs:
+                refs.append(source.ref)
+    chosen = rank_sentences(list(origins), limit, question)
+    return [CitedSentence(text=sentence, refs=origins[sentence]) for sentence in chosen]
 
 
 def with_citations(
