@@ -31,7 +31,7 @@ from activities.builtin.retrieval_pool import BACKENDS, BackendPool, retrieval_c
 from activities.builtin.visualize import VisualizeInput, visualize
 from activities.data import SUPPORT_TICKETS
 from activities.errors import NonRetryableToolError
-from activities.sdk import ToolContext
+from activities.sdk import CallInfo, ToolContext
 
 LONG_BODY = (
     " ".join(
@@ -379,3 +379,71 @@ async def test_visualize_names_a_missing_field() -> None:
         )
     with pytest.raises(ValueError, match="needs `y`"):
         VisualizeInput(kind="bar", data=ROWS, x="group")
+
+
+SCRIPTED_SUMMARY = {
+    "provider": "scripted",
+    "script": [
+        {
+            "contains": ["Answer again"],
+            "reply": {"sentences": [{"text": "Fixed.", "refs": ["r1"]}]},
+        },
+        {
+            "contains": ["Question: Why?"],
+            "reply": {"sentences": [{"text": "Because of r9.", "refs": ["r9"]}]},
+        },
+        {"contains": ["Collection SupportTickets"], "tier": "complex", "reply": "Tickets. Many."},
+    ],
+}
+
+
+async def test_cited_summary_with_a_model_rejects_unknown_refs(
+    tools: dict[str, Any], config: dict[str, Any]
+) -> None:
+    with_model = {**config, "llm": SCRIPTED_SUMMARY}
+    out = await tools["cited"].run(
+        CitedSummarizeInput(
+            question="Why?", sources=[Source(ref="r1", text="One."), Source(ref="r2", text="Two.")]
+        ),
+        ctx(CitedSummarize, with_model),
+    )
+    assert out.method == "llm"
+    assert out.summary == "Fixed. [1]"
+    assert [c.ref for c in out.citations] == ["r1"]
+    assert out.usage is not None
+    assert len(out.usage["calls"]) == 2  # the hallucinated id 'r9' was re-asked once
+    assert out.usage["calls"][0]["tier"] == "complex"
+
+
+async def test_preprocess_summary_comes_from_the_model_when_configured(
+    tools: dict[str, Any], config: dict[str, Any]
+) -> None:
+    out = await tools["preprocess"].run(
+        PreprocessInput(collection="SupportTickets", sample_size=20),
+        ctx(PreprocessCollection, {**config, "llm": SCRIPTED_SUMMARY}),
+    )
+    assert out.profile.summary == "Tickets. Many."
+    assert out.profile.summary_method == "llm"
+    assert out.usage is not None
+    assert out.usage["total_tokens"] > 0
+
+
+async def test_weaviate_clients_are_per_tenant_only_with_tenant_credentials() -> None:
+    pool = BackendPool()
+    pool.join()
+    shared = {"retrieval": {"kind": "weaviate", "settings": {"mode": "local"}}}
+    secret = {"retrieval": {"kind": "weaviate", "settings": {"mode": "local", "api_key_ref": "wv"}}}
+
+    def as_tenant(tenant: str, config: dict[str, Any]) -> ToolContext:
+        return ToolContext.for_testing(Query, info=CallInfo(tenant_id=tenant), config=config)
+
+    try:
+        a = await pool.backend(as_tenant("a", shared))
+        assert a.name == "weaviate"
+        assert await pool.backend(as_tenant("b", shared)) is a
+        a_secret = await pool.backend(as_tenant("a", secret))
+        assert await pool.backend(as_tenant("a", secret)) is a_secret
+        assert await pool.backend(as_tenant("b", secret)) is not a_secret
+        assert pool.open_backends == 3  # nothing connected yet: clients connect lazily
+    finally:
+        await pool.leave()
