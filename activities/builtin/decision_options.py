@@ -1,4 +1,8 @@
-"""Which branches a decision activity may offer: each branch's tool is asked first."""
+"""Which branches a decision activity may offer: each branch's tool is asked first.
+
+A branch without a description of its own (nor one on its target node) is described
+by its tool's description, which tool authors write for the agent.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ async def available_options(
     hints: dict[str, str] = {}
     dropped: list[str] = []
     for option in args.options:
+        if option.tool and ctx.tools is not None and not option.description:
+            spec = ctx.tools.spec(option.tool)
+            if spec is not None and spec.description:
+                option = option.model_copy(update={"description": spec.description.split("\n")[0]})
         if option.tool and ctx.tools is not None:
             verdict = await ctx.tools.availability(option.tool, option.args, ctx)
             if not verdict.available:

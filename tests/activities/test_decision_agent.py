@@ -181,6 +181,18 @@ async def test_without_a_model_it_routes_by_keywords(host: ToolHost) -> None:
     assert out.reasoning.startswith("no language model configured; keyword routing")
 
 
+async def test_a_branch_without_description_is_described_by_its_tool(host: ToolHost) -> None:
+    bare = OPTIONS[1].model_copy(update={"description": ""})
+    rules = [
+        {
+            "contains": ["- id: answer: Reply to the user with text."],
+            "reply": {"reasoning": "x", "choice": "answer"},
+        }
+    ]
+    out = await decide(host, rules, _input(options=[OPTIONS[0], bare]))
+    assert out.choice == "answer"
+
+
 def test_the_prompt_says_when_nothing_was_done_yet() -> None:
     messages = prompt(_input(), {}, [], {})
     assert "Completed so far: nothing yet." in messages[1].content
