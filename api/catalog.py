@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.declarative.catalog import TenantToolCatalog
 from activities.registry import ToolRegistry
 from activities.sdk import ToolSpec
 from activities.versions import Version
+from api.declarative import SessionToolStore
 from api.problems import PROBLEM_BASE, FieldError, ProblemError
 from api.tenancy import TenantSettings
 from workflows.compiled import CompiledTree
@@ -17,26 +23,38 @@ from workflows.spec import TreeSpec
 
 @dataclass(frozen=True)
 class TenantCatalog:
-    """The registry as one tenant sees it: tools outside `allowed_tools` do not exist.
+    """The tools one tenant sees: the registry plus its declarative tools, minus
+    anything outside its `allowed_tools`.
 
     Decision activities (router, llm_decision) are part of the platform and always
     available; only tools are filtered.
     """
 
-    registry: ToolRegistry
+    tools: TenantToolCatalog
     settings: TenantSettings
 
     def versions(self, name: str) -> list[Version]:
-        versions = self.registry.versions(name)
+        versions = self.tools.versions(name)
         if not versions:
             return []
-        kind = self.registry.spec(name, versions[0]).kind
+        kind = self.tools.spec(name, versions[0]).kind
         if kind == "tool" and not self.settings.allows_tool(name):
             return []
         return versions
 
     def spec(self, name: str, version: Version) -> ToolSpec:
-        return self.registry.spec(name, version)
+        return self.tools.spec(name, version)
+
+    def definition(self, name: str, version: Version) -> dict[str, Any] | None:
+        return self.tools.definition(name, version)
+
+
+async def tenant_catalog(
+    session: AsyncSession, registry: ToolRegistry, tenant_id: uuid.UUID, settings: TenantSettings
+) -> TenantCatalog:
+    """The catalog for compiling one tenant's trees."""
+    tools = await TenantToolCatalog.for_tenant(registry, SessionToolStore(session), str(tenant_id))
+    return TenantCatalog(tools, settings)
 
 
 def compile_problem(error: CompileError, field: str = "body.source") -> ProblemError:
@@ -54,16 +72,11 @@ def _field_error(issue: CompileIssue, field: str) -> FieldError:
 
 
 def compile_for_tenant(
-    source: TreeSpec | str,
-    registry: ToolRegistry,
-    settings: TenantSettings,
-    subtrees: Mapping[str, TreeSpec],
+    source: TreeSpec | str, catalog: TenantCatalog, subtrees: Mapping[str, TreeSpec]
 ) -> CompiledTree:
     """Compile with the tenant's tools; sub-trees resolve from `subtrees` (prefetched)."""
     try:
-        return compile_tree(
-            source, TenantCatalog(registry, settings), load_tree=lambda name: subtrees.get(name)
-        )
+        return compile_tree(source, catalog, load_tree=lambda name: subtrees.get(name))
     except CompileError as exc:
         raise compile_problem(exc) from None
 

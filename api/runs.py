@@ -394,7 +394,12 @@ class RunService:
         query = " AND ".join(clauses)
         token = _decode_token(page_token)
         iterator = client.list_workflows(query, page_size=limit, next_page_token=token)
-        await iterator.fetch_next_page(page_size=limit)
+        try:
+            await iterator.fetch_next_page(page_size=limit)
+        except RPCError:
+            if token is None:
+                raise
+            raise _invalid_token() from None  # Temporal cannot read the token it was given
         prefix = f"{tenant_id}:"
         runs = []
         for execution in iterator.current_page or []:
@@ -491,9 +496,13 @@ def _decode_token(token: str | None) -> bytes | None:
     try:
         return base64.urlsafe_b64decode(token.encode())
     except (ValueError, TypeError):
-        raise ProblemError(
-            422,
-            "invalid page token",
-            type_=PROBLEM_BASE + "validation",
-            errors=[FieldError(field="query.page_token", message="not a token from this API")],
-        ) from None
+        raise _invalid_token() from None
+
+
+def _invalid_token() -> ProblemError:
+    return ProblemError(
+        422,
+        "invalid page token",
+        type_=PROBLEM_BASE + "validation",
+        errors=[FieldError(field="query.page_token", message="not a token from this API")],
+    )

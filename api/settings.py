@@ -8,14 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.secrets.keyring import DEV_ONLY_SECRET_KEY
 from workflows.temporal_config import TemporalSettings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-# Dev-only constant: a well-known, *public* AES key used only when ``dev_mode`` is on and
-# no key is configured, so an embedded dev stack keeps its secrets across restarts.
-# It protects nothing; production refuses to start without ``TREEFLOW_SECRET_KEYS``.
-DEV_ONLY_SECRET_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtdHJlZWZsb3cta2V5ISE"  # noqa: S105
 
 
 class OIDCProvider(BaseModel):
@@ -93,6 +89,13 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "database"] = "memory"
     rate_limit_ip_per_minute: int = Field(default=1200, ge=1)
     rate_limit_principal_per_minute: int = Field(default=600, ge=1)
+
+    # Tools
+    declarative_http_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (patterns like *.example.com) tenants' declarative HTTP tools may "
+        "call; empty means tenants cannot register HTTP tools.",
+    )
 
     # Runs
     temporal: TemporalSettings = Field(

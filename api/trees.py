@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import templates
 from activities.registry import ToolRegistry
-from api.catalog import compile_for_tenant, compile_problem
+from api.catalog import compile_for_tenant, compile_problem, tenant_catalog
 from api.db.models import TreeRecord, TreeVersionRecord, utcnow
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.tenancy import TenantSettings
@@ -122,7 +122,8 @@ async def compile_source(
 ) -> tuple[TreeSpec, CompiledTree]:
     spec = parse(source)
     children = await subtree_specs(session, tenant_id, spec)
-    return spec, compile_for_tenant(spec, registry, settings, children)
+    catalog = await tenant_catalog(session, registry, tenant_id, settings)
+    return spec, compile_for_tenant(spec, catalog, children)
 
 
 async def create_tree(
@@ -139,7 +140,9 @@ async def create_tree(
             f"tree '{spec.name}' exists; add a version with POST .../trees/{spec.name}/versions",
             "tree-exists",
         )
-    tree = TreeRecord(tenant_id=tenant_id, name=spec.name, latest_version=1, created_by=actor)
+    tree = TreeRecord(
+        id=uuid.uuid4(), tenant_id=tenant_id, name=spec.name, latest_version=1, created_by=actor
+    )
     session.add(tree)
     version = _version_row(tree, 1, source, compiled, actor)
     session.add(version)

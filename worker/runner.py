@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -23,6 +24,7 @@ from temporalio.worker import (
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import SecretResolver, no_secrets
+from activities.secrets.resolver import SecretsSettings, store_resolver
 from worker.settings import WorkerSettings
 from workflows.interpreter import DecisionTreeWorkflow
 from workflows.temporal_config import TemporalSettings
@@ -88,7 +90,7 @@ async def run_worker(
     temporal: TemporalSettings | None = None,
     *,
     registry: ToolRegistry | None = None,
-    secrets: SecretResolver = no_secrets,
+    secrets: SecretResolver | None = None,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
     handle_signals: bool = True,
@@ -97,7 +99,8 @@ async def run_worker(
 
     On a stop signal the worker stops polling, lets running tools finish for up to
     `graceful_shutdown_seconds` (then cancels them; Temporal retries them elsewhere),
-    and shuts class-based tools down.
+    and shuts class-based tools down. Secrets come from `secrets`, else from the
+    API's secret store as configured by `TREEFLOW_*` (see `SecretsSettings`).
     """
     settings = settings or WorkerSettings()
     temporal = temporal or TemporalSettings()
@@ -108,6 +111,28 @@ async def run_worker(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
     client = await Client.connect(**temporal.connect_kwargs())
+    async with contextlib.AsyncExitStack() as cleanup:
+        if secrets is None:
+            secrets = no_secrets
+            built = SecretsSettings().build_store()
+            if built is not None:
+                store, engine = built
+                secrets = store_resolver(store)
+                if engine is not None:
+                    cleanup.push_async_callback(engine.dispose)
+        await _serve(client, settings, temporal, registry, secrets, stop, ready)
+    log.info("worker stopped")
+
+
+async def _serve(
+    client: Client,
+    settings: WorkerSettings,
+    temporal: TemporalSettings,
+    registry: ToolRegistry,
+    secrets: SecretResolver,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+) -> None:
     host = ToolHost(registry, config=settings.tool_config, secrets=secrets)
     async with host.running():
         worker = build_worker(client, settings, temporal.task_queue, host)
@@ -122,4 +147,3 @@ async def run_worker(
                 ready.set()
             await stop.wait()
             log.info("stop requested: draining (grace %ss)", settings.graceful_shutdown_seconds)
-    log.info("worker stopped")

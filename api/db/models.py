@@ -298,4 +298,21 @@ class RunRecord(Base):
     closed_at: Mapped[datetime | None]
 
 
+class DeclarativeToolRecord(Base):
+    """One immutable version of a tenant's declarative HTTP tool."""
+
+    __tablename__ = "declarative_tools"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    definition: Mapped[dict[str, Any]]
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    deprecated: Mapped[str | None] = mapped_column(sa.String(500))
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 all_metadata = [Base.metadata, secrets_metadata]

@@ -44,6 +44,7 @@ from api.auth.tokens import generate_signing_key  # noqa: E402
 from api.db.models import Membership, Role, Tenant, User, utcnow  # noqa: E402
 from api.services import Services  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from workflows.temporal_config import TemporalSettings  # noqa: E402
 
 PG_ENV = "TREEFLOW_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -112,9 +113,12 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def make_settings(db_url: str) -> Callable[..., Settings]:
-    """Settings on this backend's database with overrides."""
-    return lambda **overrides: settings_for(db_url, **overrides)
+def make_settings(
+    db_url: str, temporal_settings: TemporalSettings, worker: str
+) -> Callable[..., Settings]:
+    """Settings on this backend's database and the session's Temporal, with overrides."""
+    temporal = temporal_settings.model_copy(update={"task_queue": worker})
+    return lambda **overrides: settings_for(db_url, **{"temporal": temporal, **overrides})
 
 
 @asynccontextmanager
@@ -138,9 +142,18 @@ async def start_app() -> AsyncIterator[Callable[[Settings], Awaitable[FastAPI]]]
 
 
 @pytest.fixture(scope="session")
-async def app(db_url: str) -> AsyncIterator[FastAPI]:
-    """The session's app on this backend, migrated and running."""
-    application = create_app(settings_for(db_url))
+async def app(
+    db_url: str, temporal_settings: TemporalSettings, worker: str
+) -> AsyncIterator[FastAPI]:
+    """The session's app on this backend, migrated and running, starting runs on the
+    session's Temporal dev server (the session worker executes them)."""
+    application = create_app(
+        settings_for(
+            db_url,
+            temporal=temporal_settings.model_copy(update={"task_queue": worker}),
+            declarative_http_allowed_hosts=["127.0.0.1"],
+        )
+    )
     async with running(application):
         yield application
 

@@ -55,6 +55,7 @@ SPEC: dict[Permission, set[str]] = {
     P.SECRETS_WRITE: ADMIN,
     P.AUDIT_READ: ADMIN,
     P.TREES_DELETE: ADMIN,
+    P.TOOLS_WRITE: ADMIN,
 }
 OPERATOR_IN_ANY_TENANT = {
     P.TENANT_READ,
