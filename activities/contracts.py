@@ -20,6 +20,11 @@ class ToolCall(BaseModel):
     node_id: str = ""
     tree_name: str = ""
     tree_version: str = ""
+    definition: dict[str, Any] | None = Field(
+        default=None,
+        description="A tenant's declarative tool definition, carried from the compiled tree "
+        "(None for Python tools).",
+    )
 
 
 class DecisionOption(BaseModel):
@@ -30,7 +35,19 @@ class DecisionOption(BaseModel):
     id: str
     description: str = ""
     keywords: list[str] = Field(default_factory=list)
-    tool: str | None = None
+    tool: str | None = Field(default=None, description="`name@x.y.z` the branch leads to.")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="The tool node's fixed (non-templated) arguments."
+    )
+    accepts_args: bool = Field(
+        default=False, description="The decision may write this tool's arguments (agent_args)."
+    )
+    writable_args: list[str] = Field(
+        default_factory=list, description="Which arguments it may write; empty means all."
+    )
+    args_schema: dict[str, Any] | None = Field(
+        default=None, description="Input JSON Schema when the worker cannot look the tool up."
+    )
 
 
 class DecisionInput(BaseModel):
@@ -54,3 +71,8 @@ class DecisionOutput(BaseModel):
     end: bool = False
     impossible: bool = False
     usage: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Arguments written for the chosen branch's tool (validated against its "
+        "input model); merged over the tool node's args when it sets agent_args.",
+    )

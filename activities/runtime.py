@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -14,19 +14,34 @@ from typing import Any
 from opentelemetry.trace import Tracer
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import ToolCall
+from activities.declarative import DeclarativeHttpRunner, DeclarativeHttpTool, tool_spec
 from activities.errors import ToolError
-from activities.registry import ToolRegistry
-from activities.sdk import CallInfo, SecretResolver, ToolContext, ToolDefinition, no_secrets
+from activities.registry import RegistryError, ToolRegistry
+from activities.sdk import (
+    Availability,
+    CallInfo,
+    SecretResolver,
+    ToolContext,
+    ToolDefinition,
+    ToolSpec,
+    no_secrets,
+)
 from activities.telemetry.logs import bind_log_context, get_logger
 from activities.telemetry.metrics import ToolMetrics, usage_totals
 from activities.telemetry.tracing import record_token_counts, tool_scope
+from activities.versions import ToolRef, VersionError
 
 log = get_logger("treeflow.activity")
 
 DEFAULT_MAX_OUTPUT_BYTES = 1_000_000
+DEFAULTS_KEY = "defaults"
+"""Tool config entry every tool sees under its own (e.g. a shared `llm` or `retrieval`)."""
+DECLARATIVE_KEY = "declarative_http"
+"""Tool config entry of the declarative HTTP runner (`allowed_hosts`, `max_response_bytes`)."""
 
 ActivityCallable = Callable[[ToolCall], Awaitable[dict[str, Any]]]
 
@@ -82,6 +97,11 @@ class ToolHost:
     after it stops, so clients (HTTP pools, database connections) are shared across
     calls instead of being created per call.
 
+    Besides one activity per tool version, the host registers one dynamic activity
+    that runs tenants' declarative HTTP tools from the definition carried in the
+    call (see `activities.declarative`). It is also the `ToolDirectory` decision
+    activities use to read other tools' metadata and availability.
+
     Every call is observed: its log lines carry the run, node, tool and tenant;
     with `metrics` it counts and times the attempt by `tool@version` and outcome
     and counts LLM usage from the result; with `tracer` its outgoing calls are
@@ -95,11 +115,17 @@ class ToolHost:
     metrics: ToolMetrics | None = None
     tracer: Tracer | None = None
     _instances: dict[str, Any] = field(default_factory=dict)
+    _declarative: DeclarativeHttpRunner | None = None
 
     def tool_config(self, name: str) -> Mapping[str, Any]:
-        return self.config.get(name, {})
+        """`config[name]` over `config["defaults"]` (shallow merge)."""
+        return {**self.config.get(DEFAULTS_KEY, {}), **self.config.get(name, {})}
 
     async def startup(self) -> None:
+        if self._declarative is None:
+            runner = DeclarativeHttpRunner()
+            await runner.startup(self.tool_config(DECLARATIVE_KEY))
+            self._declarative = runner
         for definition in self.registry:
             if definition.is_class and definition.key not in self._instances:
                 instance = definition.target()
@@ -117,6 +143,9 @@ class ToolHost:
                 except Exception:
                     log.exception("tool %s failed to shut down cleanly", key)
             del self._instances[key]
+        if self._declarative is not None:
+            await self._declarative.shutdown()
+            self._declarative = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ToolHost]:
@@ -134,51 +163,155 @@ class ToolHost:
         except KeyError:
             raise RuntimeError(f"{definition.key} used before ToolHost.startup()") from None
 
-    def activities(self) -> list[ActivityCallable]:
-        """One activity callable per registered tool version."""
-        return [self.activity_for(definition) for definition in self.registry]
+    def activities(self) -> list[Callable[..., Awaitable[dict[str, Any]]]]:
+        """One activity per registered tool version, plus the declarative-tool activity."""
+        found: list[Callable[..., Awaitable[dict[str, Any]]]] = [
+            self.activity_for(definition) for definition in self.registry
+        ]
+        found.append(self.declarative_activity())
+        return found
+
+    def context(self, spec: ToolSpec, call: ToolCall) -> ToolContext:
+        """The context of one call inside an activity."""
+        info = activity.info()
+        return ToolContext(
+            info=CallInfo(
+                tenant_id=call.tenant_id,
+                workflow_id=info.workflow_id or "",
+                run_id=info.workflow_run_id or "",
+                node_id=call.node_id,
+                tree_name=call.tree_name,
+                tree_version=call.tree_version,
+                attempt=info.attempt,
+            ),
+            spec=spec,
+            config=self.tool_config(spec.name),
+            secrets=self.secrets,
+            heartbeat_hook=activity.heartbeat,
+            logger=get_logger(
+                "treeflow.tool",
+                tool=spec.activity_name,
+                node=call.node_id,
+                tenant_id=call.tenant_id,
+                run_id=info.workflow_id,
+                temporal_run_id=info.workflow_run_id,
+            ),
+            tools=self,
+        )
 
     def activity_for(self, definition: ToolDefinition) -> ActivityCallable:
         spec = definition.spec
         host = self
 
         async def run_tool(call: ToolCall) -> dict[str, Any]:
-            info = activity.info()
-            context = ToolContext(
-                info=CallInfo(
-                    tenant_id=call.tenant_id,
-                    workflow_id=info.workflow_id or "",
-                    run_id=info.workflow_run_id or "",
-                    node_id=call.node_id,
-                    tree_name=call.tree_name,
-                    tree_version=call.tree_version,
-                    attempt=info.attempt,
-                ),
-                spec=spec,
-                config=host.tool_config(spec.name),
-                secrets=host.secrets,
-                heartbeat_hook=activity.heartbeat,
-                logger=get_logger(
-                    "treeflow.tool",
-                    tool=spec.activity_name,
-                    node=call.node_id,
-                    tenant_id=call.tenant_id,
-                    run_id=info.workflow_id,
-                    temporal_run_id=info.workflow_run_id,
-                ),
-            )
-            return await host.invoke(definition, call.args, context)
+            return await host.invoke(definition, call.args, host.context(spec, call))
 
         run_tool.__name__ = f"tool_{spec.name}_{spec.version}".replace(".", "_")
         run_tool.__qualname__ = run_tool.__name__
         return activity.defn(name=spec.activity_name)(run_tool)
 
+    def declarative_activity(self) -> Callable[[Sequence[RawValue]], Awaitable[dict[str, Any]]]:
+        """The dynamic activity: any activity type this worker has no function for.
+
+        A call that carries a declarative definition (a tenant's HTTP tool, embedded in
+        the compiled tree) runs it; anything else fails retryably as "not registered",
+        as Temporal would without a dynamic activity, so another worker can take it.
+        """
+        host = self
+
+        async def run_declarative(raw: Sequence[RawValue]) -> dict[str, Any]:
+            name = activity.info().activity_type
+            call = activity.payload_converter().from_payload(raw[0].payload, ToolCall)
+            if call.definition is None:
+                raise ApplicationError(
+                    f"no tool {name} is registered on this worker", type="ToolNotRegistered"
+                )
+            try:
+                tool = DeclarativeHttpTool.model_validate(call.definition)
+            except ValidationError as exc:
+                raise validation_failure("definition", name, exc) from None
+            if tool.activity_name != name:
+                raise ApplicationError(
+                    f"{name}: the carried definition is {tool.activity_name}",
+                    type="InvalidToolDefinition",
+                    non_retryable=True,
+                )
+            return await host.invoke_declarative(tool, call)
+
+        return activity.defn(dynamic=True)(run_declarative)
+
+    async def invoke_declarative(self, tool: DeclarativeHttpTool, call: ToolCall) -> dict[str, Any]:
+        """Validate, run and serialise one call of a declarative tool, observed."""
+        spec = tool_spec(tool)
+        context = self.context(spec, call)
+        return await self.observed(
+            spec, context.info, lambda: self._invoke_declarative(tool, spec, call, context)
+        )
+
+    async def _invoke_declarative(
+        self, tool: DeclarativeHttpTool, spec: ToolSpec, call: ToolCall, context: ToolContext
+    ) -> dict[str, Any]:
+        try:
+            args = spec.input_model.model_validate(call.args)
+        except ValidationError as exc:
+            raise validation_failure("args", spec.activity_name, exc) from None
+        if self._declarative is None:
+            raise RuntimeError("declarative tool used before ToolHost.startup()")
+        try:
+            result = await self._declarative.run(tool, args, context)
+        except ToolError as exc:
+            raise to_application_error(exc) from exc
+        return self._serialise(spec.activity_name, spec.output_model, result)
+
+    # ------------------------------------------------------------ ToolDirectory
+
+    def spec(self, activity_name: str) -> ToolSpec | None:
+        """Metadata of a hosted `name@x.y.z` (None when not hosted here)."""
+        name, _, version = activity_name.partition("@")
+        try:
+            ToolRef.parse(name)
+            return self.registry.get(name, version).spec
+        except (RegistryError, VersionError):
+            return None
+
+    async def availability(
+        self, activity_name: str, args: Mapping[str, Any], caller: ToolContext
+    ) -> Availability:
+        """Ask a hosted class tool's `availability(args, ctx)` hook (others are available)."""
+        spec = self.spec(activity_name)
+        if spec is None:
+            return Availability()
+        instance = self._instances.get(activity_name)
+        check = getattr(instance, "availability", None)
+        if check is None:
+            return Availability()
+        context = ToolContext(
+            info=caller.info,
+            spec=spec,
+            config=self.tool_config(spec.name),
+            secrets=self.secrets,
+            logger=caller.logger,
+            tools=self,
+        )
+        try:
+            result = await check(args, context)
+        except Exception as exc:  # an availability check must never break a decision
+            log.warning("availability check of %s failed: %s", activity_name, exc)
+            return Availability(available=False, reason=f"availability check failed: {exc}")
+        return result if isinstance(result, Availability) else Availability()
+
     async def invoke(
         self, definition: ToolDefinition, raw_args: Mapping[str, Any], context: ToolContext
     ) -> dict[str, Any]:
         """Validate, run and serialise one call, observed; errors become Temporal failures."""
-        spec = definition.spec
-        info = context.info
+        return await self.observed(
+            definition.spec, context.info, lambda: self._invoke(definition, raw_args, context)
+        )
+
+    async def observed(
+        self, spec: ToolSpec, info: CallInfo, call: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """Run one tool call with its log context, span identity, metrics and usage."""
         with (
             bind_log_context(
                 run_id=info.workflow_id,
@@ -199,7 +332,7 @@ class ToolHost:
         ):
             started = time.perf_counter()
             try:
-                data = await self._invoke(definition, raw_args, context)
+                data = await call()
             except BaseException as exc:
                 if self.metrics is not None:
                     self.metrics.tool_finished(

@@ -81,6 +81,35 @@ class CallInfo:
     attempt: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Whether a tool can be offered to the decision agent now, and what the agent should know.
+
+    Class-based tools may define ``async def availability(self, args, ctx) -> Availability``
+    (``args`` are the tool node's fixed arguments); the decision activity asks it
+    before offering the branch, like Elysia's ``is_tool_available``.
+    """
+
+    available: bool = True
+    reason: str = ""
+    hints: str = ""
+    """Context for an agent that writes this tool's arguments (e.g. a collection's fields)."""
+
+
+class ToolDirectory(Protocol):
+    """What a decision activity may ask about the other tools its worker hosts."""
+
+    def spec(self, activity_name: str) -> ToolSpec | None:
+        """Metadata of `name@x.y.z`, or None when this worker does not host it."""
+        ...
+
+    async def availability(
+        self, activity_name: str, args: Mapping[str, Any], caller: ToolContext
+    ) -> Availability:
+        """Ask the tool whether it can run now with these fixed arguments."""
+        ...
+
+
 @dataclass(slots=True)
 class ToolContext:
     """What a tool may use while it runs: identity, config, secrets, logs, heartbeats."""
@@ -94,6 +123,8 @@ class ToolContext:
         default_factory=lambda: structlog.stdlib.get_logger("treeflow.tool")
     )
     """Bound to the call's run, node, tool and tenant inside a worker (structlog)."""
+    tools: ToolDirectory | None = None
+    """The worker's other tools (for decision activities); None outside a worker."""
 
     def heartbeat(self, *details: Any) -> None:
         """Report liveness (and optional progress) for long tools; no-op outside Temporal."""
@@ -112,6 +143,7 @@ class ToolContext:
         info: CallInfo | None = None,
         config: Mapping[str, Any] | None = None,
         secrets: SecretResolver | None = None,
+        tools: ToolDirectory | None = None,
     ) -> ToolContext:
         """A context for calling a tool directly in plain Python (tests, notebooks)."""
         return cls(
@@ -119,6 +151,7 @@ class ToolContext:
             spec=definition_of(tool).spec,
             config=config or {},
             secrets=secrets or no_secrets,
+            tools=tools,
         )
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from activities.secrets import SecretStore
 from api.audit import AuditNote, audit_note
@@ -65,7 +66,14 @@ async def get_secret_store(request: Request) -> SecretStore:
     return store
 
 
+async def get_temporal(request: Request) -> Client:
+    """The shared Temporal client (503 problem while Temporal is unreachable)."""
+    services: Services = request.app.state.services
+    return await services.temporal.client()
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

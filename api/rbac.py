@@ -68,6 +68,7 @@ class Permission(enum.StrEnum):
     TEMPLATES_READ = "templates:read"
     TEMPLATES_INSTANTIATE = "templates:instantiate"
     TOOLS_READ = "tools:read"
+    TOOLS_WRITE = "tools:write"
     RUNS_READ = "runs:read"
     RUNS_START = "runs:start"
     RUNS_SIGNAL = "runs:signal"

@@ -7,6 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from activities.telemetry.health import Check, CheckOutcome
+from api.problems import ProblemError
 from api.services import Services
 
 
@@ -19,7 +20,10 @@ def readiness_checks(services: Services) -> dict[str, Check]:
         return "ok"
 
     async def temporal() -> CheckOutcome:
-        client = await services.temporal.client()
+        try:
+            client = await services.temporal.client()
+        except ProblemError:
+            return "failed", services.temporal.last_error or "Temporal is unreachable"
         healthy = await client.service_client.check_health(timeout=timedelta(seconds=2))
         return "ok" if healthy else ("failed", "Temporal answered not serving")
 

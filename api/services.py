@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from activities.flags.client import FlagClient
+from activities.registry import ToolRegistry
 from activities.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
@@ -17,9 +18,10 @@ from api.auth.refresh import RefreshTokenService
 from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
 from api.db.engine import make_engine, make_session_factory
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
+from api.runs import RunService
 from api.settings import Settings
 from api.telemetry import ApiMetrics
-from api.temporal import TemporalConnection
+from api.temporal import TemporalGateway
 from api.tenancy import TenantSettingsCache
 
 log = logging.getLogger("treeflow.api")
@@ -40,9 +42,11 @@ class Services:
     tenant_settings: TenantSettingsCache
     secrets: SecretStore
     login: LoginFlows
+    registry: ToolRegistry
+    temporal: TemporalGateway
+    runs: RunService
     metrics: ApiMetrics
     flags: FlagClient
-    temporal: TemporalConnection
     tracer_provider: TracerProvider | None = None
 
 
@@ -102,11 +106,13 @@ def build_services(
         login=LoginFlows(
             settings.oidc_providers, settings.public_url, settings.login_state_ttl_seconds
         ),
-        metrics=ApiMetrics(),
-        flags=FlagClient(settings.flags),
-        temporal=TemporalConnection(
+        registry=ToolRegistry.discover(),
+        temporal=TemporalGateway(
             settings.temporal,
             tracer=tracer_provider.get_tracer("treeflow") if tracer_provider else None,
         ),
+        runs=RunService(settings.temporal, settings.open_run_cache_seconds),
+        metrics=ApiMetrics(),
+        flags=FlagClient(settings.flags),
         tracer_provider=tracer_provider,
     )

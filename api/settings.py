@@ -9,15 +9,11 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.flags.settings import FlagSettings
+from activities.secrets.keyring import DEV_ONLY_SECRET_KEY
 from activities.telemetry.settings import TelemetrySettings
 from workflows.temporal_config import TemporalSettings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-# Dev-only constant: a well-known, *public* AES key used only when ``dev_mode`` is on and
-# no key is configured, so an embedded dev stack keeps its secrets across restarts.
-# It protects nothing; production refuses to start without ``TREEFLOW_SECRET_KEYS``.
-DEV_ONLY_SECRET_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtdHJlZWZsb3cta2V5ISE"  # noqa: S105
 
 
 class OIDCProvider(BaseModel):
@@ -96,8 +92,26 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(default=1200, ge=1)
     rate_limit_principal_per_minute: int = Field(default=600, ge=1)
 
-    # Observability, flags and Temporal (docs/observability.md); each reads its own
-    # variables: TREEFLOW_LOG_*/TREEFLOW_ENVIRONMENT, TREEFLOW_FLAGS_*, TREEFLOW_TEMPORAL_*.
+    # Tools
+    declarative_http_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (patterns like *.example.com) tenants' declarative HTTP tools may "
+        "call; empty means tenants cannot register HTTP tools.",
+    )
+
+    # Runs
+    temporal: TemporalSettings = Field(
+        default_factory=TemporalSettings,
+        description="How to reach Temporal (TREEFLOW_TEMPORAL_* variables).",
+    )
+    open_run_cache_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="How stale a read of an open run may be (closed runs are cached for good).",
+    )
+
+    # Observability and flags (docs/observability.md); each reads its own variables:
+    # TREEFLOW_LOG_* and TREEFLOW_ENVIRONMENT, TREEFLOW_FLAGS_*.
     metrics_enabled: bool = Field(default=True, description="Serve /metrics.")
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, /metrics requires 'Authorization: Bearer <token>'."
@@ -105,7 +119,6 @@ class Settings(BaseSettings):
     access_log: bool = Field(default=True, description="One log line per HTTP request.")
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     flags: FlagSettings = Field(default_factory=FlagSettings)
-    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
 
     @field_validator("public_url")
     @classmethod

@@ -4,7 +4,10 @@ Usage: ``python bench/retrieval.py [--sizes 10000,100000] [--runs 200] [--dir DI
 
 Generates support tickets (``activities.data.tickets``, seed 7), loads them into a
 fresh embedded store per size (load time is reported too), warms up, then times
-``--runs`` calls per operation with varied queries, one call at a time.
+``--runs`` calls per operation with varied queries, one call at a time. The
+``tool:`` rows call the ``query`` and ``aggregate`` tools themselves (argument
+models, field checks against the stored profile, output shaping) on the same
+store, as their activities do minus Temporal (see bench/tool_overhead.py for that).
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from typing import Any
 from activities.backends import AggregateRequest, PropertyMetrics, SearchRequest, all_of, where
 from activities.backends.embedded import EmbeddedBackend
 from activities.backends.loader import load_records, to_records
+from activities.builtin.aggregate import Aggregate, AggregateInput
+from activities.builtin.preprocess import PreprocessCollection, PreprocessInput
+from activities.builtin.query import Query, QueryInput
 from activities.data import SUPPORT_TICKETS
 from activities.data.tickets import PRODUCTS, generate_tickets
+from activities.sdk import ToolContext
 
 QUERIES = [
     "login failures after password reset",
@@ -105,6 +112,57 @@ async def bench_size(root: Path, size: int, runs: int) -> list[tuple[str, float,
             times.append((time.perf_counter() - t0) * 1000)
         rows.append((label, _pct(times, 0.5), _pct(times, 0.99), statistics.fmean(times)))
     await store.close()
+    rows += await tool_rows(root / f"n{size}", runs)
+    return rows
+
+
+async def tool_rows(path: Path, runs: int) -> list[tuple[str, float, float, float]]:
+    """Time the `query` and `aggregate` tools (after preprocessing, so fields are checked)."""
+    config = {"retrieval": {"kind": "embedded", "path": str(path)}}
+    query, aggregate, preprocess = Query(), Aggregate(), PreprocessCollection()
+    for tool in (query, aggregate, preprocess):
+        await tool.startup(config)
+    await preprocess.run(
+        PreprocessInput(collection="Tickets", sample_size=500),
+        ToolContext.for_testing(PreprocessCollection, config=config),
+    )
+    q_ctx = ToolContext.for_testing(Query, config=config)
+    a_ctx = ToolContext.for_testing(Aggregate, config=config)
+    ops: dict[str, Callable[[int], Awaitable[Any]]] = {
+        "tool: query hybrid": lambda i: query.run(
+            QueryInput(collection="Tickets", query=QUERIES[i % len(QUERIES)], limit=10), q_ctx
+        ),
+        "tool: query filter": lambda i: query.run(
+            QueryInput(
+                collection="Tickets",
+                mode="filter",
+                filters=where("product", "eq", PRODUCTS[i % 5]),
+                sort={"property": "created_at", "direction": "desc"},  # type: ignore[arg-type]
+                limit=10,
+            ),
+            q_ctx,
+        ),
+        "tool: aggregate": lambda i: aggregate.run(
+            AggregateInput(
+                collection="Tickets",
+                group_by="category",
+                metrics=[PropertyMetrics(property="resolution_hours", ops=["mean", "max"])],
+            ),
+            a_ctx,
+        ),
+    }
+    rows = []
+    for label, op in ops.items():
+        for i in range(5):
+            await op(i)
+        times = []
+        for i in range(runs):
+            t0 = time.perf_counter()
+            await op(i)
+            times.append((time.perf_counter() - t0) * 1000)
+        rows.append((label, _pct(times, 0.5), _pct(times, 0.99), statistics.fmean(times)))
+    for tool in (query, aggregate, preprocess):
+        await tool.shutdown()
     return rows
 
 

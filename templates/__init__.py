@@ -29,6 +29,11 @@ class Sample(BaseModel):
     inputs: dict[str, Any]
     answers: dict[str, Any] = Field(default_factory=dict)
     expect: Expectation = Expectation()
+    model_script: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Rules of the scripted model (`contains` -> `reply`) that stand in for "
+        "the LLM when the sample runs in tests; write them to match this sample's question.",
+    )
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,13 @@ class Template:
 
 class UnknownTemplate(LookupError):
     pass
+
+
+def model_script() -> list[dict[str, Any]]:
+    """Every sample's scripted-model rules, for a test worker's `llm` config."""
+    return [
+        rule for template in all_templates() for s in template.samples for rule in s.model_script
+    ]
 
 
 def _root() -> resources.abc.Traversable:

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
+from tests.support.tool_config import demo_store, tool_config
 from tests.support.tools import TEST_TOOLS
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
@@ -86,9 +87,21 @@ def registry() -> ToolRegistry:
 
 
 @pytest.fixture(scope="session")
-async def worker(client: Client, registry: ToolRegistry) -> AsyncIterator[str]:
-    """An in-process worker on the main test queue; yields the queue name."""
-    host = ToolHost(registry, config={"http_request": {"allowed_hosts": ["127.0.0.1"]}})
+async def demo_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded retrieval store with the demo tickets (shared by the session)."""
+    return await demo_store(tmp_path_factory.mktemp("retrieval") / "store")
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    client: Client, registry: ToolRegistry, demo_store_path: Path
+) -> AsyncIterator[str]:
+    """An in-process worker on the main test queue; yields the queue name.
+
+    Its tools read the demo store and its decision agent is the scripted model
+    (`tests/support/tool_config.py`), so every template sample runs offline.
+    """
+    host = ToolHost(registry, config=tool_config(demo_store_path))
     async with host.running():
         running: Worker = build_worker(
             client, WorkerSettings(graceful_shutdown_seconds=1), MAIN_QUEUE, host

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from treeflow import exit as process_exit
+from treeflow.data_cli import data_app
 
 app = typer.Typer(
     name="treeflow",
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(data_app, name="data")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -293,7 +295,7 @@ async def _register_search_attributes(settings: Any) -> list[str]:
 @app.command()
 def up(
     once: Annotated[bool, typer.Option("--once", help="Exit after the run (for scripts).")] = False,
-    template: Annotated[str, typer.Option(help="Template to run.")] = "support-triage",
+    template: Annotated[str, typer.Option(help="Template to run.")] = "ticket-qa",
     sample: Annotated[str | None, typer.Option(help="Sample of the template.")] = None,
     port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,

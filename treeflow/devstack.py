@@ -12,6 +12,7 @@ from rich.console import Console
 from temporalio.client import Client
 
 from treeflow.console_run import follow_with_progress
+from treeflow.data_cli import ensure_demo_data
 from treeflow.devserver import DevServer, DevServerError
 from treeflow.toolbox import default_registry, resolve_tree
 from worker.runner import run_worker
@@ -35,6 +36,10 @@ async def run_stack(
 ) -> int:
     """Start everything, run `template`, then stay up until Ctrl-C (unless `once`)."""
     compiled, inputs, answers = resolve_tree(template, sample)
+    store = data_dir / "retrieval"
+    with console.status("checking the demo data…"):
+        if await ensure_demo_data(store):
+            console.print(f"loaded the demo support tickets into {store}")
     dev = DevServer(
         port=port,
         ui_port=ui_port,
@@ -53,9 +58,12 @@ async def run_stack(
         loop.add_signal_handler(signum, stop.set)
     settings = TemporalSettings(address=dev.address, ui_url=dev.ui_url or "")
     ready = asyncio.Event()
+    worker_settings = WorkerSettings(graceful_shutdown_seconds=5)
+    defaults = worker_settings.tool_config.setdefault("defaults", {})
+    defaults.setdefault("retrieval", {"kind": "embedded", "path": str(store)})
     worker_task = asyncio.create_task(
         run_worker(
-            WorkerSettings(graceful_shutdown_seconds=5),
+            worker_settings,
             settings,
             registry=default_registry(),
             stop=stop,

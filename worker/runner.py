@@ -24,6 +24,7 @@ from temporalio.worker import (
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import SecretResolver, no_secrets
+from activities.secrets.resolver import SecretsSettings, store_resolver
 from activities.telemetry.health import run_checks
 from activities.telemetry.logs import get_logger
 from worker.settings import WorkerSettings
@@ -96,7 +97,7 @@ async def run_worker(
     temporal: TemporalSettings | None = None,
     *,
     registry: ToolRegistry | None = None,
-    secrets: SecretResolver = no_secrets,
+    secrets: SecretResolver | None = None,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
     handle_signals: bool = True,
@@ -106,7 +107,8 @@ async def run_worker(
 
     On a stop signal the worker stops polling, lets running tools finish for up to
     `graceful_shutdown_seconds` (then cancels them; Temporal retries them elsewhere),
-    and shuts class-based tools down.
+    and shuts class-based tools down. Secrets come from `secrets`, else from the
+    API's secret store as configured by `TREEFLOW_*` (see `SecretsSettings`).
 
     Observability comes from `telemetry` (default: built from the environment):
     run, tool and LLM metrics, traces when `OTEL_*` configures export, and, with
@@ -129,50 +131,69 @@ async def run_worker(
     )
     try:
         client = await Client.connect(**temporal.connect_kwargs(), **telemetry.client_options())
-        host = ToolHost(
-            registry,
-            config=settings.tool_config,
-            secrets=secrets,
-            **telemetry.tool_host_options(),
-        )
-        async with host.running(), contextlib.AsyncExitStack() as stack:
-            worker = build_worker(
-                client,
-                settings,
-                temporal.task_queue,
-                host,
-                interceptors=telemetry.worker_interceptors(),
-            )
-            await stack.enter_async_context(worker)
-            if settings.metrics_port is not None:
-                checks = telemetry.checks(client, worker)
-                server = TelemetryServer(
-                    telemetry.registry,
-                    liveness=lambda: telemetry.liveness(worker),
-                    readiness=lambda: run_checks(checks),
-                    host=settings.metrics_host,
-                    port=settings.metrics_port,
-                )
-                await stack.enter_async_context(server)
-                if settings.backlog_poll_seconds > 0:
-                    monitor = BacklogMonitor(
-                        client,
-                        temporal.task_queue,
-                        telemetry.backlog,
-                        interval=settings.backlog_poll_seconds,
-                    )
-                    monitor.start()
-                    stack.push_async_callback(monitor.stop)
-            log.info(
-                "worker polling %s on %s with %d tool versions",
-                temporal.task_queue,
-                temporal.address,
-                len(registry),
-            )
-            if ready is not None:
-                ready.set()
-            await stop.wait()
-            log.info("stop requested: draining (grace %ss)", settings.graceful_shutdown_seconds)
+        async with contextlib.AsyncExitStack() as cleanup:
+            if secrets is None:
+                secrets = no_secrets
+                built = SecretsSettings().build_store()
+                if built is not None:
+                    store, engine = built
+                    secrets = store_resolver(store)
+                    if engine is not None:
+                        cleanup.push_async_callback(engine.dispose)
+            await _serve(client, settings, temporal, registry, secrets, stop, ready, telemetry)
     finally:
         telemetry.shutdown()
     log.info("worker stopped")
+
+
+async def _serve(
+    client: Client,
+    settings: WorkerSettings,
+    temporal: TemporalSettings,
+    registry: ToolRegistry,
+    secrets: SecretResolver,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+    telemetry: WorkerTelemetry,
+) -> None:
+    host = ToolHost(
+        registry, config=settings.tool_config, secrets=secrets, **telemetry.tool_host_options()
+    )
+    async with host.running(), contextlib.AsyncExitStack() as stack:
+        worker = build_worker(
+            client,
+            settings,
+            temporal.task_queue,
+            host,
+            interceptors=telemetry.worker_interceptors(),
+        )
+        await stack.enter_async_context(worker)
+        if settings.metrics_port is not None:
+            checks = telemetry.checks(client, worker)
+            server = TelemetryServer(
+                telemetry.registry,
+                liveness=lambda: telemetry.liveness(worker),
+                readiness=lambda: run_checks(checks),
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+            )
+            await stack.enter_async_context(server)
+            if settings.backlog_poll_seconds > 0:
+                monitor = BacklogMonitor(
+                    client,
+                    temporal.task_queue,
+                    telemetry.backlog,
+                    interval=settings.backlog_poll_seconds,
+                )
+                monitor.start()
+                stack.push_async_callback(monitor.stop)
+        log.info(
+            "worker polling %s on %s with %d tool versions",
+            temporal.task_queue,
+            temporal.address,
+            len(registry),
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("stop requested: draining (grace %ss)", settings.graceful_shutdown_seconds)

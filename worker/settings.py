@@ -60,5 +60,7 @@ class WorkerSettings(BaseSettings):
     )
     tool_config: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description='Per-tool settings as JSON, e.g. {"http_request": {"allowed_hosts": [...]}}',
+        description='Per-tool settings as JSON, e.g. {"http_request": {"allowed_hosts": [...]}}; '
+        'a "defaults" entry is merged under every tool\'s own (e.g. a shared "llm" or '
+        '"retrieval"), "declarative_http" configures tenants\' HTTP tools.',
     )

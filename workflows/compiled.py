@@ -32,6 +32,11 @@ class CompiledTree(BaseModel):
     spec: TreeSpec
     subtrees: dict[str, CompiledTree] = Field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    declarative_tools: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Definitions of the tenant's declarative tools this tree uses, by "
+        "`name@x.y.z`; they travel with the run to the worker's generic activity.",
+    )
 
     @property
     def name(self) -> str:
@@ -65,6 +70,8 @@ def meaning(spec: TreeSpec) -> dict[str, Any]:
     for node in data["nodes"].values():
         for field in _COSMETIC_NODE_FIELDS:
             node.pop(field, None)
+        if node["kind"] == "tool" and node.get("agent_args") is False:
+            node.pop("agent_args")  # the default: trees that predate the field keep their hash
         if node["kind"] == "decision" and node["strategy"] == "rules":
             node.pop("instruction", None)
             for branch in node["branches"]:
@@ -74,7 +81,14 @@ def meaning(spec: TreeSpec) -> dict[str, Any]:
     return data
 
 
-def meaning_hash(spec: TreeSpec) -> str:
-    """Content hash of a resolved spec; subtree nodes carry their child's hash."""
-    canonical = json.dumps(meaning(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def meaning_hash(spec: TreeSpec, declarative_tools: dict[str, Any] | None = None) -> str:
+    """Content hash of a resolved spec; subtree nodes carry their child's hash.
+
+    Declarative tool definitions change behaviour, so they are hashed too (only
+    when present, so trees without them keep their hash).
+    """
+    data = meaning(spec)
+    if declarative_tools:
+        data["declarative_tools"] = declarative_tools
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()

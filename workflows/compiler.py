@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -41,6 +41,17 @@ class ToolCatalog(Protocol):
     def versions(self, name: str) -> list[Version]: ...
 
     def spec(self, name: str, version: Version) -> ToolSpec: ...
+
+
+@runtime_checkable
+class DeclarativeSource(Protocol):
+    """A catalog that also knows tenants' declarative tools (`TenantToolCatalog`).
+
+    `definition` returns the data to carry in the compiled tree for a declarative
+    tool version, or None for a Python tool.
+    """
+
+    def definition(self, name: str, version: Version) -> dict[str, Any] | None: ...
 
 
 TreeLoader = Callable[[str], TreeSpec | None]
@@ -112,6 +123,7 @@ class _Compiler:
     load_tree: TreeLoader
     issues: list[CompileIssue] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    declarative: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def error(self, path: str, message: str) -> None:
         self.issues.append(CompileIssue(path, message))
@@ -145,10 +157,11 @@ class _Compiler:
         final = spec.model_copy(update={"nodes": resolved})
         final = TreeSpec.model_validate(final.model_dump())  # re-validate the resolved form
         return CompiledTree(
-            hash=meaning_hash(final),
+            hash=meaning_hash(final, self.declarative),
             spec=final,
             subtrees=subtrees,
             warnings=tuple(self.warnings),
+            declarative_tools=self.declarative,
         )
 
     # ------------------------------------------------------------ nodes
@@ -184,7 +197,12 @@ class _Compiler:
             self.template(node.summary, f"{path}.summary", context)
         if tool_spec is None:
             return node
-        self.check_args(tool_spec, node.args, f"{path}.args")
+        writable = self.agent_args(tool_spec, node, path)
+        self.check_args(tool_spec, node.args, f"{path}.args", writable=writable)
+        if isinstance(self.catalog, DeclarativeSource):
+            definition = self.catalog.definition(tool_spec.name, tool_spec.version)
+            if definition is not None:
+                self.declarative[tool_spec.activity_name] = definition
         timeout = node.timeout or spec.defaults.timeout
         return node.model_copy(
             update={
@@ -292,7 +310,30 @@ class _Compiler:
             )
         return tool_spec
 
-    def check_args(self, tool_spec: ToolSpec, args: dict[str, Any], path: str) -> None:
+    def agent_args(self, tool_spec: ToolSpec, node: ToolNode, path: str) -> frozenset[str]:
+        """Argument names a decision may write for this node (checked against the model)."""
+        fields = frozenset(tool_spec.input_model.model_fields)
+        if node.agent_args is False:
+            return frozenset()
+        if node.agent_args is True:
+            return fields
+        for name in node.agent_args:
+            if name not in fields:
+                self.error(
+                    f"{path}.agent_args",
+                    f"'{name}' is not an argument of {tool_spec.activity_name} "
+                    f"(accepted: {', '.join(sorted(fields))})",
+                )
+        return frozenset(node.agent_args) & fields
+
+    def check_args(
+        self,
+        tool_spec: ToolSpec,
+        args: dict[str, Any],
+        path: str,
+        *,
+        writable: frozenset[str] = frozenset(),
+    ) -> None:
         model = tool_spec.input_model
         accepted: dict[str, str] = {}
         for name, info in model.model_fields.items():
@@ -315,6 +356,8 @@ class _Compiler:
                 loc = [str(p) for p in error["loc"]]
                 if (loc and loc[0] in templated) or (not loc and templated):
                     continue  # depends on a value only known at run time
+                if (loc and loc[0] in writable and loc[0] not in literal) or (not loc and writable):
+                    continue  # the decision agent writes (some of) it at run time
                 if loc and loc[0] not in accepted.values():
                     continue  # reported above as unknown
                 self.error(".".join([path, *loc]), error["msg"])

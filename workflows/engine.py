@@ -51,7 +51,7 @@ from workflows.spec import (
     SubtreeNode,
     ToolNode,
 )
-from workflows.templating import TemplateError, render
+from workflows.templating import TemplateError, is_templated, render
 
 WORKFLOW_NAME = "DecisionTreeWorkflow"
 
@@ -236,6 +236,8 @@ class TreeRun:
 
     async def _tool(self, node_id: str, node: ToolNode) -> str | None:
         args = self._render(node.args, f"nodes.{node_id}.args")
+        if node.agent_args:
+            args = {**args, **self._handed_args(node_id, node)}
         tool_name = node.tool.split("@", 1)[0]
         summary = (
             str(self._render(node.summary, f"nodes.{node_id}.summary"))
@@ -248,6 +250,7 @@ class TreeRun:
             node_id=node_id,
             tree_name=self.tree.spec.name,
             tree_version=self.tree.spec.version,
+            definition=self.tree.declarative_tools.get(node.tool),
         )
         try:
             output = await workflow.execute_activity(
@@ -280,6 +283,13 @@ class TreeRun:
             updates = self._render(node.set, f"nodes.{node_id}.set", result=output)
             self.env.state.update(updates)
         return node.next
+
+    def _handed_args(self, node_id: str, node: ToolNode) -> dict[str, Any]:
+        """Arguments the routing decision wrote for this node, limited to the writable ones."""
+        handed = self.env.handoff.pop(node_id, {})
+        if isinstance(node.agent_args, tuple):
+            return {k: v for k, v in handed.items() if k in node.agent_args}
+        return handed
 
     # ------------------------------------------------------------ decisions
 
@@ -338,15 +348,7 @@ class TreeRun:
         request = DecisionInput(
             instruction=node.instruction,
             prompt=str(self._render(node.prompt or "", f"nodes.{node_id}.prompt")),
-            options=[
-                DecisionOption(
-                    id=b.name,
-                    description=b.description or self._describe_target(b.to),
-                    keywords=list(b.keywords),
-                    tool=self._tool_of(b.to),
-                )
-                for _, b in available
-            ],
+            options=[self._option(b) for _, b in available],
             default=available[-1][1].name,
             tasks_completed=self.env.task_dicts(),
             errors=self.env.errors,
@@ -393,12 +395,38 @@ class TreeRun:
             raise _Finish("ended", {"reason": result.reasoning, "result": self.env.last_result})
         for _, branch in available:
             if branch.name == result.choice:
+                target = self.tree.spec.nodes.get(branch.to)
+                if result.args and isinstance(target, ToolNode) and target.agent_args:
+                    self.env.handoff[branch.to] = dict(result.args)
                 return branch.to
         raise _fail(
             f"nodes.{node_id}",
             f"decision chose '{result.choice}', which is not an available branch",
             "InvalidDecision",
         )
+
+    def _option(self, branch: Branch) -> DecisionOption:
+        """How a branch is offered to a router or agent: its text, tool and argument rights."""
+        option = DecisionOption(
+            id=branch.name,
+            description=branch.description or self._describe_target(branch.to),
+            keywords=list(branch.keywords),
+            tool=self._tool_of(branch.to),
+        )
+        target = self.tree.spec.nodes.get(branch.to)
+        if not isinstance(target, ToolNode):
+            return option
+        update: dict[str, Any] = {
+            "args": {k: v for k, v in target.args.items() if not is_templated(v)}
+        }
+        if target.agent_args:
+            update["accepts_args"] = True
+            if isinstance(target.agent_args, tuple):
+                update["writable_args"] = list(target.agent_args)
+            definition = self.tree.declarative_tools.get(target.tool)
+            if definition is not None:
+                update["args_schema"] = definition.get("input_schema")
+        return option.model_copy(update=update)
 
     def _describe_target(self, node_id: str) -> str:
         node = self.tree.spec.nodes.get(node_id)

@@ -38,6 +38,10 @@ class Environment(BaseModel):
     path: list[str] = Field(default_factory=list)
     steps: int = 0
     last_result: Any = None
+    handoff: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Arguments an LLM decision wrote for the tool node it chose (agent_args).",
+    )
     _task_view: list[dict[str, Any]] | None = PrivateAttr(default=None)
 
     def task_dicts(self) -> list[dict[str, Any]]:

@@ -175,6 +175,12 @@ class ToolNode(_NodeBase):
         default_factory=dict, description="State updates; `result` is this node's output."
     )
     summary: str | None = Field(default=None, description="Shown in the Temporal UI (template).")
+    agent_args: bool | tuple[str, ...] = Field(
+        default=False,
+        description="Let the LLM decision that routes here write this tool's arguments "
+        "(validated against its input model), merged over `args`. `true` allows every "
+        "argument; a list allows only the named ones.",
+    )
 
 
 class InputNode(_NodeBase):

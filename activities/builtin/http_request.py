@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import time
 from collections.abc import Mapping
@@ -20,18 +19,14 @@ from activities.errors import (
     ToolNotAllowed,
     ToolUnavailable,
 )
+from activities.http_policy import SecretHeader, host_allowed
 from activities.sdk import ToolContext, tool
+
+__all__ = ["HttpRequest", "HttpRequestInput", "HttpRequestOutput", "SecretHeader", "host_allowed"]
 
 MAX_REDIRECTS = 3
 DEFAULT_MAX_RESPONSE_BYTES = 512_000
 DEFAULT_MAX_TIMEOUT_SECONDS = 30.0
-
-
-class SecretHeader(BaseModel):
-    """A header whose value is a tenant secret, fetched by reference at call time."""
-
-    secret: str = Field(description="Name of the tenant secret.")
-    template: str = Field(default="{secret}", description="e.g. 'Bearer {secret}'.")
 
 
 class HttpRequestInput(BaseModel):
@@ -69,12 +64,6 @@ class HttpRequestOutput(BaseModel):
 class _Reply:
     response: httpx.Response
     body: bytes
-
-
-def host_allowed(host: str, allowed: list[str]) -> bool:
-    """Exact host or shell-style pattern (`*.example.com`) match; empty list allows none."""
-    host = host.lower().rstrip(".")
-    return any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in allowed)
 
 
 @tool(

@@ -1,7 +1,7 @@
-"""`llm_decision`: the decision agent. Picks the next branch with a language model.
+"""`llm_decision@1.0.0`: the first, placeholder decision agent (scripted or keyword routing).
 
-Without a configured model it degrades to the offline router and says so in its
-reasoning, so trees stay runnable on a laptop with no keys.
+Superseded by `llm_decision@2` (`decision_agent.py`). Kept registered, unchanged, so
+runs compiled against 1.0.0 keep their activity; deprecated so compilers warn.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from activities.errors import NonRetryableToolError
 from activities.sdk import ToolContext, tool
 
 
-@tool(name="llm_decision", version="1.0.0", kind="decision", timeout=timedelta(seconds=120))
+@tool(
+    name="llm_decision",
+    version="1.0.0",
+    kind="decision",
+    timeout=timedelta(seconds=120),
+    deprecated="use llm_decision@^2 (a real model through the llm config)",
+)
 class LLMDecision:
     """Ask a language model which branch to take next, given the goal and what happened."""
 

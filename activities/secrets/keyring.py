@@ -21,6 +21,12 @@ NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
+# Dev-only constant: a well-known, *public* AES key used only in dev mode when no key is
+# configured, so an embedded dev stack (API and worker alike) keeps its secrets across
+# restarts. It protects nothing; production refuses to start without real keys.
+DEV_ONLY_SECRET_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtdHJlZWZsb3cta2V5ISE"  # noqa: S105
+
+
 class KeyringError(Exception):
     """A key is missing, malformed, or a ciphertext failed authentication."""
 

@@ -226,4 +226,93 @@ class RateLimitCounter(Base):
     count: Mapped[int]
 
 
+class TreeRecord(Base):
+    """A tenant's tree: a name with immutable versions; deleting is soft and audited."""
+
+    __tablename__ = "trees"
+    __table_args__ = (
+        sa.Index(
+            "ux_trees_live_name",
+            "tenant_id",
+            "name",
+            unique=True,
+            sqlite_where=sa.text("deleted_at IS NULL"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(100))
+    latest_version: Mapped[int] = mapped_column(default=0)
+    published_version: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+    deleted_by: Mapped[str | None] = mapped_column(sa.String(80))
+
+
+class TreeVersionRecord(Base):
+    """One immutable version of a tree: the source as written and its compiled plan."""
+
+    __tablename__ = "tree_versions"
+
+    tree_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("trees.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.Text())
+    compiled: Mapped[dict[str, Any]]
+    hash: Mapped[str] = mapped_column(sa.String(64), index=True)
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunRecord(Base):
+    """A run started through the API: the idempotency key, the tree version it runs,
+    and, once it closed, its final state (closed runs never change, so reads of them
+    need no Temporal call)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(200))
+    workflow_id: Mapped[str] = mapped_column(sa.String(255))
+    first_run_id: Mapped[str] = mapped_column(sa.String(64))
+    tree_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("trees.id"), index=True)
+    tree_name: Mapped[str] = mapped_column(sa.String(100))
+    tree_version: Mapped[int]
+    tree_hash: Mapped[str] = mapped_column(sa.String(64))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    final_status: Mapped[str | None] = mapped_column(sa.String(32))
+    final_state: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    closed_at: Mapped[datetime | None]
+
+
+class DeclarativeToolRecord(Base):
+    """One immutable version of a tenant's declarative HTTP tool."""
+
+    __tablename__ = "declarative_tools"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    definition: Mapped[dict[str, Any]]
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    deprecated: Mapped[str | None] = mapped_column(sa.String(500))
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 all_metadata = [Base.metadata, secrets_metadata]

@@ -16,12 +16,20 @@ from api.routes import (
     me,
     members,
     metrics,
+    runs,
     secrets,
+    templates,
     tenants,
+    tools,
+    trees,
     well_known,
 )
 
 ROUTERS: list[APIRouter] = [
+    runs.router,
+    trees.router,
+    tools.router,
+    templates.router,
     well_known.router,
     health.router,
     health.probes,

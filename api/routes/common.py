@@ -7,7 +7,10 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import Field
 
-from api.problems import PROBLEM_RESPONSES
+from api.problems import PROBLEM_RESPONSES, not_found
+from api.rbac import Access
+from api.services import Services
+from api.tenancy import TenantSettings
 
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_CONTROL)]
@@ -30,3 +33,12 @@ Domain = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 RESPONSES = PROBLEM_RESPONSES
+
+
+async def tenant_settings_of(services: Services, access: Access) -> TenantSettings:
+    """The caller's tenant's settings (cached for a few seconds)."""
+    assert access.tenant_id is not None
+    settings = await services.tenant_settings.get(access.tenant_id)
+    if settings is None:
+        raise not_found("tenant")
+    return settings

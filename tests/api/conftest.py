@@ -113,9 +113,12 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def make_settings(db_url: str) -> Callable[..., Settings]:
-    """Settings on this backend's database with overrides."""
-    return lambda **overrides: settings_for(db_url, **overrides)
+def make_settings(
+    db_url: str, temporal_settings: TemporalSettings, worker: str
+) -> Callable[..., Settings]:
+    """Settings on this backend's database and the session's Temporal, with overrides."""
+    temporal = temporal_settings.model_copy(update={"task_queue": worker})
+    return lambda **overrides: settings_for(db_url, **{"temporal": temporal, **overrides})
 
 
 @asynccontextmanager
@@ -139,9 +142,18 @@ async def start_app() -> AsyncIterator[Callable[[Settings], Awaitable[FastAPI]]]
 
 
 @pytest.fixture(scope="session")
-async def app(db_url: str, temporal_settings: TemporalSettings) -> AsyncIterator[FastAPI]:
-    """The session's app on this backend, migrated and running (Temporal reachable)."""
-    application = create_app(settings_for(db_url, temporal=temporal_settings))
+async def app(
+    db_url: str, temporal_settings: TemporalSettings, worker: str
+) -> AsyncIterator[FastAPI]:
+    """The session's app on this backend, migrated and running, starting runs on the
+    session's Temporal dev server (the session worker executes them)."""
+    application = create_app(
+        settings_for(
+            db_url,
+            temporal=temporal_settings.model_copy(update={"task_queue": worker}),
+            declarative_http_allowed_hosts=["127.0.0.1"],
+        )
+    )
     async with running(application):
         yield application
 

@@ -56,6 +56,7 @@ SPEC: dict[Permission, set[str]] = {
     P.AUDIT_READ: ADMIN,
     P.TREES_DELETE: ADMIN,
     P.FLAGS_READ: ADMIN,
+    P.TOOLS_WRITE: ADMIN,
 }
 OPERATOR_IN_ANY_TENANT = {
     P.TENANT_READ,

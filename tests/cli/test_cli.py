@@ -34,7 +34,7 @@ def test_compile_prints_pins_and_hash() -> None:
     result = treeflow("compile", "templates/support-triage/tree.yaml")
     assert result.returncode == 0, result.stderr
     assert "ok support-triage 1.0.0" in result.stdout
-    assert "classify: router@1.0.0" in result.stdout
+    assert "classify: router@1.1.0" in result.stdout  # the newest router version
 
 
 def test_compile_reports_every_problem_with_its_path(tmp_path: Path) -> None:
@@ -114,6 +114,60 @@ def test_up_once_runs_a_template_end_to_end(tmp_path: Path) -> None:
     assert f"http://localhost:{ui_port}/namespaces/default/workflows/demo%3Aincident-review-" in out
     assert "stopped." in out
     assert (tmp_path / "temporal.db").exists()  # persistence in a local SQLite file
+
+
+@pytest.mark.slow
+def test_up_once_default_is_the_qa_template_on_demo_data_loaded_on_first_use(
+    tmp_path: Path,
+) -> None:
+    """`./dev up` on a fresh machine: the demo tickets are loaded, the QA run cites them."""
+    port, ui_port = free_port(), free_port()
+    args = ("up", "--once", "--port", str(port), "--ui-port", str(ui_port))
+    first = treeflow(*args, "--data-dir", str(tmp_path), timeout=180)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"loaded the demo support tickets into {tmp_path / 'retrieval'}" in first.stdout
+    assert "ticket-qa 1.0.0 · outcome completed" in first.stdout
+    assert "path: search → found → answer → reply → done" in first.stdout
+    assert "charged" in first.stdout
+    assert "[1]" in first.stdout
+    again = treeflow(*args, "--data-dir", str(tmp_path), timeout=180)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "loaded the demo" not in again.stdout  # loaded once, kept on disk
+
+
+def test_data_load_list_and_demo(tmp_path: Path) -> None:
+    csv = tmp_path / "products.csv"
+    csv.write_text("sku,name,price,launched\nA-1,Anvil,12.5,2024-01-02\nB-2,Bolt,0.75,2024-03-04\n")
+    store = str(tmp_path / "store")
+    loaded = treeflow("data", "load", str(csv), "--collection", "products", "--path", store)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "created Products" in loaded.stdout
+    assert "2 records" in loaded.stdout
+    assert "price" in loaded.stdout
+    assert "number" in loaded.stdout
+    again = treeflow("data", "load", str(csv), "--collection", "products", "--path", store)
+    assert "updated Products" in again.stdout
+    assert "2 objects now" in again.stdout  # re-imports update, they do not duplicate
+    demo = treeflow("data", "demo", "--path", store)
+    assert demo.returncode == 0, demo.stderr
+    assert "SupportTickets" in demo.stdout
+    listed = treeflow("data", "list", "--path", store)
+    assert "Products" in listed.stdout
+    assert "SupportTickets" in listed.stdout
+    assert "300" in listed.stdout
+
+
+def test_data_load_errors_are_clear(tmp_path: Path) -> None:
+    bad = tmp_path / "x.txt"
+    bad.write_text("nope")
+    result = treeflow("data", "load", str(bad), "--collection", "x", "--path", str(tmp_path / "s"))
+    assert result.returncode == 1
+    assert "Cannot tell the format of 'x.txt'" in result.stderr
+    weaviate = treeflow(
+        "data", "load", str(bad), "-c", "x", "--backend", "mongo", "--path", str(tmp_path)
+    )
+    assert weaviate.returncode == 2
+    assert "unknown backend 'mongo'" in weaviate.stderr
 
 
 def test_run_against_a_server_reports_bad_inputs(dev_server: object) -> None:

@@ -58,7 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"late": True})
         elif path == "/auth":
             token = self.headers.get("Authorization", "")
-            self._json(200 if token == "Bearer s3cret-token" else 401, {"auth": bool(token)})
+            expected = f"Bearer {self.server.expected_token}"
+            self._json(200 if token == expected else 401, {"auth": bool(token)})
         else:
             self._json(404, {"error": "unknown"})
 
@@ -75,6 +76,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict[str, Any]] = []
+        self.expected_token = "s3cret-token"
 
     @property
     def url(self) -> str:

@@ -1,16 +1,20 @@
-"""Record the history of every template sample into tests/histories/.
+"""Record the history of template samples into tests/histories/.
 
-Run after a deliberate, versioned change to the interpreter (see
-docs/workflow-versioning.md); keep the old files so old histories keep replaying:
+Run after adding a template or sample, or after a deliberate, versioned change to
+the interpreter (see docs/workflow-versioning.md). Existing files are kept (they
+are the proof that old runs still replay); only samples without a history are
+recorded, unless `--stem-suffix` records every sample again under new names:
 
-    .venv/bin/python -m tests.support.record_histories
+    .venv/bin/python -m tests.support.record_histories [--stem-suffix __v2]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from temporalio.client import Client
@@ -19,6 +23,7 @@ import templates
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from tests.support.samples import child_ids, expectation_failures, run_sample
+from tests.support.tool_config import demo_store, tool_config
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
 from worker.runner import build_worker
@@ -29,22 +34,32 @@ OUT = Path(__file__).resolve().parents[1] / "histories"
 INDEX = "index.json"  # history file stem -> workflow id (replay needs the real id)
 
 
-async def record(out: Path) -> int:
+async def record(out: Path, suffix: str = "") -> int:
     out.mkdir(exist_ok=True)
-    index: dict[str, str] = {}
+    index_file = out / INDEX
+    index: dict[str, str] = json.loads(index_file.read_text()) if index_file.exists() else {}
     registry = ToolRegistry.discover()
-    with DevServer(port=free_port(), ui_port=None).running() as server:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        DevServer(port=free_port(), ui_port=None).running() as server,
+    ):
+        store = await demo_store(Path(scratch) / "store")
         settings = TemporalSettings(address=server.address, task_queue="record")
         client = await Client.connect(**settings.connect_kwargs())
         async with (
-            ToolHost(registry).running() as host,
+            ToolHost(registry, config=tool_config(store)).running() as host,
             build_worker(client, WorkerSettings(), "record", host),
         ):
             for template in templates.all_templates():
                 for sample in template.samples:
-                    if not await record_sample(client, registry, template, sample, out, index):
+                    stem = f"{template.name}__{sample.name}{suffix}"
+                    if (out / f"{stem}.json").exists():
+                        continue
+                    if not await record_sample(
+                        client, registry, template, sample, out, index, stem
+                    ):
                         return 1
-    (out / INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    index_file.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return 0
 
 
@@ -55,6 +70,7 @@ async def record_sample(
     sample: templates.Sample,
     out: Path,
     index: dict[str, str],
+    stem: str,
 ) -> bool:
     """Run one sample, check it, and write its history (and its children's)."""
     result, handle = await run_sample(client, registry, template, sample, "record")
@@ -62,7 +78,6 @@ async def record_sample(
     if failures:
         print(f"{template.name}/{sample.name}: {failures}", file=sys.stderr)
         return False
-    stem = f"{template.name}__{sample.name}"
     (out / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
     index[stem] = handle.id
     for number, child in enumerate(await child_ids(handle)):
@@ -75,4 +90,6 @@ async def record_sample(
 
 
 if __name__ == "__main__":
-    exit_now(asyncio.run(record(OUT)))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stem-suffix", default="", help="record every sample under new names")
+    exit_now(asyncio.run(record(OUT, parser.parse_args().stem_suffix)))

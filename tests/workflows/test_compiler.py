@@ -309,8 +309,24 @@ def test_router_decisions_pin_their_activity(registry: ToolRegistry) -> None:
         ),
         registry,
     )
-    assert compiled.pins() == {"d": "router@1.0.0"}
+    assert compiled.pins() == {"d": "router@1.1.0"}  # the newest router
     assert compiled.spec.nodes["d"].prompt == "{{ inputs.question }}"
+
+
+def test_a_decision_can_pin_an_older_router(registry: ToolRegistry) -> None:
+    doc = tree(
+        {
+            "d": {
+                "kind": "decision",
+                "strategy": "router",
+                "using": "router@~1.0",
+                "branches": [{"to": "e", "description": "x"}],
+            },
+            "e": end(),
+        },
+        inputs={"question": {"type": "string"}},
+    )
+    assert compile_tree(doc, registry).pins() == {"d": "router@1.0.0"}
 
 
 def test_invalid_yaml_is_a_compile_error(registry: ToolRegistry) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
 
+from activities.registry import ToolRegistry
+from activities.runtime import ToolHost
 from tests.conftest import RunTree, StartTree
 from tests.support.trees import end, tool_node, tree
+from worker.runner import build_worker
+from worker.settings import WorkerSettings
 from workflows import search_attributes as sa
 from workflows.interpreter import DecisionTreeWorkflow
 from workflows.run_models import Progress, UserInput
@@ -408,10 +413,22 @@ async def test_router_decision_is_an_activity(run_tree: RunTree) -> None:
     run = await run_tree(doc, {"question": "the app crashes with an error"})
     assert run.result.output["v"] == "bug"
     events = await events_of(run.handle)
-    assert scheduled_activities(events) == ["router@1.0.0", "echo@1.0.0"]
+    assert scheduled_activities(events) == ["router@1.1.0", "echo@1.0.0"]
 
 
-async def test_llm_decision_without_a_model_falls_back_to_routing(run_tree: RunTree) -> None:
+@pytest.fixture(scope="module")
+async def no_model_queue(client: Client, registry: ToolRegistry) -> AsyncIterator[str]:
+    """A worker whose tools have no configuration at all: no language model."""
+    async with (
+        ToolHost(registry).running() as host,
+        build_worker(client, WorkerSettings(), "tests-no-model", host),
+    ):
+        yield "tests-no-model"
+
+
+async def test_llm_decision_without_a_model_falls_back_to_routing(
+    run_tree: RunTree, no_model_queue: str
+) -> None:
     doc = tree(
         {
             "agent": {
@@ -429,7 +446,7 @@ async def test_llm_decision_without_a_model_falls_back_to_routing(run_tree: RunT
         },
         inputs={"question": {"type": "string"}},
     )
-    run = await run_tree(doc, {"question": "a recipe for cooking pasta"})
+    run = await run_tree(doc, {"question": "a recipe for cooking pasta"}, task_queue=no_model_queue)
     assert run.result.output["v"] == "b"
     assert run.result.output["why"].startswith("no language model configured")
 

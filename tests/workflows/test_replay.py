@@ -62,3 +62,14 @@ async def test_an_unpatched_change_fails_replay() -> None:
         result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
         failures[path.stem] = result.replay_failure
     assert all(isinstance(f, workflow.NondeterminismError) for f in failures.values()), failures
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+def test_recorded_trees_keep_their_hash(path: Path) -> None:
+    """New spec fields (agent_args, declarative_tools) must not change an old tree's hash."""
+    from workflows.compiled import meaning_hash
+
+    started = load(path).events[0].workflow_execution_started_event_attributes
+    request = RunRequest.model_validate_json(started.input.payloads[0].data)
+    tree = request.tree
+    assert meaning_hash(tree.spec, tree.declarative_tools) == tree.hash

@@ -1,0 +1,169 @@
+"""Runs: start (idempotently), read, list, answer input, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.rbac import Access, Permission, requires
+from api.routes.common import RESPONSES, tenant_settings_of
+from api.runs import RunPage, RunView
+from workflows.run_models import UserInput
+
+router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"], responses=RESPONSES)
+KEY_PATTERN = r"^[A-Za-z0-9._:@-]{1,200}$"
+RunKey = Annotated[str, Path(pattern=KEY_PATTERN, examples=["order-42"])]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description="Required. The same key always returns the same run; it becomes the run id.",
+        examples=["order-42"],
+    ),
+]
+
+
+class StartRun(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"tree": "support-triage", "inputs": {"question": "I was charged twice"}}]
+        },
+    )
+
+    tree: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    version: int | None = Field(
+        default=None, ge=1, description="Default: the published version, else the latest."
+    )
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class InputIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"node": "review", "value": "approve"}]}
+    )
+
+    value: Any = Field(description="The answer (checked against the node's choices).")
+    node: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$",
+        description="Which input node; optional when only one is waiting.",
+    )
+
+
+class InputAccepted(BaseModel):
+    node: str
+
+
+@router.post("", status_code=201)
+async def start_run(
+    body: StartRun,
+    idempotency_key: IdempotencyKey,
+    response: Response,
+    access: Annotated[Access, requires(Permission.RUNS_START)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> RunView:
+    """Start a run of a tree; repeating the call with the same key returns the same run (200)."""
+    assert access.tenant_id is not None
+    settings = await tenant_settings_of(services, access)
+    view, created = await services.runs.start(
+        session,
+        client,
+        access.tenant_id,
+        settings,
+        access.actor.subject,
+        idempotency_key,
+        body.tree,
+        body.version,
+        body.inputs,
+    )
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = view.links.self
+    audit.target(view.id)
+    audit.detail(tree=view.tree.name, version=view.tree.version, created=created)
+    return view
+
+
+@router.get("")
+async def list_runs(
+    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    services: ServicesDep,
+    client: TemporalDep,
+    tree: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")] = None,
+    status: Annotated[
+        Literal[
+            "running",
+            "waiting_input",
+            "completed",
+            "failed",
+            "cancelled",
+            "terminated",
+            "timed_out",
+        ]
+        | None,
+        Query(),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str | None, Query(max_length=2000)] = None,
+) -> RunPage:
+    """This tenant's runs from Temporal visibility, newest first (eventually consistent)."""
+    assert access.tenant_id is not None
+    return await services.runs.list(
+        client, access.tenant_id, tree=tree, status=status, limit=limit, page_token=page_token
+    )
+
+
+@router.get("/{key}")
+async def get_run(
+    key: RunKey,
+    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    session: SessionDep,
+    services: ServicesDep,
+) -> RunView:
+    """Status, current node, path so far, waiting inputs, and the result once closed."""
+    assert access.tenant_id is not None
+    return await services.runs.get(session, services.temporal.client, access.tenant_id, key)
+
+
+@router.post("/{key}/input")
+async def submit_input(
+    key: RunKey,
+    body: InputIn,
+    access: Annotated[Access, requires(Permission.RUNS_SIGNAL)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> InputAccepted:
+    """Answer a waiting input node (409 with the reason if the run does not accept it)."""
+    assert access.tenant_id is not None
+    node = await services.runs.submit_input(
+        session, client, access.tenant_id, key, UserInput(value=body.value, node=body.node)
+    )
+    audit.target(key)
+    audit.detail(node=node)
+    return InputAccepted(node=node)
+
+
+@router.post("/{key}/cancel", status_code=202)
+async def cancel_run(
+    key: RunKey,
+    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> Response:
+    """Request cancellation; running tools are cancelled at their next heartbeat."""
+    assert access.tenant_id is not None
+    await services.runs.cancel(session, client, access.tenant_id, key)
+    audit.target(key)
+    return Response(status_code=202)

@@ -1,0 +1,225 @@
+"""llm_decision@2 with the scripted model and a real ToolHost as its tool directory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activities.backends.embedded import EmbeddedBackend
+from activities.backends.loader import load_demo
+from activities.builtin.decision_agent import DecisionAgent, prompt
+from activities.builtin.router import EmbeddingRouter
+from activities.contracts import DecisionInput, DecisionOption
+from activities.llm import InvalidModelOutput
+from activities.registry import ToolRegistry
+from activities.runtime import ToolHost
+from activities.sdk import ToolContext
+
+
+@pytest.fixture(scope="module")
+async def host(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ToolHost]:
+    path = tmp_path_factory.mktemp("agent") / "store"
+    loader = EmbeddedBackend(path)
+    await load_demo(loader)
+    await loader.close()
+    tools = ToolHost(
+        ToolRegistry.discover(),
+        config={"defaults": {"retrieval": {"kind": "embedded", "path": str(path)}}},
+    )
+    async with tools.running():
+        yield tools
+
+
+OPTIONS = [
+    DecisionOption(
+        id="search",
+        description="find tickets",
+        tool="query@1.0.0",
+        args={"collection": "SupportTickets", "limit": 5},
+        accepts_args=True,
+        writable_args=["query", "filters", "limit", "mode"],
+    ),
+    DecisionOption(id="answer", description="write the answer", tool="text_response@1.0.0"),
+]
+QUESTION = "Why do users get locked out after login?"
+
+
+def _input(**extra: Any) -> DecisionInput:
+    return DecisionInput(
+        instruction="Answer support questions from the ticket data.",
+        prompt=extra.pop("prompt", QUESTION),
+        options=extra.pop("options", OPTIONS),
+        **extra,
+    )
+
+
+async def decide(host: ToolHost, rules: list[dict[str, Any]], args: DecisionInput) -> Any:
+    agent = DecisionAgent()
+    config = {"llm": {"provider": "scripted", "script": rules}}
+    await agent.startup(config)
+    try:
+        ctx = ToolContext.for_testing(DecisionAgent, config=config, tools=host)
+        return await agent.run(args, ctx)
+    finally:
+        await agent.shutdown()
+
+
+SEARCH = {
+    "reasoning": "look for lockout tickets",
+    "choice": "search",
+    "args": {"query": "account locked after login", "limit": "3"},
+}
+
+
+async def test_the_agent_picks_a_branch_and_writes_validated_arguments(host: ToolHost) -> None:
+    out = await decide(host, [{"contains": ["locked out"], "reply": SEARCH}], _input())
+    assert out.choice == "search"
+    assert out.args == {"query": "account locked after login", "limit": 3}  # coerced by the model
+    assert out.usage["total_tokens"] > 0
+    assert out.usage["cost_usd"] == 0.0
+    assert out.usage["reasks"] == 0
+    assert out.usage["calls"][0]["tier"] == "base"
+
+
+async def test_the_prompt_shows_schema_hints_tasks_and_earlier_errors(host: ToolHost) -> None:
+    args = _input(
+        tasks_completed=[{"node": "search", "kind": "tool", "tool": "query@1.0.0", "ok": False}],
+        errors={"query": ["Unknown property 'colour' in collection 'SupportTickets'"]},
+    )
+    rules = [
+        {
+            "contains": [
+                "Unknown property 'colour'",  # the earlier error
+                "node search (tool, query@1.0.0) FAILED",  # the task record
+                '"maximum":100',  # the query input schema, for writing arguments
+                "priority (text)",  # the availability hint: the collection's fields
+            ],
+            "reply": SEARCH,
+        },
+        {"contains": [], "reply": {"reasoning": "prompt lacked context", "end": True}},
+    ]
+    out = await decide(host, rules, args)
+    assert out.choice == "search", out.reasoning
+
+
+async def test_a_hallucinated_branch_is_re_asked(host: ToolHost) -> None:
+    rules = [
+        {"contains": ["'lookup' is not an available branch"], "reply": SEARCH},
+        {"contains": [], "reply": {"reasoning": "x", "choice": "lookup"}},
+    ]
+    out = await decide(host, rules, _input())
+    assert out.choice == "search"
+    assert out.usage["reasks"] == 1
+    assert len(out.usage["calls"]) == 2
+
+
+async def test_a_branch_hallucinated_three_times_fails_clearly(host: ToolHost) -> None:
+    rules = [{"contains": [], "reply": {"reasoning": "x", "choice": "lookup"}}]
+    with pytest.raises(InvalidModelOutput) as info:
+        await decide(host, rules, _input())
+    assert not info.value.retryable
+    assert "no valid answer in 3 attempts" in info.value.message
+    assert (
+        "'lookup' is not an available branch; choose one of: search, answer" in info.value.message
+    )
+
+
+async def test_invalid_arguments_are_re_asked_with_the_field(host: ToolHost) -> None:
+    rules = [
+        {"contains": ["args.limit: Input should be less than or equal to 100"], "reply": SEARCH},
+        {"contains": [], "reply": {**SEARCH, "args": {"query": "locked", "limit": 1000}}},
+    ]
+    out = await decide(host, rules, _input())
+    assert out.args["limit"] == 3
+
+
+async def test_arguments_outside_writable_ones_are_refused(host: ToolHost) -> None:
+    rules = [
+        {"contains": ["you may only write"], "reply": SEARCH},
+        {"contains": [], "reply": {**SEARCH, "args": {"collection": "Other", "query": "x"}}},
+    ]
+    out = await decide(host, rules, _input())
+    assert "collection" not in out.args
+
+
+@pytest.mark.parametrize("flag", ["end", "impossible"])
+async def test_end_and_impossible_pass_through(host: ToolHost, flag: str) -> None:
+    out = await decide(
+        host, [{"contains": [], "reply": {"reasoning": "done", flag: True}}], _input()
+    )
+    assert getattr(out, flag) is True
+    assert out.choice is None
+
+
+async def test_unavailable_tools_are_not_offered(host: ToolHost) -> None:
+    missing = OPTIONS[0].model_copy(update={"args": {"collection": "Nope"}})
+    args = _input(options=[missing, OPTIONS[1]])
+    rules = [
+        {
+            "contains": ["Unavailable now: search (collection 'Nope' does not exist"],
+            "reply": {"reasoning": "only answer left", "choice": "answer"},
+        }
+    ]
+    out = await decide(host, rules, args)
+    assert out.choice == "answer"
+    nothing = await decide(host, rules, _input(options=[missing]))
+    assert nothing.impossible
+    assert "does not exist" in nothing.reasoning
+
+
+async def test_without_a_model_it_routes_by_keywords(host: ToolHost) -> None:
+    agent = DecisionAgent()
+    await agent.startup({})
+    out = await agent.run(
+        _input(prompt="please write the answer"),
+        ToolContext.for_testing(DecisionAgent, tools=host),
+    )
+    assert out.choice == "answer"
+    assert out.reasoning.startswith("no language model configured; keyword routing")
+
+
+async def test_a_branch_without_description_is_described_by_its_tool(host: ToolHost) -> None:
+    bare = OPTIONS[1].model_copy(update={"description": ""})
+    rules = [
+        {
+            "contains": ["- id: answer: Reply to the user with text."],
+            "reply": {"reasoning": "x", "choice": "answer"},
+        }
+    ]
+    out = await decide(host, rules, _input(options=[OPTIONS[0], bare]))
+    assert out.choice == "answer"
+
+
+def test_the_prompt_says_when_nothing_was_done_yet() -> None:
+    messages = prompt(_input(), {}, [], {})
+    assert "Completed so far: nothing yet." in messages[1].content
+    assert messages[0].role == "system"
+
+
+async def test_router_blends_embeddings_with_bm25(host: ToolHost) -> None:
+    router = EmbeddingRouter()
+    await router.startup({"embeddings": "hashing", "embedding_weight": 0.5})
+    options = [
+        DecisionOption(id="billing", description="refunds, invoices and payments"),
+        DecisionOption(id="bugs", description="errors, crashes and failures"),
+    ]
+    args = DecisionInput(prompt="the refund for my invoice", options=options)
+    out = await router.run(args, ToolContext.for_testing(EmbeddingRouter, tools=host))
+    assert out.choice == "billing"
+    assert "blended" in out.reasoning
+    assert 0 < out.scores["billing"] <= 1.0
+
+
+async def test_router_without_the_extra_is_plain_bm25(tmp_path: Path) -> None:
+    router = EmbeddingRouter()
+    await router.startup({"embeddings": "off"})
+    args = DecisionInput(
+        prompt="app crashes",
+        options=[DecisionOption(id="a", description="crashes"), DecisionOption(id="b")],
+    )
+    out = await router.run(args, ToolContext.for_testing(EmbeddingRouter))
+    assert out.choice == "a"
+    assert "bm25" in out.reasoning
