@@ -29,11 +29,14 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.flags.client import FlagClient, FlagContext
+from activities.flags.gates import blocked_tools
+from activities.flags.rollout import RolloutDecision, decide_rollout
 from api.catalog import disallowed_tools
-from api.db.models import RunRecord, utcnow
+from api.db.models import RunRecord, TreeRecord, TreeVersionRecord, utcnow
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.tenancy import TenantSettings
-from api.trees import compiled_of, conflict, version_for_run
+from api.trees import compiled_of, conflict, get_version, version_for_run
 from workflows import search_attributes as sa_keys
 from workflows.interpreter import DecisionTreeWorkflow
 from workflows.launch import check_inputs, run_request, start_options, workflow_id
@@ -150,6 +153,27 @@ class _Counter:
             self._values[tenant] = (hit[0], hit[1] + 1)
 
 
+async def _rolled_out(
+    session: AsyncSession,
+    flags: FlagClient,
+    tree: TreeRecord,
+    stable: TreeVersionRecord,
+    context: FlagContext,
+) -> tuple[RolloutDecision | None, TreeVersionRecord]:
+    """The version a rollout flag picks: the stable one, or the newest as the candidate."""
+    newest = tree.latest_version
+    decision = decide_rollout(
+        flags,
+        tree.name,
+        stable=str(stable.version),
+        candidate=str(newest) if newest > stable.version else None,
+        context=context,
+    )
+    if decision is None or decision.arm == "stable" or not decision.version.isdigit():
+        return decision, stable
+    return decision, await get_version(session, tree, int(decision.version))
+
+
 class RunService:
     """Everything the run routes do; one per application."""
 
@@ -178,8 +202,16 @@ class RunService:
         tree_name: str,
         version: int | None,
         inputs: dict[str, Any],
+        *,
+        flags: FlagClient | None = None,
     ) -> tuple[RunView, bool]:
-        """Start (or find) the run for `key`; returns (view, created)."""
+        """Start (or find) the run for `key`; returns (view, created).
+
+        With `flags`, tool flags may refuse the tree for this tenant, and when no
+        version is asked for, the tree's rollout flag may route the run to its newest
+        (unpublished) version; the decision is recorded in the run's memo and
+        `TreeRollout` search attribute (see activities.flags.rollout).
+        """
         digest = request_hash(tree_name, version, inputs)
         existing = await self._record(session, tenant_id, key)
         if existing is not None:
@@ -189,11 +221,29 @@ class RunService:
                 )
             return await self.view(session, client, existing), False
         tree, tree_version = await version_for_run(session, tenant_id, tree_name, version)
+        context = FlagContext(str(tenant_id), user_id=actor, tree=tree.name, session_id=key)
+        rollout = None
+        if flags is not None and version is None:
+            rollout, tree_version = await _rolled_out(session, flags, tree, tree_version, context)
         compiled = compiled_of(tree_version)
-        problems = disallowed_tools(compiled, settings) + [
-            FieldError(field=f"body.{p.field}", message=p.message)
-            for p in check_inputs(compiled, inputs)
+        gated = [
+            FieldError(
+                field=f"tree.nodes.{b.node}.tool",
+                message=f"{b.tool} is not enabled for this tenant (flag {b.flag})",
+            )
+            for tree_part in (compiled, *compiled.subtrees.values())
+            for b in (
+                blocked_tools(flags, tree_part.pins().items(), context) if flags is not None else []
+            )
         ]
+        problems = (
+            gated
+            + disallowed_tools(compiled, settings)
+            + [
+                FieldError(field=f"body.{p.field}", message=p.message)
+                for p in check_inputs(compiled, inputs)
+            ]
+        )
         if problems:
             raise ProblemError(
                 422,
@@ -212,6 +262,7 @@ class RunService:
                 workflow_id=wf_id,
                 task_queue=self.temporal.task_queue,
                 memo={"tree_version_number": tree_version.version, "started_by": actor},
+                rollout=rollout.record() if rollout is not None else None,
             ),
         )
         record = RunRecord(

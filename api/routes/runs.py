@@ -83,6 +83,7 @@ async def start_run(
         body.tree,
         body.version,
         body.inputs,
+        flags=services.flags,
     )
     if not created:
         response.status_code = 200
