@@ -19,6 +19,7 @@ import openai
 from activities.errors import NonRetryableToolError, RetryableToolError, ToolUnavailable
 from activities.llm.base import Completion, Message, Tier, Usage
 from activities.llm.config import LLMConfig
+from activities.telemetry.tracing import outgoing_call, record_token_counts
 
 MAX_RETRY_AFTER_SECONDS = 300.0
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -78,14 +79,27 @@ class OpenAICompatibleProvider:
         if tier_config.temperature is not None:
             extra["temperature"] = tier_config.temperature
         started = time.perf_counter()
-        try:
-            response = await self._client.chat.completions.create(
-                model=tier_config.model,
-                messages=payload,  # type: ignore[arg-type]
-                **extra,
-            )
-        except openai.APIError as exc:
-            raise map_error(exc, self._config.timeout_seconds) from exc
+        # A child span of the tool's activity span (tool, tenant, token counts); the
+        # HTTP request the SDK makes is its child when httpx is instrumented.
+        with outgoing_call(
+            "llm.chat", **{"llm.provider": self.name, "llm.model": tier_config.model}
+        ) as span:
+            try:
+                response = await self._client.chat.completions.create(
+                    model=tier_config.model,
+                    messages=payload,  # type: ignore[arg-type]
+                    **extra,
+                )
+            except openai.APIError as exc:
+                raise map_error(exc, self._config.timeout_seconds) from exc
+            if response.usage is not None:
+                record_token_counts(
+                    {
+                        "prompt": response.usage.prompt_tokens,
+                        "completion": response.usage.completion_tokens,
+                    },
+                    span,
+                )
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
         if not response.choices:
             raise NonRetryableToolError("the model endpoint answered without any choice")

@@ -295,3 +295,35 @@ async def test_live_endpoint_answers_structured_output(pool: ProviderPool) -> No
     result = await complete_structured(provider, question, Verdict)
     assert result.value.label
     assert result.usage[0].total_tokens > 0
+
+
+async def test_a_completion_is_a_child_span_with_tool_tenant_and_token_counts(
+    chat: ChatServer, pool: ProviderPool
+) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from activities.telemetry.tracing import build_tracer_provider, tool_scope
+
+    exporter = InMemorySpanExporter()
+    provider_ = build_tracer_provider("llm-test", exporter=exporter, batch=False)
+    assert provider_ is not None
+    tracer = provider_.get_tracer("test")
+    chat.script({"content": "ok", "usage": {"prompt_tokens": 12, "completion_tokens": 3}})
+    provider = await pool.get(_config(chat), _ctx("acme"))
+    assert provider is not None
+    with (
+        tracer.start_as_current_span("RunActivity:llm_probe@1.0.0") as activity,
+        tool_scope(name="llm_probe", version="1.0.0", tenant="acme", tracer=tracer),
+    ):
+        await provider.complete(HELLO, tier="base")
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    llm = spans["llm.chat"]
+    assert llm.parent is not None
+    assert llm.parent.span_id == activity.get_span_context().span_id
+    attributes = dict(llm.attributes or {})
+    assert attributes["tool.name"] == "llm_probe"
+    assert attributes["tool.version"] == "1.0.0"
+    assert attributes["tenant"] == "acme"
+    assert attributes["llm.model"] == "small-model"
+    assert (attributes["llm.tokens.prompt"], attributes["llm.tokens.completion"]) == (12, 3)
+    provider_.shutdown()
