@@ -66,6 +66,7 @@ from activities.backends.weaviate_query import (
     hit_from_object,
 )
 from activities.backends.weaviate_settings import SecretResolver, WeaviateSettings
+from activities.telemetry.tracing import outgoing_call
 
 with warnings.catch_warnings(record=True):
     # authlib (a weaviate-client dependency) forces an "always" filter for its own
@@ -452,7 +453,8 @@ class WeaviateBackend:
         call = build_search(request, vector=vector, target_vector=info.target_vector)
         async with self._calls() as client:
             handle = self._handle(client, schema.name, tenant)
-            result = await getattr(handle.query, call.method)(**call.kwargs)
+            with outgoing_call("weaviate.query", **_span(schema.name, call.method)):
+                result = await getattr(handle.query, call.method)(**call.kwargs)
         hits = [hit_from_object(o, request.mode) for o in result.objects]
         if request.mode != "filter" and request.sort is not None:
             hits = sort_hits(hits, request.sort)
@@ -465,7 +467,10 @@ class WeaviateBackend:
         await self._require_tenant(schema.name, tenant)
         request = check_aggregate(schema, request)
         call = build_aggregate(schema, request)
-        async with self._calls() as client:
+        async with (
+            self._calls() as client,
+            _aggregate_span(schema.name),
+        ):
             handle = self._handle(client, schema.name, tenant)
             if request.group_by is None:
                 result = await handle.aggregate.over_all(**call.kwargs)
@@ -489,3 +494,15 @@ class WeaviateBackend:
             total=total,
             groups=groups[: request.group_limit],
         )
+
+
+def _span(collection: str, method: str) -> dict[str, str]:
+    """Attributes of a Weaviate call span (the tool's identity is added by the runtime)."""
+    return {"db.system": "weaviate", "db.collection.name": collection, "db.operation": method}
+
+
+@asynccontextmanager
+async def _aggregate_span(collection: str) -> AsyncIterator[None]:
+    """`outgoing_call` for an `async with` block."""
+    with outgoing_call("weaviate.aggregate", **_span(collection, "aggregate")):
+        yield

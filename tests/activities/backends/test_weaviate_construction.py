@@ -718,3 +718,29 @@ async def test_create_collection_passes_the_built_configuration() -> None:
         "Tickets", ITEM_PROPERTIES, ["body"], multi_tenant=False, embedder_name="hashing-v1-384"
     ) | {"vector_config": kwargs["vector_config"]}
     assert kwargs["vector_config"].name == "default"
+
+
+async def test_weaviate_calls_are_child_spans_of_the_tool_with_its_identity() -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from activities.telemetry.tracing import build_tracer_provider, tool_scope
+
+    exporter = InMemorySpanExporter()
+    provider = build_tracer_provider("weaviate-test", exporter=exporter, batch=False)
+    assert provider is not None
+    tracer = provider.get_tracer("test")
+    h = Harness()
+    with (
+        tracer.start_as_current_span("RunActivity:query@1.0.0") as activity,
+        tool_scope(name="query", version="1.0.0", tenant="acme", tracer=tracer),
+    ):
+        await h.backend.search("Items", SearchRequest(mode="keyword", query="login"))
+    [span] = [s for s in exporter.get_finished_spans() if s.name == "weaviate.query"]
+    assert span.parent is not None
+    assert span.parent.span_id == activity.get_span_context().span_id
+    attributes = dict(span.attributes or {})
+    assert attributes["db.system"] == "weaviate"
+    assert attributes["db.collection.name"] == "Items"
+    assert (attributes["tool.name"], attributes["tool.version"]) == ("query", "1.0.0")
+    assert attributes["tenant"] == "acme"
+    provider.shutdown()
