@@ -11,7 +11,7 @@ from activities.secrets import DatabaseSecretStore
 from api.auth.apikeys import ApiKeyService
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
-from api.db.models import User, utcnow
+from api.db.models import Role, Tenant, User, utcnow
 from api.services import build_keyring
 from api.settings import Settings
 
@@ -79,5 +79,55 @@ async def rotate_secret_keys(settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
         return await DatabaseSecretStore(engine, build_keyring(settings)).rotate()
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class DevAccess:
+    """The embedded stack's demo tenant and an admin API key for it (dev mode only)."""
+
+    tenant_id: uuid.UUID
+    api_key: str | None
+
+
+DEV_TENANT_SLUG = "demo"
+
+
+async def ensure_dev_tenant(settings: Settings, *, with_key: bool) -> DevAccess:
+    """The `demo` tenant (created on first use) and, if asked, a new admin API key."""
+    if not settings.dev_mode:
+        raise ValueError("the demo tenant exists in dev mode only")
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with make_session_factory(engine)() as session:
+            tenant_id = await session.scalar(
+                sa.select(Tenant.id).where(Tenant.slug == DEV_TENANT_SLUG)
+            )
+            if tenant_id is None:
+                tenant = Tenant(
+                    id=uuid.uuid4(),
+                    slug=DEV_TENANT_SLUG,
+                    name="Demo tenant (embedded stack)",
+                    settings={},
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+                session.add(tenant)
+                await session.flush()  # the key below references it
+                tenant_id = tenant.id
+            raw = None
+            if with_key:
+                _, raw = await ApiKeyService.create(
+                    session,
+                    name="embedded stack key",
+                    created_by="treeflow up",
+                    tenant_id=tenant_id,
+                    role=Role.ADMIN,
+                    platform_operator=False,
+                )
+            await session.commit()
+            return DevAccess(tenant_id, raw)
     finally:
         await engine.dispose()

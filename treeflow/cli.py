@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from treeflow import exit as process_exit
+from treeflow.admin_cli import admin_app, serve_api
 from treeflow.data_cli import data_app
 
 app = typer.Typer(
@@ -27,6 +28,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(admin_app, name="admin")
+app.command("api")(serve_api)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -299,11 +302,13 @@ def up(
     sample: Annotated[str | None, typer.Option(help="Sample of the template.")] = None,
     port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    api_port: Annotated[int, typer.Option(help="Treeflow API port.")] = 8000,
     data_dir: Annotated[Path, typer.Option(help="Local state (SQLite).")] = DATA_DIR,
 ) -> None:
-    """Start the embedded stack (Temporal dev server + worker), run a template, keep it up."""
+    """Start the embedded stack (Temporal, a worker, the API), run a template, keep it up."""
     from treeflow.devstack import run_stack
 
+    data_dir.mkdir(parents=True, exist_ok=True)
     code = asyncio.run(
         run_stack(
             console,
@@ -311,6 +316,7 @@ def up(
             sample=sample,
             port=port,
             ui_port=ui_port,
+            api_port=api_port,
             data_dir=data_dir,
             once=once,
         )

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import httpx
 import pytest
 
 from treeflow.devserver import free_port
@@ -102,6 +103,8 @@ def test_up_once_runs_a_template_end_to_end(tmp_path: Path) -> None:
         str(port),
         "--ui-port",
         str(ui_port),
+        "--api-port",
+        str(free_port()),
         "--data-dir",
         str(tmp_path),
         timeout=180,
@@ -111,7 +114,8 @@ def test_up_once_runs_a_template_end_to_end(tmp_path: Path) -> None:
     assert "outcome completed" in out
     assert "answering review with 'approve' (sample)" in out
     assert "Incident summary" in out
-    assert f"http://localhost:{ui_port}/namespaces/default/workflows/demo%3Aincident-review-" in out
+    assert f"http://localhost:{ui_port}/namespaces/default/workflows/" in out
+    assert "%3Aincident-review-" in out  # <demo tenant id>:<template>-<suffix>
     assert "stopped." in out
     assert (tmp_path / "temporal.db").exists()  # persistence in a local SQLite file
 
@@ -122,7 +126,16 @@ def test_up_once_default_is_the_qa_template_on_demo_data_loaded_on_first_use(
 ) -> None:
     """`./dev up` on a fresh machine: the demo tickets are loaded, the QA run cites them."""
     port, ui_port = free_port(), free_port()
-    args = ("up", "--once", "--port", str(port), "--ui-port", str(ui_port))
+    args = (
+        "up",
+        "--once",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--api-port",
+        str(free_port()),
+    )
     first = treeflow(*args, "--data-dir", str(tmp_path), timeout=180)
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"loaded the demo support tickets into {tmp_path / 'retrieval'}" in first.stdout
@@ -243,7 +256,7 @@ def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
 
     from treeflow.devserver import port_open
 
-    port, ui_port = free_port(), free_port()
+    port, ui_port, api_port = free_port(), free_port(), free_port()
     process = subprocess.Popen(
         [
             TREEFLOW,
@@ -252,6 +265,8 @@ def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
             str(port),
             "--ui-port",
             str(ui_port),
+            "--api-port",
+            str(api_port),
             "--data-dir",
             str(tmp_path),
         ],
@@ -272,6 +287,24 @@ def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
     assert any("The stack stays up" in line for line in lines), "".join(lines)
     assert port_open(port)
     assert port_open(ui_port)
+    # The API serves the demo tenant with the key `up` wrote; the demo run is listed.
+    key = (tmp_path / "dev-api-key").read_text().strip()
+    tenant = (
+        next(line for line in lines if "demo tenant" in line).split("demo tenant ")[1].split()[0]
+    )
+    runs: list[dict[str, str]] = []
+    for _ in range(50):
+        answer = httpx.get(
+            f"http://127.0.0.1:{api_port}/v1/tenants/{tenant}/runs",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        runs = answer.json()["runs"]
+        if runs:
+            break
+        time.sleep(0.2)
+    assert [r["status"] for r in runs] == ["completed"]
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, "".join(lines) + rest
