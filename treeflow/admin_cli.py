@@ -17,15 +17,29 @@ def serve_api(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
 ) -> None:
-    """Serve the HTTP API (settings from TREEFLOW_*; see docs/api.md)."""
+    """Serve the HTTP API (settings from TREEFLOW_*; see docs/api.md).
+
+    Logs go through structlog (docs/observability.md): pretty in dev mode, JSON
+    otherwise; uvicorn's own lines and the per-request access line included.
+    """
+    import os
+
     import uvicorn
 
+    from activities.telemetry.logs import configure_logging
     from api.app import create_app
     from api.settings import Settings
 
-    app = create_app(Settings())
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, proxy_headers=False))
-    asyncio.run(server.serve())
+    settings = Settings()
+    telemetry = settings.telemetry
+    if settings.dev_mode and "TREEFLOW_ENVIRONMENT" not in os.environ:
+        telemetry = telemetry.model_copy(update={"environment": "dev"})
+    configure_logging(telemetry)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=host, port=port, proxy_headers=False, log_config=None, access_log=False
+    )
+    asyncio.run(uvicorn.Server(config).serve())
 
 
 @admin_app.command("bootstrap")

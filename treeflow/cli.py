@@ -138,28 +138,6 @@ def worker(
 
 
 @app.command()
-def api(
-    host: Annotated[str, typer.Option(help="Bind address (0.0.0.0 in a container).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
-) -> None:
-    """Serve the HTTP API (settings from TREEFLOW_*; logs, metrics and traces configured)."""
-    import os
-
-    import uvicorn
-
-    from activities.telemetry.logs import configure_logging
-    from api.app import create_app
-    from api.settings import Settings
-
-    settings = Settings()
-    telemetry = settings.telemetry
-    if settings.dev_mode and "TREEFLOW_ENVIRONMENT" not in os.environ:
-        telemetry = telemetry.model_copy(update={"environment": "dev"})
-    configure_logging(telemetry)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
-
-
-@app.command()
 def server(
     port: Annotated[int, typer.Option(help="gRPC port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 8233,
