@@ -232,7 +232,7 @@ async def measure_instrumentation(args: argparse.Namespace, address: str) -> flo
     settings = TemporalSettings(address=address, task_queue=QUEUE)
     plain_client = await Client.connect(**settings.connect_kwargs())
     exporter = CountingExporter()
-    provider = build_tracer_provider("bench", exporter=exporter)
+    provider = None if args.no_tracing else build_tracer_provider("bench", exporter=exporter)
     telemetry = WorkerTelemetry.build(
         tracer_provider=provider, temporal_metrics_address=f"127.0.0.1:{free_port()}"
     )
@@ -313,6 +313,11 @@ def main() -> None:
         choices=["handwritten", "instrumentation"],
         default="handwritten",
         help="baseline: a hand-written workflow, or Treeflow without instrumentation",
+    )
+    parser.add_argument(
+        "--no-tracing",
+        action="store_true",
+        help="with --compare instrumentation: metrics only (to split the cost)",
     )
     args = parser.parse_args()
     run = measure_instrumentation if args.compare == "instrumentation" else measure

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from temporalio.client import Client
@@ -80,6 +81,7 @@ async def test_a_worker_process_exports_the_run_over_otlp_http(
 ) -> None:
     endpoint, out = receiver
     queue = f"otlp-{uuid.uuid4().hex[:8]}"
+    metrics_port = free_port()
     worker = WorkerProcess(
         dev_server.address,
         queue,
@@ -88,6 +90,8 @@ async def test_a_worker_process_exports_the_run_over_otlp_http(
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
             "OTEL_SERVICE_NAME": "treeflow-worker-under-test",
             "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "TREEFLOW_WORKER_METRICS_PORT": str(metrics_port),
+            "TREEFLOW_LOG_FORMAT": "json",
         },
     ).start()
     try:
@@ -145,5 +149,18 @@ async def test_a_worker_process_exports_the_run_over_otlp_http(
             next(s for s in spans if s["name"] == "POST /v1/runs")["service"] == "treeflow-starter"
         )
         provider.shutdown()
+
+        # The same process serves its metrics and probes from TREEFLOW_WORKER_* settings.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}") as http:
+            metrics = (await http.get("/metrics")).text
+            ready = await http.get("/readyz")
+        assert (
+            'treeflow_runs_completed_total{outcome="completed",tenant="otlp",tree="otlp"} 1.0'
+            in (metrics)
+        )
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["temporal"]["status"] == "ok"
     finally:
         worker.stop()
+    polling = next(line for line in worker.lines if "worker polling" in line)
+    assert json.loads(polling)["logger"] == "treeflow.worker"  # JSON lines, as configured
