@@ -7,19 +7,21 @@ closed runs, which never change (so reading them needs no Temporal call).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -31,13 +33,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.flags.client import FlagClient, FlagContext
 from activities.flags.gates import blocked_tools
-from activities.flags.rollout import RolloutDecision, decide_rollout
+from activities.flags.rollout import RolloutDecision, decide_rollout, rollout_flag
 from api.catalog import disallowed_tools
-from api.db.models import RunRecord, TreeRecord, TreeVersionRecord, utcnow
+from api.db.models import RunRecord, TreeVersionRecord, utcnow
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.tenancy import TenantSettings
-from api.trees import compiled_of, conflict, get_version, version_for_run
+from api.trees import compiled_of, conflict, get_tree
 from workflows import search_attributes as sa_keys
+from workflows.compiled import CompiledTree
 from workflows.interpreter import DecisionTreeWorkflow
 from workflows.launch import check_inputs, run_request, start_options, workflow_id
 from workflows.run_models import Progress, RunResult, UserInput
@@ -63,6 +66,8 @@ _STATUS_QUERY = {
     "timed_out": "ExecutionStatus = 'TimedOut'",
 }
 CLOSED_CACHE_SIZE = 10_000
+PLAN_CACHE_SIZE = 1_000
+TREE_CACHE_SECONDS = 1.0
 
 
 class TreeRef(BaseModel):
@@ -153,36 +158,18 @@ class _Counter:
             self._values[tenant] = (hit[0], hit[1] + 1)
 
 
-async def _rolled_out(
-    session: AsyncSession,
-    flags: FlagClient,
-    tree: TreeRecord,
-    stable: TreeVersionRecord,
-    context: FlagContext,
-) -> tuple[RolloutDecision | None, TreeVersionRecord]:
-    """The version a rollout flag picks: the stable one, or the newest as the candidate."""
-    newest = tree.latest_version
-    decision = decide_rollout(
-        flags,
-        tree.name,
-        stable=str(stable.version),
-        candidate=str(newest) if newest > stable.version else None,
-        context=context,
-    )
-    if decision is None or decision.arm == "stable" or not decision.version.isdigit():
-        return decision, stable
-    return decision, await get_version(session, tree, int(decision.version))
-
-
 class RunService:
     """Everything the run routes do; one per application."""
 
     def __init__(self, temporal: TemporalSettings, open_cache_seconds: float) -> None:
         self.temporal = temporal
         self._open_ttl = open_cache_seconds
-        self._views: OrderedDict[tuple[uuid.UUID, str], tuple[float, RunView]] = OrderedDict()
+        self._views: OrderedDict[tuple[uuid.UUID, str], tuple[float, bytes]] = OrderedDict()
         self._open_runs = _Counter(ttl=2.0)
         self._runs_today = _Counter(ttl=5.0)
+        self._plans: dict[tuple[uuid.UUID, int], CompiledTree] = {}
+        self._trees: dict[tuple[uuid.UUID, str], tuple[float, uuid.UUID, int]] = {}
+        self._loading: dict[tuple[uuid.UUID, str], asyncio.Task[bytes]] = {}
 
     def links(self, tenant_id: uuid.UUID, key: str, wf_id: str) -> Links:
         return Links(
@@ -220,12 +207,15 @@ class RunService:
                     "this Idempotency-Key was used for a different request", "idempotency-conflict"
                 )
             return await self.view(session, client, existing), False
-        tree, tree_version = await version_for_run(session, tenant_id, tree_name, version)
-        context = FlagContext(str(tenant_id), user_id=actor, tree=tree.name, session_id=key)
+        tree_id, number, compiled = await self._plan(session, tenant_id, tree_name, version)
+        context = FlagContext(str(tenant_id), user_id=actor, tree=tree_name, session_id=key)
         rollout = None
         if flags is not None and version is None:
-            rollout, tree_version = await _rolled_out(session, flags, tree, tree_version, context)
-        compiled = compiled_of(tree_version)
+            rollout = await self._rollout(session, flags, tenant_id, tree_name, number, context)
+            if rollout is not None and rollout.arm == "candidate":
+                tree_id, number, compiled = await self._plan(
+                    session, tenant_id, tree_name, int(rollout.version)
+                )
         gated = [
             FieldError(
                 field=f"tree.nodes.{b.node}.tool",
@@ -244,6 +234,14 @@ class RunService:
                 for p in check_inputs(compiled, inputs)
             ]
         )
+        problems = (
+            gated
+            + disallowed_tools(compiled, settings)
+            + [
+                FieldError(field=f"body.{p.field}", message=p.message)
+                for p in check_inputs(compiled, inputs)
+            ]
+        )
         if problems:
             raise ProblemError(
                 422,
@@ -252,6 +250,9 @@ class RunService:
                 errors=problems,
             )
         await self._check_quotas(session, client, tenant_id, settings)
+        # End the read transaction before the Temporal call: the embedded SQLite has
+        # one connection, and holding it across the round trip serialises every start.
+        await session.rollback()
         wf_id = workflow_id(str(tenant_id), key)
         handle = await client.start_workflow(
             DecisionTreeWorkflow.run,
@@ -261,7 +262,7 @@ class RunService:
                 tenant_id=str(tenant_id),
                 workflow_id=wf_id,
                 task_queue=self.temporal.task_queue,
-                memo={"tree_version_number": tree_version.version, "started_by": actor},
+                memo={"tree_version_number": number, "started_by": actor},
                 rollout=rollout.record() if rollout is not None else None,
             ),
         )
@@ -270,9 +271,9 @@ class RunService:
             key=key,
             workflow_id=wf_id,
             first_run_id=handle.first_execution_run_id or handle.result_run_id or "",
-            tree_id=tree.id,
-            tree_name=tree.name,
-            tree_version=tree_version.version,
+            tree_id=tree_id,
+            tree_name=tree_name,
+            tree_version=number,
             tree_hash=compiled.hash,
             request_hash=digest,
             created_by=actor,
@@ -291,6 +292,68 @@ class RunService:
         self._open_runs.bump(tenant_id)
         self._runs_today.bump(tenant_id)
         return self._fresh_view(record), True
+
+    async def _plan(
+        self, session: AsyncSession, tenant_id: uuid.UUID, name: str, version: int | None
+    ) -> tuple[uuid.UUID, int, CompiledTree]:
+        """The tree version a run uses, mostly from memory.
+
+        Versions are immutable, so a parsed plan is kept for good; which version a name
+        means by default (published, else latest) is remembered for `TREE_CACHE_SECONDS`.
+        """
+        hit = self._trees.get((tenant_id, name))
+        if hit is not None and hit[0] > time.monotonic():
+            tree_id, default = hit[1], hit[2]
+        else:
+            tree = await get_tree(session, tenant_id, name)
+            tree_id, default = tree.id, tree.published_version or tree.latest_version
+            self._trees[(tenant_id, name)] = (
+                time.monotonic() + TREE_CACHE_SECONDS,
+                tree_id,
+                default,
+            )
+        number = version or default
+        compiled = self._plans.get((tree_id, number))
+        if compiled is None:
+            record = await session.get(TreeVersionRecord, (tree_id, number))
+            if record is None:
+                raise not_found("tree version")
+            compiled = compiled_of(record)
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[(tree_id, number)] = compiled
+        return tree_id, number, compiled
+
+    async def _rollout(
+        self,
+        session: AsyncSession,
+        flags: FlagClient,
+        tenant_id: uuid.UUID,
+        name: str,
+        stable: int,
+        context: FlagContext,
+    ) -> RolloutDecision | None:
+        """The rollout flag's choice: the default version, or the newest as the candidate.
+
+        Costs a lookup in the in-memory flag set when the tree has no rollout flag.
+        """
+        if not flags.known(rollout_flag(name)):
+            return None
+        newest = (await get_tree(session, tenant_id, name)).latest_version
+        decision = decide_rollout(
+            flags,
+            name,
+            stable=str(stable),
+            candidate=str(newest) if newest > stable else None,
+            context=context,
+        )
+        if decision is not None and decision.arm == "candidate" and not decision.version.isdigit():
+            return RolloutDecision(decision.flag, "stable", str(stable), decision.variant)
+        return decision
+
+    def forget_tree(self, tenant_id: uuid.UUID, name: str) -> None:
+        """Drop the remembered default version (after a publish, a new version or a delete)."""
+        self._trees.pop((tenant_id, name), None)
 
     def _fresh_view(self, record: RunRecord) -> RunView:
         return RunView(
@@ -341,36 +404,59 @@ class RunService:
         )
         return result
 
-    def cached(self, tenant_id: uuid.UUID, key: str) -> RunView | None:
+    def cached(self, tenant_id: uuid.UUID, key: str) -> bytes | None:
         hit = self._views.get((tenant_id, key))
         if hit is None or hit[0] < time.monotonic():
             return None
         return hit[1]
 
-    def _remember(self, tenant_id: uuid.UUID, view: RunView) -> None:
+    def _remember(self, tenant_id: uuid.UUID, view: RunView) -> bytes:
         closed = view.closed_at is not None
         expires = float("inf") if closed else time.monotonic() + self._open_ttl
-        self._views[(tenant_id, view.id)] = (expires, view)
+        body = view.model_dump_json().encode()
+        self._views[(tenant_id, view.id)] = (expires, body)
         self._views.move_to_end((tenant_id, view.id))
         while len(self._views) > CLOSED_CACHE_SIZE:
             self._views.popitem(last=False)
+        return body
 
-    async def get(
-        self, session: AsyncSession, client_factory: Any, tenant_id: uuid.UUID, key: str
-    ) -> RunView:
-        """The run's current state; closed runs come from the database (or memory)."""
+    async def get_json(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client_factory: Callable[[], Awaitable[Client]],
+        tenant_id: uuid.UUID,
+        key: str,
+    ) -> bytes:
+        """The run's current state as JSON. Closed runs never change and are served from
+        memory or the database; open runs are read from Temporal at most every
+        `open_cache_seconds`."""
         cached = self.cached(tenant_id, key)
         if cached is not None:
             return cached
-        record = await self._record(session, tenant_id, key)
-        if record is None:
-            raise not_found("run")
-        if record.final_state is not None:
-            view = RunView.model_validate(record.final_state)
-        else:
-            view = await self.view(session, await client_factory(), record)
-        self._remember(tenant_id, view)
-        return view
+        # Concurrent misses for one run share a single read (no stampede on Temporal).
+        loading = self._loading.get((tenant_id, key))
+        if loading is None:
+            loading = asyncio.create_task(self._load(sessions, client_factory, tenant_id, key))
+            self._loading[(tenant_id, key)] = loading
+            loading.add_done_callback(lambda _: self._loading.pop((tenant_id, key), None))
+        return await asyncio.shield(loading)
+
+    async def _load(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client_factory: Callable[[], Awaitable[Client]],
+        tenant_id: uuid.UUID,
+        key: str,
+    ) -> bytes:
+        async with sessions() as session:
+            record = await self._record(session, tenant_id, key)
+            if record is None:
+                raise not_found("run")
+            if record.final_state is not None:
+                view = RunView.model_validate(record.final_state)
+            else:
+                view = await self.view(session, await client_factory(), record)
+        return self._remember(tenant_id, view)
 
     async def view(self, session: AsyncSession, client: Client, record: RunRecord) -> RunView:
         base = self._fresh_view(record)

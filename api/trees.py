@@ -256,12 +256,3 @@ def diff(old: TreeVersionRecord, new: TreeVersionRecord) -> TreeDiff:
         pins_changed=pins,
         unified=unified,
     )
-
-
-async def version_for_run(
-    session: AsyncSession, tenant_id: uuid.UUID, name: str, version: int | None
-) -> tuple[TreeRecord, TreeVersionRecord]:
-    """The version a run uses: the one asked for, else the published one, else the latest."""
-    tree = await get_tree(session, tenant_id, name)
-    number = version or tree.published_version or tree.latest_version
-    return tree, await get_version(session, tree, number)

@@ -18,28 +18,19 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, FastAPI
 
 from activities.secrets import Keyring
 from api.app import create_app
-from api.auth.apikeys import ApiKeyService
-from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
-from api.db.engine import make_engine, make_session_factory
-from api.db.migrate import upgrade
-from api.db.models import Membership, Role, Tenant, User, utcnow
+from api.auth.tokens import generate_signing_key
 from api.rbac import Access, Permission, requires
+from bench.harness import free_port, seed, serve, wrk
 
 
 def bench_app() -> FastAPI:
@@ -66,92 +57,6 @@ def bench_app() -> FastAPI:
     return app
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _seed(database_url: str, jwk: str) -> tuple[str, str, str]:
-    """Tenant, admin user and API key; returns (tenant id, JWT, API key)."""
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    sessions = make_session_factory(engine)
-    tenant = Tenant(
-        id=uuid.uuid4(),
-        slug=f"bench-{uuid.uuid4().hex[:6]}",
-        name="Bench",
-        settings={"rate_limits": {"requests_per_minute": 10_000_000}},
-        created_at=utcnow(),
-        updated_at=utcnow(),
-    )
-    user = User(
-        id=uuid.uuid4(), email="bench@example.test", display_name="bench", created_at=utcnow()
-    )
-    async with sessions() as session:
-        session.add_all([tenant, user])
-        await session.flush()
-        session.add(Membership(tenant_id=tenant.id, user_id=user.id, role="admin"))
-        _, key = await ApiKeyService.create(
-            session, name="bench", created_by="bench", tenant_id=tenant.id, role=Role.ADMIN
-        )
-        await session.commit()
-    await engine.dispose()
-    tokens = TokenService(
-        load_signing_keys([jwk]), issuer="treeflow", audience="treeflow-api", ttl_seconds=3600
-    )
-    return str(tenant.id), tokens.issue(user.id, {tenant.id: Role.ADMIN}), key
-
-
-def _serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        *target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server on port {port} did not start")
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def _wrk(
-    url: str, connections: int, seconds: int, header: str | None, script: Path | None = None
-) -> dict[str, float]:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if header:
-        cmd[1:1] = ["-H", header]
-    if script:
-        cmd[1:1] = ["-s", str(script)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    result = {"rps": rps}
-    for pct in ("50", "99"):
-        match = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
-        if match:
-            result[f"p{pct}_ms"] = float(match.group(1)) * _UNITS[match.group(2)]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=50)
@@ -164,7 +69,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="treeflow-bench-"))
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
     jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
-    tenant, jwt, key = asyncio.run(_seed(database_url, jwk))
+    tenant, jwt, key = asyncio.run(seed(database_url, jwk))
     env = {
         **os.environ,
         "TREEFLOW_DEV_MODE": "true",  # plain HTTP on loopback
@@ -176,10 +81,10 @@ def main() -> None:
         "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
         "TREEFLOW_DATABASE_POOL_SIZE": "25",
     }
-    api_port, bare_port = _port(), _port()
+    api_port, bare_port = free_port(), free_port()
     servers = [
-        _serve(["--factory", "bench.api_auth:bench_app"], api_port, env),
-        _serve(["bench.bare_app:app"], bare_port, env),
+        serve(["--factory", "bench.api_auth:bench_app"], api_port, env),
+        serve(["bench.bare_app:app"], bare_port, env),
     ]
     try:
         api = f"http://127.0.0.1:{api_port}"
@@ -214,9 +119,9 @@ def main() -> None:
             ),
         ]
         for _, url, header in cases:  # warm up caches and connections
-            _wrk(url, 4, 1, header)
+            wrk(url, 4, 1, header)
         results = [
-            (name, _wrk(url, args.connections, args.seconds, header)) for name, url, header in cases
+            (name, wrk(url, args.connections, args.seconds, header)) for name, url, header in cases
         ]
         post = workdir / "post.lua"
         post.write_text(
@@ -228,7 +133,7 @@ def main() -> None:
         results.append(
             (
                 "JWT POST invitation (insert + audit insert)",
-                _wrk(write, args.connections, args.seconds, f"Authorization: Bearer {jwt}", post),
+                wrk(write, args.connections, args.seconds, f"Authorization: Bearer {jwt}", post),
             )
         )
     finally:

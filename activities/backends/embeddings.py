@@ -19,68 +19,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from activities.text import STOPWORDS
+
 _WORD_RE = re.compile(r"[a-z0-9]+")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "but",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
-)
 
 
 @runtime_checkable
@@ -112,7 +53,7 @@ def _stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased, stop-word-free, lightly stemmed word tokens."""
-    return [_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS]
+    return [_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
 
 
 class HashingEmbedder:

@@ -122,16 +122,18 @@ async def list_runs(
     )
 
 
-@router.get("/{key}")
+@router.get("/{key}", response_model=RunView)
 async def get_run(
     key: RunKey,
     access: Annotated[Access, requires(Permission.RUNS_READ)],
-    session: SessionDep,
     services: ServicesDep,
-) -> RunView:
+) -> Response:
     """Status, current node, path so far, waiting inputs, and the result once closed."""
     assert access.tenant_id is not None
-    return await services.runs.get(session, services.temporal.client, access.tenant_id, key)
+    body = await services.runs.get_json(
+        services.sessions, services.temporal.client, access.tenant_id, key
+    )
+    return Response(content=body, media_type="application/json")
 
 
 @router.post("/{key}/input")

@@ -168,12 +168,14 @@ async def delete_tree(
     name: TreeName,
     access: Annotated[Access, requires(Permission.TREES_DELETE)],
     session: SessionDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Soft delete: the tree disappears from lists; its versions and runs are kept."""
     assert access.tenant_id is not None
     tree = await trees.get_tree(session, access.tenant_id, name)
     await trees.soft_delete(session, tree, access.actor.subject)
+    services.runs.forget_tree(access.tenant_id, name)
     audit.target(name)
     return Response(status_code=204)
 
@@ -197,6 +199,7 @@ async def add_version(
     )
     if not created:
         response.status_code = 200
+    services.runs.forget_tree(access.tenant_id, name)
     audit.target(name)
     audit.detail(version=version.version, created=created)
     return VersionOut.of(version)
@@ -233,12 +236,15 @@ async def publish_tree(
     body: Publish,
     access: Annotated[Access, requires(Permission.TREES_PUBLISH)],
     session: SessionDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> TreeOut:
-    """Make a version the one runs use when they name no version."""
+    """Make a version the one runs use when they name no version (other API replicas
+    follow within a second)."""
     assert access.tenant_id is not None
     tree = await trees.get_tree(session, access.tenant_id, name)
     await trees.publish(session, tree, body.version)
+    services.runs.forget_tree(access.tenant_id, name)
     audit.target(name)
     audit.detail(version=body.version)
     return TreeOut.of(tree)

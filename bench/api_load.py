@@ -1,0 +1,292 @@
+"""Start-run and get-run under load, against a running stack, versus a bare endpoint.
+
+Starts its own Temporal dev server, one `treeflow worker` process, the API (one
+uvicorn process) and a bare FastAPI app, then loads them with `wrk` at 50 and 200
+concurrent connections, in the same run:
+
+* bare FastAPI `GET /bare` (the baseline);
+* authenticated get-run of a closed run (JWT; closed runs never change and are
+  served without a Temporal call);
+* authenticated get-run of an open run waiting for input (a Temporal query at most
+  every `open_run_cache_seconds`);
+* authenticated start-run (`POST .../runs`, a fresh Idempotency-Key per request:
+  a database read, a Temporal start and a database insert).
+
+    .venv/bin/python -m bench.api_load [--seconds 10]
+
+Targets on the 2-core machine: start-run p99 < 100 ms at 50 connections, and get-run
+at least 50% of the bare endpoint's req/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from activities.secrets import Keyring
+from api.auth.tokens import generate_signing_key
+from bench.harness import free_port, seed, serve, wrk
+from treeflow.devserver import DevServer
+
+TREE = """name: bench-hello
+start: greet
+nodes:
+  greet: {kind: tool, tool: text_response@^1, args: {text: hello}, next: done}
+  done: {kind: end}
+"""
+WAITING = """name: bench-wait
+start: ask
+nodes:
+  ask: {kind: input, prompt: "go?", save_as: go, timeout: 1h, next: done}
+  done: {kind: end}
+"""
+POST_SCRIPT = """
+local counter = 0
+local prefix = "%s"
+request = function()
+  counter = counter + 1
+  local headers = {}
+  headers["Content-Type"] = "application/json"
+  headers["Authorization"] = "Bearer %s"
+  headers["Idempotency-Key"] = prefix .. "-" .. counter
+  return wrk.format("POST", nil, headers, '{"tree": "bench-hello"}')
+end
+"""
+
+
+def _worker(address: str, queue: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    treeflow = str(Path(sys.executable).parent / "treeflow")
+    process = subprocess.Popen(
+        [treeflow, "worker"],
+        env={**env, "TREEFLOW_TEMPORAL_ADDRESS": address, "TREEFLOW_TEMPORAL_TASK_QUEUE": queue},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process
+
+
+async def paced_starts(
+    api: str, tenant: str, jwt: str, clients: int, per_second: float, seconds: float
+) -> dict[str, Any]:
+    """Open loop: `clients` users, each starting one run every 1/per_second seconds."""
+    latencies: list[float] = []
+    errors = 0
+    url = f"{api}/v1/tenants/{tenant}/runs"
+    headers = {"Authorization": f"Bearer {jwt}"}
+    deadline = time.monotonic() + seconds
+
+    async def user(http: httpx.AsyncClient, offset: float) -> None:
+        nonlocal errors
+        await asyncio.sleep(offset)
+        while time.monotonic() < deadline:
+            tick = time.monotonic()
+            started = time.perf_counter()
+            answer = await http.post(
+                url,
+                json={"tree": "bench-hello"},
+                headers={**headers, "Idempotency-Key": f"p-{uuid.uuid4().hex}"},
+            )
+            latencies.append(time.perf_counter() - started)
+            errors += answer.status_code >= 300
+            await asyncio.sleep(max(0.0, 1 / per_second - (time.monotonic() - tick)))
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        await asyncio.gather(*(user(http, i / (clients * per_second)) for i in range(clients)))
+    latencies.sort()
+    return {
+        "rps": len(latencies) / seconds,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "non_2xx": float(errors),
+    }
+
+
+def _post_script(workdir: Path, jwt: str) -> Path:
+    """A wrk script whose every request carries a new Idempotency-Key."""
+    prefix = uuid.uuid4().hex[:10]
+    script = workdir / f"post-{prefix}.lua"
+    script.write_text(POST_SCRIPT % (prefix, jwt))
+    return script
+
+
+def _setup(api: str, tenant: str, jwt: str) -> tuple[str, str]:
+    """Two trees, one closed run and one run waiting for input; returns their URLs."""
+    auth = {"Authorization": f"Bearer {jwt}"}
+    with httpx.Client(base_url=api, headers=auth, timeout=30) as client:
+        for source in (TREE, WAITING):
+            created = client.post(f"/v1/tenants/{tenant}/trees", json={"source": source})
+            created.raise_for_status()
+        runs = f"/v1/tenants/{tenant}/runs"
+        closed = client.post(runs, json={"tree": "bench-hello"}, headers={"Idempotency-Key": "c1"})
+        closed.raise_for_status()
+        open_run = client.post(runs, json={"tree": "bench-wait"}, headers={"Idempotency-Key": "o1"})
+        open_run.raise_for_status()
+        closed_url = api + closed.json()["links"]["self"]
+        open_url = api + open_run.json()["links"]["self"]
+        for _ in range(300):
+            states = [client.get(url).json()["status"] for url in (closed_url, open_url)]
+            if states == ["completed", "waiting_input"]:
+                return closed_url, open_url
+            time.sleep(0.1)
+    raise RuntimeError(f"setup runs did not settle: {states}")
+
+
+async def direct_starts(
+    address: str, queue: str, tenant: str, concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """The floor: the same workflow started straight through the Temporal client."""
+    from temporalio.client import Client
+
+    from treeflow.toolbox import compile_text
+    from workflows.interpreter import DecisionTreeWorkflow
+    from workflows.launch import run_request, start_options
+    from workflows.temporal_config import TemporalSettings
+
+    settings = TemporalSettings(address=address, task_queue=queue)
+    client = await Client.connect(**settings.connect_kwargs())
+    compiled = compile_text(TREE)
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def loop() -> None:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            await client.start_workflow(
+                DecisionTreeWorkflow.run,
+                run_request(compiled, {}, tenant),
+                **start_options(
+                    compiled,
+                    tenant_id=tenant,
+                    workflow_id=f"{tenant}:d-{uuid.uuid4().hex}",
+                    task_queue=queue,
+                ),
+            )
+            latencies.append(time.perf_counter() - started)
+
+    begun = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - begun
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "non_2xx": 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, nargs="+", default=[50, 200])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is required (apt-get install wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="treeflow-load-"))
+    database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
+    jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
+    quotas = {"quotas": {"max_concurrent_runs": 100_000, "runs_per_day": 10_000_000}}
+    tenant, jwt, _ = asyncio.run(seed(database_url, jwk, quotas))
+    queue = f"load-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "TREEFLOW_DEV_MODE": "true",
+        "TREEFLOW_DATABASE_URL": database_url,
+        "TREEFLOW_JWT_SIGNING_KEYS": json.dumps([jwk]),
+        "TREEFLOW_SECRET_KEYS": json.dumps({"bench": Keyring.generate_key()}),
+        "TREEFLOW_SECRET_ACTIVE_KEY_ID": "bench",
+        "TREEFLOW_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+        "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
+        "TREEFLOW_DATABASE_POOL_SIZE": "25",
+        "TREEFLOW_TEMPORAL_TASK_QUEUE": queue,
+    }
+    results: list[tuple[str, int, dict[str, Any]]] = []
+    with DevServer(port=free_port(), ui_port=None).running() as dev:
+        env["TREEFLOW_TEMPORAL_ADDRESS"] = dev.address
+        api_port, bare_port = free_port(), free_port()
+        processes = [
+            _worker(dev.address, queue, env),
+            serve(["--factory", "api.app:create_app"], api_port, env),
+            serve(["bench.bare_app:app"], bare_port, env),
+        ]
+        try:
+            api = f"http://127.0.0.1:{api_port}"
+            closed_url, open_url = _setup(api, tenant, jwt)
+            auth = f"Authorization: Bearer {jwt}"
+            # First, before any flood leaves a backlog: 50 users at one start a second.
+            paced = asyncio.run(paced_starts(api, tenant, jwt, 50, 1.0, args.seconds))
+            results.append(("start-run, 50 users 1/s", 50, paced))
+            for connections in args.connections:
+                cases: list[tuple[str, str, str | None, bool]] = [
+                    ("bare FastAPI GET", f"http://127.0.0.1:{bare_port}/bare", None, False),
+                    ("get-run, closed run", closed_url, auth, False),
+                    ("get-run, open run", open_url, auth, False),
+                    ("start-run", f"{api}/v1/tenants/{tenant}/runs", None, True),
+                ]
+                for name, url, header, posts in cases:
+                    wrk(url, 4, 1, header, _post_script(workdir, jwt) if posts else None)
+                    lua = _post_script(workdir, jwt) if posts else None  # fresh keys
+                    results.append(
+                        (name, connections, wrk(url, connections, args.seconds, header, lua))
+                    )
+                direct = asyncio.run(
+                    direct_starts(dev.address, queue, tenant, connections, args.seconds)
+                )
+                results.append(("start, Temporal direct", connections, direct))
+
+        finally:
+            for process in processes:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+    shutil.rmtree(workdir, ignore_errors=True)
+    _report(results, args.seconds)
+
+
+def _report(results: list[tuple[str, int, dict[str, Any]]], seconds: int) -> None:
+    print(f"{seconds}s per case, wrk -t1, one uvicorn process for the API, same machine\n")
+    print(
+        f"{'case':24} {'conns':>5} {'req/s':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>7}"
+    )
+    bare: dict[int, float] = {}
+    for name, connections, r in results:
+        if name.startswith("bare"):
+            bare[connections] = r["rps"]
+        ratio = r["rps"] / bare[connections] if bare.get(connections) else 0.0
+        print(
+            f"{name:24} {connections:5d} {r['rps']:9.0f} {ratio:8.0%} "
+            f"{r.get('p50_ms', 0):8.2f} {r.get('p99_ms', 0):8.2f} {r['non_2xx']:7.0f}"
+        )
+    by = {(n, c): r for n, c, r in results}
+    if ("start-run", 50) in by and ("get-run, closed run", 50) in by:
+        start_p99 = by[("start-run", 50)].get("p99_ms", 0)
+        floor = by.get(("start, Temporal direct", 50), {}).get("p99_ms", 0)
+        get_ratio = by[("get-run, closed run", 50)]["rps"] / bare[50]
+        paced_p99 = by.get(("start-run, 50 users 1/s", 50), {}).get("p99_ms", 0)
+        print(
+            f"\nstart-run p99 at 50 connections: {start_p99:.1f} ms (target < 100); "
+            f"the same start straight through the Temporal client: {floor:.1f} ms"
+        )
+        print(f"start-run p99 with 50 users starting one run a second each: {paced_p99:.1f} ms")
+        print(f"get-run req/s vs bare at 50 connections: {get_ratio:.0%} (target >= 50%)")
+
+
+if __name__ == "__main__":
+    main()

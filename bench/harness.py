@@ -1,0 +1,112 @@
+"""Shared pieces of the API benchmarks: seeding, serving with uvicorn, loading with wrk."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from api.auth.apikeys import ApiKeyService
+from api.auth.tokens import TokenService, load_signing_keys
+from api.db.engine import make_engine, make_session_factory
+from api.db.migrate import upgrade
+from api.db.models import Membership, Role, Tenant, User, utcnow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def seed(
+    database_url: str, jwk: str, tenant_settings: dict[str, object] | None = None
+) -> tuple[str, str, str]:
+    """Tenant, admin user and API key; returns (tenant id, JWT, API key)."""
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    sessions = make_session_factory(engine)
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        slug=f"bench-{uuid.uuid4().hex[:6]}",
+        name="Bench",
+        settings={"rate_limits": {"requests_per_minute": 10_000_000}, **(tenant_settings or {})},
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    user = User(
+        id=uuid.uuid4(), email="bench@example.test", display_name="bench", created_at=utcnow()
+    )
+    async with sessions() as session:
+        session.add_all([tenant, user])
+        await session.flush()
+        session.add(Membership(tenant_id=tenant.id, user_id=user.id, role="admin"))
+        _, key = await ApiKeyService.create(
+            session, name="bench", created_by="bench", tenant_id=tenant.id, role=Role.ADMIN
+        )
+        await session.commit()
+    await engine.dispose()
+    tokens = TokenService(
+        load_signing_keys([jwk]), issuer="treeflow", audience="treeflow-api", ttl_seconds=3600
+    )
+    return str(tenant.id), tokens.issue(user.id, {tenant.id: Role.ADMIN}), key
+
+
+def serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        *target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(cmd, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(
+    url: str, connections: int, seconds: int, header: str | None, script: Path | None = None
+) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency", url]
+    if header:
+        cmd[1:1] = ["-H", header]
+    if script:
+        cmd[1:1] = ["-s", str(script)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    result = {"rps": rps}
+    for pct in ("50", "99"):
+        match = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
+        if match:
+            result[f"p{pct}_ms"] = float(match.group(1)) * _UNITS[match.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non_2xx"] = float(non2xx.group(1)) if non2xx else 0.0
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if sockets:
+        result["non_2xx"] += sum(float(n) for n in sockets.groups())
+    return result
