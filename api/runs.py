@@ -27,6 +27,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -68,6 +69,7 @@ _STATUS_QUERY = {
 CLOSED_CACHE_SIZE = 10_000
 PLAN_CACHE_SIZE = 1_000
 TREE_CACHE_SECONDS = 1.0
+QUERY_TIMEOUT = timedelta(seconds=3)
 
 
 class TreeRef(BaseModel):
@@ -464,7 +466,14 @@ class RunService:
         description = await handle.describe()
         status = description.status
         if status == WorkflowExecutionStatus.RUNNING or status is None:
-            progress: Progress = await handle.query(DecisionTreeWorkflow.progress)
+            try:
+                progress: Progress = await handle.query(
+                    DecisionTreeWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+                )
+            except (RPCError, WorkflowQueryFailedError):
+                # No worker has picked the run up yet (a brand-new run, or a fleet that
+                # is down): it is running, its progress is simply not readable now.
+                return base
             waiting = progress.phase == "waiting_input"
             return base.model_copy(
                 update={

@@ -265,3 +265,24 @@ async def test_start_body_is_validated(world: World, field: str) -> None:
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == f"body.{field}"
+
+
+async def test_runs_without_any_worker_still_answer(start_app: Any, make_settings: Any) -> None:
+    """A run no worker has picked up yet (or a fleet that is down) reads as running:
+    an idempotent retry and a read get 200, never a 500 from a query that cannot run."""
+    from api.db.models import Role
+    from tests.api.conftest import create_actor, create_tenant
+
+    settings = make_settings()
+    idle = settings.temporal.model_copy(update={"task_queue": f"nobody-{uuid.uuid4().hex[:6]}"})
+    app = await start_app(settings.model_copy(update={"temporal": idle}))
+    tenant = await create_tenant(app.state.services, "idle")
+    admin = await create_actor(app, "idle-admin", {tenant: Role.ADMIN})
+    name = unique()
+    await create(admin.client, tenant, tree_source(name))
+    first = await start(admin.client, tenant, name, "lonely")
+    again = await start(admin.client, tenant, name, "lonely")
+    read = await admin.client.get(first.json()["links"]["self"])
+    assert (first.status_code, again.status_code, read.status_code) == (201, 200, 200)
+    assert again.json()["status"] == read.json()["status"] == "running"
+    await admin.client.aclose()
