@@ -142,12 +142,12 @@ async def test_filter_only_query_sorts_the_whole_filtered_set(
             collection="SupportTickets",
             mode="filter",
             filters={
-                "all_of": [  # type: ignore[arg-type]
+                "all_of": [
                     {"property": "priority", "operator": "eq", "value": "urgent"},
                     {"property": "customer_tier", "operator": "eq", "value": "enterprise"},
                 ]
             },
-            sort={"property": "created_at", "direction": "desc"},  # type: ignore[arg-type]
+            sort={"property": "created_at", "direction": "desc"},
             limit=3,
             properties=["ticket_id", "created_at"],
         ),
@@ -170,7 +170,7 @@ async def test_query_on_a_missing_property_fails_naming_it(
             QueryInput(
                 collection="SupportTickets",
                 mode="filter",
-                filters={"property": "colour", "operator": "eq", "value": "red"},  # type: ignore[arg-type]
+                filters={"property": "colour", "operator": "eq", "value": "red"},
             ),
             ctx(Query, config),
         )
@@ -208,8 +208,8 @@ async def test_grouped_aggregate_matches_the_data_and_gives_chart_rows(
         AggregateInput(
             collection="SupportTickets",
             group_by="product",
-            filters={"property": "status", "operator": "eq", "value": "open"},  # type: ignore[arg-type]
-            metrics=[{"property": "resolution_hours", "ops": ["count"]}],  # type: ignore[list-item]
+            filters={"property": "status", "operator": "eq", "value": "open"},
+            metrics=[{"property": "resolution_hours", "ops": ["count"]}],
         ),
         ctx(Aggregate, config),
     )
@@ -223,7 +223,7 @@ async def test_aggregate_mean_without_group(tools: dict[str, Any], config: dict[
     out = await tools["aggregate"].run(
         AggregateInput(
             collection="SupportTickets",
-            metrics=[{"property": "resolution_hours", "ops": ["mean", "max"]}],  # type: ignore[list-item]
+            metrics=[{"property": "resolution_hours", "ops": ["mean", "max"]}],
         ),
         ctx(Aggregate, config),
     )

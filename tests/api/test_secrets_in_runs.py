@@ -51,7 +51,7 @@ async def test_secrets_never_leak_into_histories_responses_or_logs(
         response = await admin.client.request(method, url, **kwargs)  # type: ignore[arg-type]
         seen.append(response.text)
         assert response.status_code < 400, response.text
-        return response.json() if response.content else {}  # type: ignore[no-any-return]
+        return response.json() if response.content else {}
 
     with http_server() as server:
         server.expected_token = value

@@ -43,7 +43,7 @@ def promtool() -> str:
 
 def scrape_config(targets: dict[str, str]) -> dict[str, Any]:
     """deploy/prometheus/prometheus.yml with loopback targets and a 1 s interval."""
-    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    config: dict[str, Any] = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     config["global"]["scrape_interval"] = "1s"
     config["global"]["evaluation_interval"] = "1s"
     config["rule_files"] = [str(RULES)]

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 import pytest
-from UnleashClient import UnleashClient
+from UnleashClient.clients.unleash_client import UnleashClient
 
 HOW_TO_START = (
     "start the backing services and load their settings: "
@@ -203,7 +203,10 @@ def test_oidc_discovery_and_jwks(oidc: tuple[httpx.Client, dict[str, object]]) -
 
 def _jwt_claims(token: str) -> dict[str, object]:
     payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims: dict[str, object] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
 
 
 def test_oidc_code_flow_with_pkce_and_custom_claims(

@@ -40,7 +40,7 @@ def test_bad_settings_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("tuner", ["fixed", "resource"])
 async def test_each_tuner_runs_a_tree(client: Client, registry: ToolRegistry, tuner: str) -> None:
     queue = f"tuner-{tuner}-{uuid.uuid4().hex[:6]}"
-    settings = WorkerSettings(tuner=tuner, max_concurrent_activities=4)  # type: ignore[arg-type]
+    settings = WorkerSettings(tuner=tuner, max_concurrent_activities=4)
     compiled = compile_tree(
         tree(
             {

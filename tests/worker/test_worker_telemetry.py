@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
+from activities.registry import ToolRegistry
+from activities.runtime import ToolHost
 from activities.telemetry.health import run_checks
 from activities.telemetry.logs import configure_logging
 from activities.telemetry.metrics import WorkerMetrics
@@ -95,7 +97,7 @@ async def test_readiness_fails_when_temporal_goes_away(tmp_path: Path) -> None:
         telemetry = WorkerTelemetry(
             metrics=WorkerMetrics(process=False), backlog=BacklogMetrics(CollectorRegistry())
         )
-        worker = build_worker(client, WorkerSettings(), "unused", _EmptyHost())
+        worker = build_worker(client, WorkerSettings(), "unused", ToolHost(ToolRegistry()))
         checks = {"temporal": telemetry.checks(client, worker)["temporal"]}
         assert (await run_checks(checks)).status == "ok"
     finally:
@@ -110,11 +112,6 @@ async def test_readiness_fails_when_temporal_goes_away(tmp_path: Path) -> None:
     assert temporal["status"] == "failed"
     assert temporal["detail"]
     assert temporal["latency_ms"] > 0
-
-
-class _EmptyHost:
-    def activities(self) -> list[object]:
-        return []
 
 
 async def test_backlog_gauges_count_waiting_tasks(

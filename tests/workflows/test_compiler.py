@@ -9,7 +9,7 @@ import pytest
 from activities.registry import ToolRegistry
 from tests.support.trees import end, tool_node, tree
 from workflows.compiler import CompileError, compile_tree
-from workflows.spec import TreeSpec
+from workflows.spec import DecisionNode, ToolNode, TreeSpec
 
 
 def problems(source: Any, registry: ToolRegistry, **kwargs: Any) -> dict[str, str]:
@@ -112,7 +112,9 @@ def test_templated_arguments_are_checked_at_run_time_only(registry: ToolRegistry
         ),
         registry,
     )
-    assert compiled.spec.nodes["s"].args["limit"] == "{{ inputs.n }}"
+    node = compiled.spec.nodes["s"]
+    assert isinstance(node, ToolNode)
+    assert node.args["limit"] == "{{ inputs.n }}"
 
 
 def test_loops_need_a_bound(registry: ToolRegistry) -> None:
@@ -136,7 +138,9 @@ def test_a_bounded_loop_compiles_and_tree_limit_applies(registry: ToolRegistry) 
         "e": end(),
     }
     compiled = compile_tree(tree(nodes, limits={"max_passes": 4}), registry)
-    assert compiled.spec.nodes["d"].max_passes == 4
+    decision = compiled.spec.nodes["d"]
+    assert isinstance(decision, DecisionNode)
+    assert decision.max_passes == 4
 
 
 def test_on_limit_that_re_enters_the_loop_is_not_a_bound(registry: ToolRegistry) -> None:
@@ -310,7 +314,9 @@ def test_router_decisions_pin_their_activity(registry: ToolRegistry) -> None:
         registry,
     )
     assert compiled.pins() == {"d": "router@1.1.0"}  # the newest router
-    assert compiled.spec.nodes["d"].prompt == "{{ inputs.question }}"
+    decision = compiled.spec.nodes["d"]
+    assert isinstance(decision, DecisionNode)
+    assert decision.prompt == "{{ inputs.question }}"
 
 
 def test_a_decision_can_pin_an_older_router(registry: ToolRegistry) -> None:

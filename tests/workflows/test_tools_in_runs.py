@@ -77,7 +77,7 @@ async def tools_queue(
     loader = EmbeddedBackend(path)
     await load_demo(loader)
     await loader.close()
-    config = {
+    config: dict[str, dict[str, Any]] = {
         "defaults": {"retrieval": {"kind": "embedded", "path": str(path)}},
         "llm_decision": {"llm": {"provider": "scripted", "script": RULES}},
         "declarative_http": {"allowed_hosts": ["127.0.0.1"]},

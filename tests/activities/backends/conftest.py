@@ -12,12 +12,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from backend_data import ITEM_PROPERTIES, ITEMS, WEAVIATE_SKIP, unique_name
 
 # Imported first so weaviate-client loads through our module, which swallows a
 # dependency's import-time deprecation warning the test modules would otherwise show.
 import activities.backends.weaviate  # noqa: F401
 from activities.backends import Backend
+from tests.activities.backends.backend_data import (
+    ITEM_PROPERTIES,
+    ITEMS,
+    WEAVIATE_SKIP,
+    unique_name,
+)
 
 
 async def _env_secret(ref: str) -> str:
@@ -35,7 +40,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         url = os.environ.get("WEAVIATE_URL")
         if not url:
             pytest.skip(WEAVIATE_SKIP)
-        from activities.backends.weaviate import WeaviateBackend, WeaviateSettings
+        from activities.backends.weaviate import WeaviateBackend
+        from activities.backends.weaviate_settings import WeaviateSettings
 
         key_ref = "env:WEAVIATE_API_KEY" if os.environ.get("WEAVIATE_API_KEY") else None
         store = WeaviateBackend(

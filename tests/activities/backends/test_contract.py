@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from backend_data import ITEM_PROPERTIES, ITEMS, unique_name
 
 from activities.backends import (
     AggregateRequest,
@@ -30,6 +29,7 @@ from activities.backends import (
 )
 from activities.backends.base import Filter
 from activities.backends.validation import reference_id
+from tests.activities.backends.backend_data import ITEM_PROPERTIES, ITEMS, unique_name
 
 REF = {f"k{i}": reference_id(f"k{i}", {}) for i in range(1, 11)}
 KEY_OF = {v: k for k, v in REF.items()}
@@ -223,7 +223,7 @@ async def test_filter_mode_sorts_then_pages(backend: Backend, items: str) -> Non
     def req(offset: int, direction: str = "desc") -> SearchRequest:
         return SearchRequest(
             mode="filter",
-            sort=SortSpec(property="hours", direction=direction),  # type: ignore[arg-type]
+            sort=SortSpec(property="hours", direction=direction),
             limit=3,
             offset=offset,
         )
@@ -322,7 +322,7 @@ async def test_ranked_modes_sort_the_returned_page(backend: Backend, items: str)
 @pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
 async def test_ranked_modes_need_a_query(mode: str) -> None:
     with pytest.raises(ValueError, match="query"):
-        SearchRequest(mode=mode, query=" ")  # type: ignore[arg-type]
+        SearchRequest(mode=mode, query=" ")
 
 
 # --------------------------------------------------------------------------- aggregate
@@ -418,7 +418,7 @@ async def test_aggregate_groups_by_boolean_with_filter(backend: Backend, items: 
 
 
 def _metric(prop: str, op: str) -> AggregateRequest:
-    return AggregateRequest(metrics=[PropertyMetrics(property=prop, ops=[op])])  # type: ignore[list-item]
+    return AggregateRequest(metrics=[PropertyMetrics(property=prop, ops=[op])])
 
 
 @pytest.mark.parametrize(
@@ -484,7 +484,7 @@ async def test_calls_after_close_raise_backend_closed(backend: Backend, items: s
 async def test_ranked_pages_are_consecutive(backend: Backend, items: str, mode: str) -> None:
     def req(limit: int, offset: int = 0) -> SearchRequest:
         return SearchRequest(
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             query="login account email failed",
             limit=limit,
             offset=offset,

@@ -8,7 +8,6 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
-from backend_data import unique_name
 
 from activities.backends import (
     AggregateRequest,
@@ -21,6 +20,7 @@ from activities.backends import (
 from activities.backends.loader import load_demo
 from activities.data import SUPPORT_TICKETS
 from activities.data.tickets import generate_tickets
+from tests.activities.backends.backend_data import unique_name
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -82,7 +82,7 @@ async def test_tickets_about_login_failures(backend: Backend, tickets: str, mode
     result = await backend.search(
         tickets,
         SearchRequest(
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             query="login failures",
             limit=10,
             properties=["title", "category"],
@@ -105,7 +105,7 @@ async def test_recent_urgent_enterprise_tickets_sorted_by_date(
                 where("priority", "eq", "urgent"),
                 where("created_at", "gte", "2024-07-01T00:00:00Z"),
             ),
-            sort={"property": "created_at", "direction": "desc"},  # type: ignore[arg-type]
+            sort={"property": "created_at", "direction": "desc"},
             limit=100,
         ),
     )

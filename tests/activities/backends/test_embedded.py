@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from backend_data import ITEM_PROPERTIES, ITEMS
 
 from activities.backends import (
     EmbedderMismatch,
@@ -30,6 +29,7 @@ from activities.backends.embedded import (
     where_sql,
 )
 from activities.backends.embeddings import HashingEmbedder
+from tests.activities.backends.backend_data import ITEM_PROPERTIES, ITEMS
 
 SCHEMA = CollectionSchema(name="Items", properties=ITEM_PROPERTIES, count=None)
 

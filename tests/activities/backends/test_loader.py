@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,7 +63,7 @@ def test_csv_types_are_inferred(tmp_path: Path) -> None:
 
 
 def test_json_values_infer_arrays_and_mixed_columns() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"tags": ["a", "b"], "scores": [1, 2], "ratio": [0.5, 1], "mixed": 1, "empty": None},
         {"tags": [], "scores": [3], "ratio": [2], "mixed": "x", "empty": None},
     ]
@@ -120,7 +121,7 @@ async def test_load_json_array_and_jsonl_into_existing_collection(tmp_path: Path
     assert not second.created
     assert second.schema.count == 5
     hits = await store.search("Stock", SearchRequest(mode="filter", filters=where("qty", "gte", 3)))
-    assert sorted(h.properties["sku"] for h in hits.hits) == ["S3", "S4"]
+    assert sorted(str(h.properties["sku"]) for h in hits.hits) == ["S3", "S4"]
     replaced = await load_file(store, tmp_path / "a.json", "Stock", id_field="sku", replace=True)
     assert replaced.created
     assert replaced.schema.count == 3

@@ -14,7 +14,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from backend_data import ITEM_PROPERTIES
 from weaviate import exceptions as wexc
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.config import DataType, Tokenization
@@ -60,7 +59,6 @@ from activities.backends.embeddings import HashingEmbedder
 from activities.backends.validation import check_filter, reference_id
 from activities.backends.weaviate import (
     WeaviateBackend,
-    WeaviateSettings,
     connect_call,
     map_error,
 )
@@ -75,6 +73,8 @@ from activities.backends.weaviate_query import (
     metrics_for,
     property_aggregate,
 )
+from activities.backends.weaviate_settings import WeaviateSettings
+from tests.activities.backends.backend_data import ITEM_PROPERTIES
 
 SCHEMA = CollectionSchema(name="Items", properties=ITEM_PROPERTIES, count=None)
 

@@ -31,7 +31,7 @@ def only_for(tenants: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def flags_file(tmp_path: Path) -> Iterator[Path]:
+def flags_file(tmp_path: Path) -> Path:
     path = tmp_path / "flags.json"
     path.write_text(
         json.dumps(
@@ -133,6 +133,7 @@ def test_rollout_records_flag_arm_and_version(flags: FlagClient) -> None:
 
 
 async def test_embedded_backend_is_ready(flags: FlagClient) -> None:
-    status, detail = await flags.check()  # type: ignore[misc]
-    assert status == "ok"
-    assert "embedded" in detail
+    outcome = await flags.check()
+    assert isinstance(outcome, tuple)
+    assert outcome[0] == "ok"
+    assert "embedded" in outcome[1]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes
 
 from activities.flags.client import FlagClient, FlagContext
 from activities.flags.rollout import decide_rollout, rollout_flag
@@ -63,7 +64,7 @@ async def start_routed(
     flags: FlagClient,
     versions: dict[str, CompiledTree],
     tenant: str,
-) -> tuple[str, dict[str, Any], Any]:
+) -> tuple[str, Mapping[str, Any], TypedSearchAttributes]:
     """The run-start path: decide the version, then start with the decision recorded."""
     key = uuid.uuid4().hex
     stable = versions["1.0.0"]
