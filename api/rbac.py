@@ -21,10 +21,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
+from activities.telemetry.logs import add_request_fields
 from api.auth.principal import Principal
 from api.db.models import Role
 from api.problems import forbidden, not_found, too_many_requests
@@ -146,7 +146,7 @@ class Access:
 def _granted(state: dict[str, Any], access: Access) -> Access:
     state["access"] = access
     if access.principal is not None:  # every log line of this request says who and where
-        structlog.contextvars.bind_contextvars(
+        add_request_fields(
             user_id=access.principal.subject,
             **({"tenant_id": str(access.tenant_id)} if access.tenant_id else {}),
         )

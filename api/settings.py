@@ -116,9 +116,23 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, /metrics requires 'Authorization: Bearer <token>'."
     )
-    access_log: bool = Field(default=True, description="One log line per HTTP request.")
+    access_log: Literal["all", "errors", "off"] = Field(
+        default="errors",
+        description="Access log lines: every request, only 4xx/5xx and slow (> 1 s) ones "
+        "(the default; metrics count the rest), or none.",
+    )
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     flags: FlagSettings = Field(default_factory=FlagSettings)
+
+    @field_validator("access_log", mode="before")
+    @classmethod
+    def _access_log_bool(cls, value: object) -> object:
+        """Accept the older boolean form: true = all, false = off."""
+        if isinstance(value, bool):
+            return "all" if value else "off"
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return "all" if value.lower() in ("true", "1") else "off"
+        return value
 
     @field_validator("public_url")
     @classmethod

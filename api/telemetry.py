@@ -14,17 +14,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from activities.telemetry.logs import get_logger
+from activities.telemetry.logs import close_request_fields, get_logger, open_request_fields
 
 log = get_logger("treeflow.api.access")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 UNMATCHED = "unmatched"
-_LOG_KEYS = ("request_id", "tenant_id", "user_id")
+SLOW_SECONDS = 1.0
 
 
 class ApiMetrics:
@@ -62,12 +61,29 @@ class ApiMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         for scope in ("ip", "principal", "tenant"):
             self.rate_limited.labels(scope)
         for reason in AUTH_FAILURE_REASONS:
             self.auth_failures.labels(reason)
 
+    def children(self, route: str, method: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram of one label set, looked up once.
 
+        Routes are templates and methods and statuses are few, so the cache is bounded.
+        """
+        if method not in KNOWN_METHODS:
+            method = "OTHER"  # clients choose methods: never let them choose label values
+        key = (route, method, status)
+        found = self._children.get(key)
+        if found is None:
+            labels = (route, method, str(status))
+            found = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[key] = found
+        return found
+
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 AUTH_FAILURE_REASONS = (
     "missing_credentials",
     "malformed_credentials",
@@ -87,7 +103,7 @@ def route_template(scope: Scope) -> str:
 class RequestTelemetry:
     """Metrics, log context and one access line per HTTP request."""
 
-    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics, access_log: str = "errors") -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
@@ -97,7 +113,7 @@ class RequestTelemetry:
             await self.app(scope, receive, send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
-        structlog.contextvars.bind_contextvars(request_id=state.get("request_id"))
+        fields = open_request_fields(request_id=state.get("request_id"))
         status = 500
         started = time.perf_counter()
         metrics = self.metrics
@@ -115,9 +131,9 @@ class RequestTelemetry:
             elapsed = time.perf_counter() - started
             metrics.in_flight.dec()
             route = route_template(scope)
-            labels = (route, scope["method"], str(status))
-            metrics.requests.labels(*labels).inc()
-            metrics.latency.labels(*labels).observe(elapsed)
+            requests, latency = metrics.children(route, scope["method"], status)
+            requests.inc()
+            latency.observe(elapsed)
             if status == 429:
                 metrics.rate_limited.labels(state.get("rate_limit_scope") or "ip").inc()
             elif status in (401, 403):
@@ -125,7 +141,9 @@ class RequestTelemetry:
                     "forbidden" if status == 403 else "invalid_token"
                 )
                 metrics.auth_failures.labels(reason).inc()
-            if self.access_log:
+            if self.access_log == "all" or (
+                self.access_log == "errors" and (status >= 400 or elapsed > SLOW_SECONDS)
+            ):
                 log.info(
                     "http request",
                     method=scope["method"],
@@ -133,4 +151,4 @@ class RequestTelemetry:
                     status=status,
                     duration_ms=round(elapsed * 1000, 2),
                 )
-            structlog.contextvars.unbind_contextvars(*_LOG_KEYS)
+            close_request_fields(fields)

@@ -12,6 +12,7 @@ including lines from libraries.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import sys
 from collections.abc import Iterator, MutableMapping
@@ -52,9 +53,44 @@ def _temporal_fields(
     return event_dict
 
 
+_REQUEST_FIELDS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "treeflow_request_log_fields", default=None
+)
+
+
+def open_request_fields(**fields: Any) -> contextvars.Token[dict[str, Any] | None]:
+    """Start a request's log fields (one context variable: cheap on the hot path).
+
+    Close with `close_request_fields(token)`; `add_request_fields` adds to them.
+    """
+    return _REQUEST_FIELDS.set(dict(fields))
+
+
+def add_request_fields(**fields: Any) -> None:
+    """Add fields (tenant, user) to the current request's log lines, if any."""
+    current = _REQUEST_FIELDS.get()
+    if current is not None:
+        current.update(fields)
+
+
+def close_request_fields(token: contextvars.Token[dict[str, Any] | None]) -> None:
+    _REQUEST_FIELDS.reset(token)
+
+
+def _request_fields(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    current = _REQUEST_FIELDS.get()
+    if current:
+        for key, value in current.items():
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
+        _request_fields,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.stdlib.PositionalArgumentsFormatter(),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.runs import RunPage, RunView
+from api.services import Services
 from workflows.run_models import UserInput
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"], responses=RESPONSES)
@@ -126,10 +127,11 @@ async def list_runs(
 async def get_run(
     key: RunKey,
     access: Annotated[Access, requires(Permission.RUNS_READ)],
-    services: ServicesDep,
+    request: Request,
 ) -> Response:
     """Status, current node, path so far, waiting inputs, and the result once closed."""
     assert access.tenant_id is not None
+    services: Services = request.app.state.services  # the hottest route: one dependency less
     body = await services.runs.get_json(
         services.sessions, services.temporal.client, access.tenant_id, key
     )

@@ -230,17 +230,27 @@ def json_logs() -> Iterator[io.StringIO]:
 async def test_request_log_lines_carry_request_tenant_and_user(
     world: World, json_logs: io.StringIO
 ) -> None:
-    response = await world.admin.client.get(
-        f"/v1/tenants/{world.tenant_a}", headers={"X-Request-ID": "obs-log-request-1"}
+    # The default access log keeps failures and slow requests (metrics count the rest).
+    ok = await world.admin.client.get(
+        f"/v1/tenants/{world.tenant_a}", headers={"X-Request-ID": "obs-log-request-0"}
     )
-    assert response.status_code == 200
+    assert ok.status_code == 200
+    response = await world.admin.client.get(
+        f"/v1/tenants/{world.tenant_a}/trees/no-such-tree",
+        headers={"X-Request-ID": "obs-log-request-1"},
+    )
+    assert response.status_code == 404
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("request_id") == "obs-log-request-1"]
     assert access, lines
     line = access[-1]
     assert line["event"] == "http request"
-    assert line["route"] == "/v1/tenants/{tenant_id}"
-    assert line["status"] == 200
+    assert line["route"] == "/v1/tenants/{tenant_id}/trees/{name}"
+    assert line["status"] == 404
+    assert not any(
+        entry.get("request_id") == "obs-log-request-0" and entry.get("event") == "http request"
+        for entry in lines
+    )
     assert line["tenant_id"] == str(world.tenant_a)
     assert line["user_id"] == f"user:{world.admin.user_id}"
     assert line["duration_ms"] >= 0
