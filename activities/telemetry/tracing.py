@@ -154,13 +154,25 @@ def _exporter_from_environment(environ: Mapping[str, str] | None) -> SpanExporte
     return OTLPSpanExporter()
 
 
+_httpx_provider: list[TracerProvider] = []  # the provider httpx is instrumented with
+
+
 def instrument_httpx(provider: TracerProvider) -> None:
-    """Trace every httpx request of this process as a client span (idempotent)."""
+    """Trace every httpx request of this process as a client span with `provider`.
+
+    Idempotent for one provider; a process that sets tracing up again with another
+    provider moves the instrumentation to it (otherwise its spans would keep going
+    to the old one).
+    """
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     instrumentor = HTTPXClientInstrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=provider)
+    if instrumentor.is_instrumented_by_opentelemetry:
+        if _httpx_provider and _httpx_provider[0] is provider:
+            return
+        instrumentor.uninstrument()
+    instrumentor.instrument(tracer_provider=provider)
+    _httpx_provider[:] = [provider]
 
 
 def uninstrument_httpx() -> None:
@@ -169,3 +181,4 @@ def uninstrument_httpx() -> None:
     instrumentor = HTTPXClientInstrumentor()
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
+    _httpx_provider.clear()
