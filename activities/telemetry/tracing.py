@@ -154,25 +154,59 @@ def _exporter_from_environment(environ: Mapping[str, str] | None) -> SpanExporte
     return OTLPSpanExporter()
 
 
-_httpx_provider: list[TracerProvider] = []  # the provider httpx is instrumented with
+class _ToolAwareTracer(trace.Tracer):
+    """Starts each span with the running tool's tracer, else the process's provider.
+
+    httpx is instrumented once per process, but several workers (and tests) may run
+    in one process with different providers: a tool's outgoing request must land in
+    the trace of the worker that runs the tool.
+    """
+
+    def __init__(self, provider: _ToolAwareProvider, name: str) -> None:
+        self._provider = provider
+        self._name = name
+
+    def _target(self) -> trace.Tracer:
+        tool_tracer = _tool_tracer.get()
+        if tool_tracer is not None:
+            return tool_tracer
+        fallback = self._provider.fallback
+        return fallback.get_tracer(self._name) if fallback else trace.NoOpTracer()
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self._target().start_span(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> Iterator[trace.Span]:
+        with self._target().start_as_current_span(*args, **kwargs) as span:
+            yield span
+
+
+class _ToolAwareProvider(trace.TracerProvider):
+    def __init__(self) -> None:
+        self.fallback: TracerProvider | None = None
+
+    def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _ToolAwareTracer(self, instrumenting_module_name)
+
+
+_HTTPX_PROVIDER = _ToolAwareProvider()
 
 
 def instrument_httpx(provider: TracerProvider) -> None:
-    """Trace every httpx request of this process as a client span with `provider`.
+    """Trace every httpx request of this process as a client span.
 
-    Idempotent for one provider; a process that sets tracing up again with another
-    provider moves the instrumentation to it (otherwise its spans would keep going
-    to the old one).
+    Spans go to the tracer of the tool that makes the request (so each worker's
+    tools trace into that worker's provider), else to `provider` (the latest given).
     """
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+    _HTTPX_PROVIDER.fallback = provider
     instrumentor = HTTPXClientInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        if _httpx_provider and _httpx_provider[0] is provider:
-            return
-        instrumentor.uninstrument()
-    instrumentor.instrument(tracer_provider=provider)
-    _httpx_provider[:] = [provider]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=_HTTPX_PROVIDER)
 
 
 def uninstrument_httpx() -> None:
@@ -181,4 +215,4 @@ def uninstrument_httpx() -> None:
     instrumentor = HTTPXClientInstrumentor()
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
-    _httpx_provider.clear()
+    _HTTPX_PROVIDER.fallback = None
