@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from activities.declarative.model import DeclarativeHttpTool, tool_spec
+from activities.declarative.model import DeclarativeHttpTool, InvalidDeclarativeTool, tool_spec
 from activities.declarative.store import UnknownDeclarativeTool, VersionExists, register
 from activities.sdk import ToolSpec
 from api.declarative import SessionToolStore
@@ -185,6 +185,16 @@ async def register_http_tool(
         ) from None
     except VersionExists as exc:
         raise conflict(str(exc), "tool-version-exists") from None
+    except InvalidDeclarativeTool as exc:
+        raise ProblemError(
+            422,
+            "the tool definition is invalid",
+            type_=PROBLEM_BASE + "invalid-tool",
+            errors=[
+                FieldError(field=f"body.{path}" if path else "body", message=message)
+                for path, message in exc.problems
+            ],
+        ) from None
     except ValueError as exc:
         raise ProblemError(
             422,

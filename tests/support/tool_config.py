@@ -30,5 +30,6 @@ def tool_config(store: Path) -> dict[str, Any]:
     return {
         "defaults": {"retrieval": {"kind": "embedded", "path": str(store)}},
         "http_request": {"allowed_hosts": ["127.0.0.1"]},
+        "declarative_http": {"allowed_hosts": ["127.0.0.1"]},
         "llm_decision": {"llm": {"provider": "scripted", "script": templates.model_script()}},
     }
