@@ -236,14 +236,6 @@ class RunService:
                 for p in check_inputs(compiled, inputs)
             ]
         )
-        problems = (
-            gated
-            + disallowed_tools(compiled, settings)
-            + [
-                FieldError(field=f"body.{p.field}", message=p.message)
-                for p in check_inputs(compiled, inputs)
-            ]
-        )
         if problems:
             raise ProblemError(
                 422,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -15,6 +16,8 @@ from temporalio.worker import Worker
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
+from activities.telemetry.logs import configure_logging
+from activities.telemetry.settings import TelemetrySettings
 from tests.support.tool_config import demo_store, tool_config
 from tests.support.tools import TEST_TOOLS
 from treeflow.devserver import DevServer, free_port
@@ -171,6 +174,15 @@ def run_tree(start_tree: StartTree) -> RunTree:
         return Run(result=result, handle=handle)
 
     return run
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """JSON log lines (the production format) captured while a test runs."""
+    stream = io.StringIO()
+    configure_logging(TelemetrySettings(environment="prod"), stream=stream)
+    yield stream
+    configure_logging(TelemetrySettings(log_level="WARNING"))
 
 
 @pytest.fixture

@@ -5,19 +5,16 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 
 from activities.flags.settings import FlagSettings
-from activities.telemetry.logs import configure_logging
-from activities.telemetry.settings import TelemetrySettings
 from api.app import create_app
 from api.rbac import Permission, requires
 from api.settings import Settings
@@ -217,14 +214,6 @@ async def test_secret_changes_are_audited_without_values(world: World) -> None:
     assert events["obs-secret-del-01"]["target"] == "obs-audit-key"
     assert events["obs-secret-del-01"]["status_code"] == 204
     assert "super-secret-value-1" not in page.text
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging(TelemetrySettings(environment="prod"), stream=stream)
-    yield stream
-    configure_logging(TelemetrySettings(log_level="WARNING"))
 
 
 async def test_request_log_lines_carry_request_tenant_and_user(

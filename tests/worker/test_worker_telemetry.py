@@ -6,11 +6,9 @@ import asyncio
 import io
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
@@ -18,9 +16,7 @@ from temporalio.client import Client
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.telemetry.health import run_checks
-from activities.telemetry.logs import configure_logging
 from activities.telemetry.metrics import WorkerMetrics
-from activities.telemetry.settings import TelemetrySettings
 from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import DevServer, free_port
@@ -135,14 +131,6 @@ async def test_backlog_gauges_count_waiting_tasks(
     assert metrics.count.labels(queue, "workflow")._value.get() == 3
     assert metrics.count.labels(queue, "activity")._value.get() == 0
     assert metrics.age.labels(queue, "workflow")._value.get() >= 0
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging(TelemetrySettings(environment="prod"), stream=stream)
-    yield stream
-    configure_logging(TelemetrySettings(log_level="WARNING"))
 
 
 async def test_activity_logs_are_tied_to_their_run(
