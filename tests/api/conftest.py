@@ -107,6 +107,9 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
         "rate_limit_ip_per_minute": 1_000_000,
         "rate_limit_principal_per_minute": 1_000_000,
         "database_pool_size": 5,
+        # The world's actors are session-scoped: their tokens must outlive a slow,
+        # loaded run of the whole suite (the default 300 s did not, under load).
+        "access_token_ttl_seconds": 3600,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
