@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from activities.flags.client import FlagClient
 from activities.registry import ToolRegistry
-from activities.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
 from api.auth.oidc import LoginFlows
@@ -23,6 +21,8 @@ from api.settings import Settings
 from api.telemetry import ApiMetrics
 from api.temporal import TemporalGateway
 from api.tenancy import TenantSettingsCache
+from foundation.flags.client import FlagClient
+from foundation.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
 
 log = logging.getLogger("treeflow.api")
 

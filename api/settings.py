@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.flags.settings import FlagSettings
-from activities.secrets.keyring import DEV_ONLY_SECRET_KEY
-from activities.telemetry.settings import TelemetrySettings
+from foundation.flags.settings import FlagSettings
+from foundation.secrets.keyring import DEV_ONLY_SECRET_KEY
+from foundation.telemetry.settings import TelemetrySettings
 from workflows.temporal_config import TemporalSettings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -16,8 +16,8 @@ from temporalio.worker import Worker
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
-from activities.telemetry.logs import configure_logging
-from activities.telemetry.settings import TelemetrySettings
+from foundation.telemetry.logs import configure_logging
+from foundation.telemetry.settings import TelemetrySettings
 from tests.support.tool_config import demo_store, tool_config
 from tests.support.tools import TEST_TOOLS
 from treeflow.devserver import DevServer, free_port
@@ -41,8 +41,8 @@ MAIN_QUEUE = "tests-main"
 
 def pytest_configure(config: pytest.Config) -> None:
     """Route structlog through stdlib logging at WARNING, as a deployed process would."""
-    from activities.telemetry.logs import configure_logging
-    from activities.telemetry.settings import TelemetrySettings
+    from foundation.telemetry.logs import configure_logging
+    from foundation.telemetry.settings import TelemetrySettings
 
     configure_logging(TelemetrySettings(log_level="WARNING"))
 

@@ -26,8 +26,8 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import SecretResolver, no_secrets
 from activities.secrets.resolver import SecretsSettings, store_resolver
-from activities.telemetry.health import run_checks
-from activities.telemetry.logs import get_logger
+from foundation.telemetry.health import run_checks
+from foundation.telemetry.logs import get_logger
 from worker.settings import WorkerSettings
 from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer

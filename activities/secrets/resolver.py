@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from activities.errors import NonRetryableToolError, ToolUnavailable
 from activities.sdk import SecretResolver
-from activities.secrets.db import DatabaseSecretStore
-from activities.secrets.keyring import DEV_ONLY_SECRET_KEY, Keyring
-from activities.secrets.store import SecretNotFoundError, SecretRef, SecretStore
-from activities.secrets.vault import VaultSecretStore
+from foundation.secrets.db import DatabaseSecretStore
+from foundation.secrets.keyring import DEV_ONLY_SECRET_KEY, Keyring
+from foundation.secrets.store import SecretNotFoundError, SecretRef, SecretStore
+from foundation.secrets.vault import VaultSecretStore
 
 
 class SecretsSettings(BaseSettings):

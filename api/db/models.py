@@ -1,7 +1,7 @@
 """SQLAlchemy 2 ORM models for the platform state the API owns.
 
 Types are portable between SQLite (embedded default) and PostgreSQL (production, CI).
-The ``tenant_secrets`` table is defined in :mod:`activities.secrets.db`; Alembic
+The ``tenant_secrets`` table is defined in :mod:`foundation.secrets.db`; Alembic
 manages both metadata collections (see :data:`all_metadata`).
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from activities.secrets import secrets_metadata
+from foundation.secrets import secrets_metadata
 
 
 def utcnow() -> datetime:

@@ -12,7 +12,7 @@ from temporalio.exceptions import CancelledError
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
-from activities.telemetry.metrics import BoundedLabel, WorkerMetrics
+from foundation.telemetry.metrics import BoundedLabel, WorkerMetrics
 from tests.conftest import compile_for_tests
 from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree

@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.secrets.keyring import Keyring
-from activities.secrets.store import (
+from foundation.secrets.keyring import Keyring
+from foundation.secrets.store import (
     SecretMeta,
     SecretNotFoundError,
     SecretRef,
@@ -55,7 +55,7 @@ def _meta(row: Any) -> SecretMeta:
 
 
 class DatabaseSecretStore:
-    """:class:`~activities.secrets.store.SecretStore` over SQLAlchemy with AES-GCM."""
+    """:class:`~foundation.secrets.store.SecretStore` over SQLAlchemy with AES-GCM."""
 
     def __init__(self, engine: AsyncEngine, keyring: Keyring) -> None:
         self._engine = engine
