@@ -7,7 +7,7 @@ under a versioned key ring, the default) and :class:`VaultSecretStore` (HashiCor
 Vault KV v2 through ``hvac``, optional).
 """
 
-from foundation.secrets.db import DatabaseSecretStore, secrets_metadata, tenant_secrets
+from foundation.secrets.db import DatabaseSecretStore, tenant_secrets
 from foundation.secrets.keyring import Keyring, KeyringError
 from foundation.secrets.store import (
     SecretMeta,
@@ -27,7 +27,6 @@ __all__ = [
     "SecretRef",
     "SecretStore",
     "VaultSecretStore",
-    "secrets_metadata",
     "tenant_secrets",
     "validate_secret_name",
 ]

@@ -1,7 +1,8 @@
 """Database-backed secret store: AES-GCM ciphertexts in the platform database.
 
 The table lives here (not in ``api``) because activities read it from the worker,
-which must not import the API; the API's migrations create it from this definition.
+which must not import the API. It registers on the platform database's one
+``MetaData`` (:mod:`foundation.database`); the API's migrations create it from there.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from foundation.database import platform_metadata
 from foundation.secrets.keyring import Keyring
 from foundation.secrets.store import (
     SecretMeta,
@@ -21,11 +23,9 @@ from foundation.secrets.store import (
     validate_secret_name,
 )
 
-secrets_metadata = sa.MetaData()
-
 tenant_secrets = sa.Table(
     "tenant_secrets",
-    secrets_metadata,
+    platform_metadata,
     sa.Column("tenant_id", sa.Uuid(), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("version", sa.Integer(), nullable=False),
