@@ -54,6 +54,11 @@ _JWT_KEY = json.dumps(generate_signing_key("test-key-1").as_dict(private=True))
 _SECRET_KEY = Keyring.generate_key()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Runs start through the API: share the session's Temporal dev server and worker."""
+    config.pluginmanager.import_plugin("tests.support.temporal_fixtures")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """The database backend under test."""
