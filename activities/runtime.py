@@ -30,10 +30,10 @@ from activities.sdk import (
     ToolSpec,
     no_secrets,
 )
-from activities.telemetry.logs import bind_log_context, get_logger
-from activities.telemetry.metrics import ToolMetrics, usage_totals
-from activities.telemetry.tracing import record_token_counts, tool_scope
 from activities.versions import ToolRef, VersionError
+from foundation.telemetry.logs import bind_log_context, get_logger
+from foundation.telemetry.metrics import ToolMetrics, usage_totals
+from foundation.telemetry.tracing import record_token_counts, tool_scope
 
 log = get_logger("treeflow.activity")
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from activities.secrets import DatabaseSecretStore
 from api.auth.apikeys import ApiKeyService
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
 from api.db.models import Role, Tenant, User, utcnow
-from api.services import build_keyring
 from api.settings import Settings
+from foundation.secrets import DatabaseSecretStore
+from foundation.secrets.settings import build_keyring
 
 
 class OperatorExistsError(Exception):

@@ -13,7 +13,6 @@ from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
-from activities.telemetry.tracing import build_tracer_provider
 from api.audit import AuditMiddleware, AuditWriter
 from api.db.migrate import upgrade
 from api.middleware import BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
@@ -23,6 +22,7 @@ from api.routes import ROUTERS
 from api.services import build_services
 from api.settings import Settings
 from api.telemetry import RequestTelemetry
+from foundation.telemetry.tracing import build_tracer_provider
 
 API_VERSION = "1.0.0"
 DESCRIPTION = """Treeflow's control-plane API: authentication, tenants, members, API keys,

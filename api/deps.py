@@ -16,12 +16,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from activities.secrets import SecretStore
 from api.audit import AuditNote, audit_note
 from api.auth.principal import Principal
 from api.problems import unauthorized
 from api.services import Services
 from api.settings import Settings
+from foundation.secrets import SecretStore
 
 # Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a
 # thread pool, which costs a thread hop per request.

@@ -24,10 +24,10 @@ from typing import Any, Protocol, cast
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
-from activities.telemetry.logs import add_request_fields
 from api.auth.principal import Principal
 from api.db.models import Role
 from api.problems import forbidden, not_found, too_many_requests
+from foundation.telemetry.logs import add_request_fields
 
 
 class Scope(enum.StrEnum):

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from activities.telemetry.health import Check, CheckOutcome
 from api.problems import ProblemError
 from api.services import Services
+from foundation.telemetry.health import Check, CheckOutcome
 
 
 def readiness_checks(services: Services) -> dict[str, Check]:

@@ -32,14 +32,14 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.flags.client import FlagClient, FlagContext
-from activities.flags.gates import blocked_tools
-from activities.flags.rollout import RolloutDecision, decide_rollout, rollout_flag
 from api.catalog import disallowed_tools
 from api.db.models import RunRecord, TreeVersionRecord, utcnow
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.tenancy import TenantSettings
 from api.trees import compiled_of, conflict, get_tree
+from foundation.flags.client import FlagClient, FlagContext
+from foundation.flags.gates import blocked_tools
+from foundation.flags.rollout import RolloutDecision, decide_rollout, rollout_flag
 from workflows import search_attributes as sa_keys
 from workflows.compiled import CompiledTree
 from workflows.interpreter import DecisionTreeWorkflow
@@ -199,7 +199,7 @@ class RunService:
         With `flags`, tool flags may refuse the tree for this tenant, and when no
         version is asked for, the tree's rollout flag may route the run to its newest
         (unpublished) version; the decision is recorded in the run's memo and
-        `TreeRollout` search attribute (see activities.flags.rollout).
+        `TreeRollout` search attribute (see foundation.flags.rollout).
         """
         digest = request_hash(tree_name, version, inputs)
         existing = await self._record(session, tenant_id, key)

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from activities.flags.client import FlagClient
 from activities.registry import ToolRegistry
-from activities.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
 from api.auth.oidc import LoginFlows
@@ -23,6 +21,9 @@ from api.settings import Settings
 from api.telemetry import ApiMetrics
 from api.temporal import TemporalGateway
 from api.tenancy import TenantSettingsCache
+from foundation.flags.client import FlagClient
+from foundation.secrets import SecretStore
+from foundation.secrets.settings import build_secret_store
 
 log = logging.getLogger("treeflow.api")
 
@@ -48,23 +49,6 @@ class Services:
     metrics: ApiMetrics
     flags: FlagClient
     tracer_provider: TracerProvider | None = None
-
-
-def build_keyring(settings: Settings) -> Keyring:
-    """The AES-GCM key ring for tenant secrets (the dev-only key in dev mode)."""
-    keys, active = settings.secret_keyring_material()
-    return Keyring.from_encoded(keys, active)
-
-
-def build_secret_store(settings: Settings, engine: AsyncEngine) -> SecretStore:
-    """The configured secret backend."""
-    if settings.secrets_backend == "vault":
-        if not settings.vault_url or settings.vault_token is None:
-            raise ValueError("the vault backend needs TREEFLOW_VAULT_URL and TREEFLOW_VAULT_TOKEN")
-        return VaultSecretStore.connect(
-            settings.vault_url, settings.vault_token.get_secret_value(), settings.vault_mount
-        )
-    return DatabaseSecretStore(engine, build_keyring(settings))
 
 
 def build_services(

@@ -6,11 +6,11 @@ import ipaddress
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from activities.flags.settings import FlagSettings
-from activities.secrets.keyring import DEV_ONLY_SECRET_KEY
-from activities.telemetry.settings import TelemetrySettings
+from foundation.flags.settings import FlagSettings
+from foundation.settings import PlatformSettings
+from foundation.telemetry.settings import TelemetrySettings
 from workflows.temporal_config import TemporalSettings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -39,15 +39,15 @@ class OIDCProvider(BaseModel):
         return self
 
 
-class Settings(BaseSettings):
-    """Treeflow API settings. Every field reads ``TREEFLOW_<FIELD>`` from the environment."""
+class Settings(PlatformSettings):
+    """Treeflow API settings. Every field reads ``TREEFLOW_<FIELD>`` from the environment.
+
+    Dev mode and the secret backend are the fields shared with the workers
+    (:class:`foundation.settings.PlatformSettings`).
+    """
 
     model_config = SettingsConfigDict(env_prefix="TREEFLOW_", extra="ignore")
 
-    dev_mode: bool = Field(
-        default=False,
-        description="Explicit development mode: plain HTTP allowed, ephemeral signing keys.",
-    )
     public_url: str = "http://127.0.0.1:8000"
     database_url: str = "sqlite+aiosqlite:///.treeflow/treeflow.db"
     database_pool_size: int = 10
@@ -72,16 +72,6 @@ class Settings(BaseSettings):
     # OAuth2 / OIDC login
     oidc_providers: list[OIDCProvider] = Field(default_factory=list)
     login_state_ttl_seconds: int = 600
-
-    # Secrets at rest
-    secret_keys: dict[str, SecretStr] = Field(
-        default_factory=dict, description="key id -> base64 32-byte AES key"
-    )
-    secret_active_key_id: str | None = None
-    secrets_backend: Literal["database", "vault"] = "database"
-    vault_url: str | None = None
-    vault_token: SecretStr | None = None
-    vault_mount: str = "secret"
 
     # Protection
     cors_allow_origins: list[str] = Field(default_factory=list)
@@ -149,11 +139,3 @@ class Settings(BaseSettings):
         if self.secret_keys and self.secret_active_key_id not in self.secret_keys:
             raise ValueError("TREEFLOW_SECRET_ACTIVE_KEY_ID must name one of TREEFLOW_SECRET_KEYS")
         return self
-
-    def secret_keyring_material(self) -> tuple[dict[str, str], str]:
-        """Encoded AES keys and the active id (the dev-only key when none is configured)."""
-        if not self.secret_keys:
-            return {"dev": DEV_ONLY_SECRET_KEY}, "dev"
-        keys = {k: v.get_secret_value() for k, v in self.secret_keys.items()}
-        assert self.secret_active_key_id is not None
-        return keys, self.secret_active_key_id

@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from activities.telemetry.logs import close_request_fields, get_logger, open_request_fields
+from foundation.telemetry.logs import close_request_fields, get_logger, open_request_fields
 
 log = get_logger("treeflow.api.access")
 

@@ -26,11 +26,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI
 
-from activities.secrets import Keyring
 from api.app import create_app
 from api.auth.tokens import generate_signing_key
 from api.rbac import Access, Permission, requires
 from bench.harness import free_port, seed, serve, wrk
+from foundation.secrets import Keyring
 
 
 def bench_app() -> FastAPI:

@@ -35,9 +35,9 @@ from typing import Any
 
 import httpx
 
-from activities.secrets import Keyring
 from api.auth.tokens import generate_signing_key
 from bench.harness import free_port, seed, serve, wrk
+from foundation.secrets import Keyring
 from treeflow.devserver import DevServer
 
 TREE = """name: bench-hello

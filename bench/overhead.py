@@ -37,7 +37,7 @@ from temporalio.client import Client
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import ToolContext, tool
-from activities.telemetry.tracing import build_tracer_provider
+from foundation.telemetry.tracing import build_tracer_provider
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
 from worker.runner import build_worker

@@ -26,9 +26,9 @@ def serve_api(
 
     import uvicorn
 
-    from activities.telemetry.logs import configure_logging
     from api.app import create_app
     from api.settings import Settings
+    from foundation.telemetry.logs import configure_logging
 
     settings = Settings()
     telemetry = settings.telemetry

@@ -126,8 +126,8 @@ def worker(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a worker (settings from TREEFLOW_TEMPORAL_* and TREEFLOW_WORKER_*)."""
-    from activities.telemetry.logs import configure_logging
-    from activities.telemetry.settings import TelemetrySettings
+    from foundation.telemetry.logs import configure_logging
+    from foundation.telemetry.settings import TelemetrySettings
     from worker.runner import run_worker
 
     settings = TelemetrySettings()

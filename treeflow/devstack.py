@@ -14,10 +14,11 @@ from rich.console import Console
 from temporalio.client import Client
 
 from activities.sdk import SecretResolver
-from activities.secrets.resolver import SecretsSettings, store_resolver
+from activities.secrets.resolver import store_resolver
 from api.admin import ensure_dev_tenant
 from api.app import create_app
 from api.settings import Settings
+from foundation.secrets.settings import SecretsSettings
 from treeflow.console_run import follow_with_progress
 from treeflow.data_cli import ensure_demo_data
 from treeflow.devserver import DevServer, DevServerError

@@ -25,9 +25,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import SecretResolver, no_secrets
-from activities.secrets.resolver import SecretsSettings, store_resolver
-from activities.telemetry.health import run_checks
-from activities.telemetry.logs import get_logger
+from activities.secrets.resolver import store_resolver
+from foundation.secrets.settings import SecretsSettings
+from foundation.telemetry.health import run_checks
+from foundation.telemetry.logs import get_logger
 from worker.settings import WorkerSettings
 from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer

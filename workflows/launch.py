@@ -108,7 +108,7 @@ def start_options(
     always maps to one run.
 
     `rollout` is the routing decision taken by the caller before the start (a flag
-    chose which version of the tree this run uses; see `activities.flags.rollout`):
+    chose which version of the tree this run uses; see `foundation.flags.rollout`):
     it is recorded in the memo under `rollout` and its `arm` as the `TreeRollout`
     search attribute, so the choice is part of the run's history and never made
     again in workflow code. Without it the options are exactly as before.

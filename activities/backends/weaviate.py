@@ -66,7 +66,7 @@ from activities.backends.weaviate_query import (
     hit_from_object,
 )
 from activities.backends.weaviate_settings import SecretResolver, WeaviateSettings
-from activities.telemetry.tracing import outgoing_call
+from foundation.telemetry.tracing import outgoing_call
 
 with warnings.catch_warnings(record=True):
     # authlib (a weaviate-client dependency) forces an "always" filter for its own

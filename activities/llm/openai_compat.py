@@ -19,7 +19,7 @@ import openai
 from activities.errors import NonRetryableToolError, RetryableToolError, ToolUnavailable
 from activities.llm.base import Completion, Message, Tier, Usage
 from activities.llm.config import LLMConfig
-from activities.telemetry.tracing import outgoing_call, record_token_counts
+from foundation.telemetry.tracing import outgoing_call, record_token_counts
 
 MAX_RETRY_AFTER_SECONDS = 300.0
 _RETRYABLE_STATUS = frozenset({408, 409, 429})

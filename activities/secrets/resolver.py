@@ -1,63 +1,17 @@
 """How tools fetch tenant secrets at run time: a `SecretResolver` over a `SecretStore`.
 
-Workers build it from the same `TREEFLOW_*` settings the API uses, so a secret written
-through the API is readable by tools, by reference, and never travels in a workflow.
+Workers build the store from the same `TREEFLOW_*` settings the API uses
+(`foundation.secrets.settings`), so a secret written through the API is readable by
+tools, by reference, and never travels in a workflow.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
-
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from activities.errors import NonRetryableToolError, ToolUnavailable
 from activities.sdk import SecretResolver
-from activities.secrets.db import DatabaseSecretStore
-from activities.secrets.keyring import DEV_ONLY_SECRET_KEY, Keyring
-from activities.secrets.store import SecretNotFoundError, SecretRef, SecretStore
-from activities.secrets.vault import VaultSecretStore
-
-
-class SecretsSettings(BaseSettings):
-    """The secret backend as workers see it (the API's variables, same names)."""
-
-    model_config = SettingsConfigDict(env_prefix="TREEFLOW_", extra="ignore")
-
-    dev_mode: bool = False
-    database_url: str | None = Field(
-        default=None, description="Where the API keeps secrets; unset: tools get no secrets."
-    )
-    secret_keys: dict[str, SecretStr] = Field(default_factory=dict)
-    secret_active_key_id: str | None = None
-    secrets_backend: Literal["database", "vault"] = "database"
-    vault_url: str | None = None
-    vault_token: SecretStr | None = None
-    vault_mount: str = "secret"
-
-    def keyring(self) -> Keyring:
-        if not self.secret_keys:
-            if not self.dev_mode:
-                raise ValueError("TREEFLOW_SECRET_KEYS is required outside dev mode")
-            return Keyring.from_encoded({"dev": DEV_ONLY_SECRET_KEY}, "dev")
-        keys = {k: v.get_secret_value() for k, v in self.secret_keys.items()}
-        return Keyring.from_encoded(keys, self.secret_active_key_id or next(iter(keys)))
-
-    def build_store(self) -> tuple[SecretStore, AsyncEngine | None] | None:
-        """The configured store (and the engine to dispose of), or None if not configured."""
-        if self.secrets_backend == "vault":
-            if not self.vault_url or self.vault_token is None:
-                raise ValueError("the vault backend needs TREEFLOW_VAULT_URL and _VAULT_TOKEN")
-            store = VaultSecretStore.connect(
-                self.vault_url, self.vault_token.get_secret_value(), self.vault_mount
-            )
-            return store, None
-        if self.database_url is None:
-            return None
-        engine = create_async_engine(self.database_url, pool_size=2, pool_pre_ping=True)
-        return DatabaseSecretStore(engine, self.keyring()), engine
+from foundation.secrets.store import SecretNotFoundError, SecretRef, SecretStore
 
 
 def store_resolver(store: SecretStore) -> SecretResolver:

@@ -1,8 +1,9 @@
 """SQLAlchemy 2 ORM models for the platform state the API owns.
 
 Types are portable between SQLite (embedded default) and PostgreSQL (production, CI).
-The ``tenant_secrets`` table is defined in :mod:`activities.secrets.db`; Alembic
-manages both metadata collections (see :data:`all_metadata`).
+Every table registers on the platform database's one ``MetaData``
+(:mod:`foundation.database`), including ``tenant_secrets``, which is defined in
+:mod:`foundation.secrets.db` because workers read it (see :data:`all_metadata`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from activities.secrets import secrets_metadata
+from foundation.database import platform_metadata
+
+# Imported for its side effect: `tenant_secrets` registers on the same MetaData.
+from foundation.secrets import db as _secret_tables  # noqa: F401
 
 
 def utcnow() -> datetime:
@@ -56,6 +60,7 @@ class Role(enum.StrEnum):
 class Base(DeclarativeBase):
     """Declarative base for the API's tables."""
 
+    metadata = platform_metadata
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
 
 
@@ -315,4 +320,5 @@ class DeclarativeToolRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-all_metadata = [Base.metadata, secrets_metadata]
+all_metadata: sa.MetaData = Base.metadata
+"""Every table of the platform database, the API's and ``tenant_secrets``, for Alembic."""

@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from activities.flags.client import FlagClient, FlagContext, FlagValue
 from api.problems import not_found
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES
+from foundation.flags.client import FlagClient, FlagContext, FlagValue
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/flags", tags=["flags"], responses=RESPONSES)
 FEATURE_FLAG = "api.flags"

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from activities.telemetry.health import run_checks
 from api.rbac import Permission, requires
 from api.readiness import readiness_checks
+from foundation.telemetry.health import run_checks
 
 router = APIRouter(prefix="/v1", tags=["health"])
 probes = APIRouter(tags=["health"])

@@ -12,12 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from activities.secrets import SecretMeta, SecretRef
-from activities.secrets.store import SECRET_NAME_PATTERN
 from api.deps import AuditDep, SecretStoreDep
 from api.problems import not_found
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES
+from foundation.secrets import SecretMeta, SecretRef
+from foundation.secrets.store import SECRET_NAME_PATTERN
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/secrets", tags=["secrets"], responses=RESPONSES)
 SecretName = Annotated[str, Path(pattern=SECRET_NAME_PATTERN, examples=["openai-api-key"])]

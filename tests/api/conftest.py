@@ -38,12 +38,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 # project pins; the fallback is supported until authlib 2.
 warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
-from activities.secrets import Keyring  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.auth.tokens import generate_signing_key  # noqa: E402
 from api.db.models import Membership, Role, Tenant, User, utcnow  # noqa: E402
 from api.services import Services  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from foundation.secrets import Keyring  # noqa: E402
 from workflows.temporal_config import TemporalSettings  # noqa: E402
 
 PG_ENV = "TREEFLOW_TEST_DATABASE_URL"
@@ -52,6 +52,11 @@ BACKENDS = ["sqlite", "postgresql"]
 # Test-only key material, generated once per test session.
 _JWT_KEY = json.dumps(generate_signing_key("test-key-1").as_dict(private=True))
 _SECRET_KEY = Keyring.generate_key()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Runs start through the API: share the session's Temporal dev server and worker."""
+    config.pluginmanager.import_plugin("tests.support.temporal_fixtures")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -15,8 +15,7 @@ from api.db.models import all_metadata
 
 def _diff(connection: sa.Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    # Alembic compares a list of MetaData collections too; its annotation says one.
-    return list(compare_metadata(context, all_metadata))  # type: ignore[arg-type]
+    return list(compare_metadata(context, all_metadata))
 
 
 def _tables(connection: sa.Connection) -> set[str]:

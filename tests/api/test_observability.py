@@ -14,10 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 
-from activities.flags.settings import FlagSettings
 from api.app import create_app
 from api.rbac import Permission, requires
 from api.settings import Settings
+from foundation.flags.settings import FlagSettings
 from tests.api.conftest import World, client_for, live_server
 from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree

@@ -11,10 +11,10 @@ from typing import Any
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from activities.flags.rollout import rollout_flag
-from activities.flags.settings import FlagSettings
 from api.db.models import Role
 from api.settings import Settings
+from foundation.flags.rollout import rollout_flag
+from foundation.flags.settings import FlagSettings
 from tests.api.conftest import create_actor, create_tenant
 from tests.api.test_runs import start, wait_until
 from tests.api.test_trees import create, tree_source, trees_url, unique

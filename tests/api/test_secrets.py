@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from activities.secrets import (
+from api.admin import rotate_secret_keys
+from api.services import Services
+from foundation.secrets import (
     DatabaseSecretStore,
     Keyring,
     KeyringError,
@@ -18,8 +20,6 @@ from activities.secrets import (
     SecretRef,
     tenant_secrets,
 )
-from api.admin import rotate_secret_keys
-from api.services import Services
 from tests.api.conftest import World, settings_for
 
 

@@ -13,8 +13,8 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
-from activities.telemetry.health import run_checks
-from activities.telemetry.tracing import build_tracer_provider, uninstrument_httpx
+from foundation.telemetry.health import run_checks
+from foundation.telemetry.tracing import build_tracer_provider, uninstrument_httpx
 from tests.support.observed_tools import OBSERVED_TOOLS
 from tests.support.tools import TEST_TOOLS
 from treeflow.devserver import free_port

@@ -18,7 +18,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from temporalio.client import Client
 
 from activities.registry import ToolRegistry
-from activities.telemetry.tracing import build_tracer_provider
+from foundation.telemetry.tracing import build_tracer_provider
 from tests.support.processes import REPO, WorkerProcess
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import DevServer, free_port

@@ -12,9 +12,9 @@ from temporalio.exceptions import CancelledError
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
-from activities.telemetry.metrics import BoundedLabel, WorkerMetrics
-from tests.conftest import compile_for_tests
+from foundation.telemetry.metrics import BoundedLabel, WorkerMetrics
 from tests.support.observed import Observed
+from tests.support.temporal_fixtures import compile_for_tests
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings

@@ -14,8 +14,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from activities.registry import ToolRegistry
-from tests.conftest import compile_for_tests
 from tests.support.processes import WorkerProcess
+from tests.support.temporal_fixtures import compile_for_tests
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import DevServer
 from workflows.interpreter import DecisionTreeWorkflow

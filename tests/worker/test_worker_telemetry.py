@@ -15,8 +15,8 @@ from temporalio.client import Client
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
-from activities.telemetry.health import run_checks
-from activities.telemetry.metrics import WorkerMetrics
+from foundation.telemetry.health import run_checks
+from foundation.telemetry.metrics import WorkerMetrics
 from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import DevServer, free_port

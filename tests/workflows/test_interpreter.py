@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
-from tests.conftest import RunTree, StartTree
+from tests.support.temporal_fixtures import RunTree, StartTree
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings

@@ -14,8 +14,8 @@ from activities.backends.loader import load_demo
 from activities.declarative import InMemoryToolStore, TenantToolCatalog, register
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
-from tests.conftest import RunTree, StartTree
 from tests.support.http_server import _Server, http_server
+from tests.support.temporal_fixtures import RunTree, StartTree
 from tests.workflows.test_interpreter import events_of, failure_message, scheduled_activities
 from worker.runner import build_worker
 from worker.settings import WorkerSettings

@@ -17,7 +17,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from activities.telemetry.logs import get_logger
+from foundation.telemetry.logs import get_logger
 
 log = get_logger("treeflow.worker.backlog")
 

@@ -30,8 +30,8 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from activities.telemetry.logs import get_logger
-from activities.telemetry.metrics import RunMetrics
+from foundation.telemetry.logs import get_logger
+from foundation.telemetry.metrics import RunMetrics
 from workflows import observe
 
 log = get_logger("treeflow.worker.metrics")

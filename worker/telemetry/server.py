@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from activities.telemetry.health import HealthReport
-from activities.telemetry.logs import get_logger
+from foundation.telemetry.health import HealthReport
+from foundation.telemetry.logs import get_logger
 
 log = get_logger("treeflow.worker.http")
 

@@ -15,9 +15,9 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Interceptor, Worker
 
-from activities.telemetry.health import Check, HealthReport, run_checks
-from activities.telemetry.metrics import WorkerMetrics
-from activities.telemetry.tracing import TRACER_NAME, build_tracer_provider, instrument_httpx
+from foundation.telemetry.health import Check, HealthReport, run_checks
+from foundation.telemetry.metrics import WorkerMetrics
+from foundation.telemetry.tracing import TRACER_NAME, build_tracer_provider, instrument_httpx
 from worker.telemetry.backlog import BacklogMetrics
 from worker.telemetry.run_metrics import RunMetricsInterceptor
 

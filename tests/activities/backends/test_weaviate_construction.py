@@ -723,7 +723,7 @@ async def test_create_collection_passes_the_built_configuration() -> None:
 async def test_weaviate_calls_are_child_spans_of_the_tool_with_its_identity() -> None:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from activities.telemetry.tracing import build_tracer_provider, tool_scope
+    from foundation.telemetry.tracing import build_tracer_provider, tool_scope
 
     exporter = InMemorySpanExporter()
     provider = build_tracer_provider("weaviate-test", exporter=exporter, batch=False)

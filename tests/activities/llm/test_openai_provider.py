@@ -302,7 +302,7 @@ async def test_a_completion_is_a_child_span_with_tool_tenant_and_token_counts(
 ) -> None:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from activities.telemetry.tracing import build_tracer_provider, tool_scope
+    from foundation.telemetry.tracing import build_tracer_provider, tool_scope
 
     exporter = InMemorySpanExporter()
     provider_ = build_tracer_provider("llm-test", exporter=exporter, batch=False)

@@ -1,7 +1,8 @@
 """Database-backed secret store: AES-GCM ciphertexts in the platform database.
 
 The table lives here (not in ``api``) because activities read it from the worker,
-which must not import the API; the API's migrations create it from this definition.
+which must not import the API. It registers on the platform database's one
+``MetaData`` (:mod:`foundation.database`); the API's migrations create it from there.
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.secrets.keyring import Keyring
-from activities.secrets.store import (
+from foundation.database import platform_metadata
+from foundation.secrets.keyring import Keyring
+from foundation.secrets.store import (
     SecretMeta,
     SecretNotFoundError,
     SecretRef,
     validate_secret_name,
 )
 
-secrets_metadata = sa.MetaData()
-
 tenant_secrets = sa.Table(
     "tenant_secrets",
-    secrets_metadata,
+    platform_metadata,
     sa.Column("tenant_id", sa.Uuid(), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("version", sa.Integer(), nullable=False),
@@ -55,7 +55,7 @@ def _meta(row: Any) -> SecretMeta:
 
 
 class DatabaseSecretStore:
-    """:class:`~activities.secrets.store.SecretStore` over SQLAlchemy with AES-GCM."""
+    """:class:`~foundation.secrets.store.SecretStore` over SQLAlchemy with AES-GCM."""
 
     def __init__(self, engine: AsyncEngine, keyring: Keyring) -> None:
         self._engine = engine

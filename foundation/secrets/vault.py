@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.secrets.store import (
+from foundation.secrets.store import (
     SecretMeta,
     SecretNotFoundError,
     SecretRef,

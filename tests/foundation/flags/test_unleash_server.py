@@ -12,12 +12,12 @@ import pytest
 from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes
 
-from activities.flags.client import FlagClient, FlagContext
-from activities.flags.rollout import decide_rollout, rollout_flag
-from activities.flags.settings import FlagSettings
 from activities.registry import ToolRegistry
-from activities.telemetry.health import run_checks
-from tests.conftest import compile_for_tests
+from foundation.flags.client import FlagClient, FlagContext
+from foundation.flags.rollout import decide_rollout, rollout_flag
+from foundation.flags.settings import FlagSettings
+from foundation.telemetry.health import run_checks
+from tests.support.temporal_fixtures import compile_for_tests
 from tests.support.unleash import private_unleash, shared_unleash, wait_until
 from treeflow.devserver import free_port
 from workflows import search_attributes as sa

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from activities.flags.client import FlagClient, FlagContext
+from foundation.flags.client import FlagClient, FlagContext
 
 Arm = Literal["stable", "candidate"]
 

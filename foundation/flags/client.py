@@ -20,8 +20,8 @@ from UnleashClient.cache import FileCache
 from UnleashClient.clients.unleash_client import UnleashClient
 from UnleashClient.utils import InstanceAllowType
 
-from activities.flags.settings import FlagSettings
-from activities.telemetry.health import CheckOutcome
+from foundation.flags.settings import FlagSettings
+from foundation.telemetry.health import CheckOutcome
 
 EMBEDDED_URL = "http://embedded.invalid/api"  # never contacted: embedded mode fetches nothing
 

@@ -24,7 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
-from activities.telemetry.settings import tracing_requested
+from foundation.telemetry.settings import tracing_requested
 
 TRACER_NAME = "treeflow"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from activities.flags.client import FlagClient, FlagContext
+from foundation.flags.client import FlagClient, FlagContext
 
 
 def tool_flags(activity_name: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from activities.secrets import SecretNotFoundError, SecretRef, VaultSecretStore
+from foundation.secrets import SecretNotFoundError, SecretRef, VaultSecretStore
 
 
 class InvalidPath(Exception):

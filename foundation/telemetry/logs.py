@@ -22,8 +22,8 @@ import structlog
 from structlog.stdlib import ProcessorFormatter
 from structlog.typing import Processor
 
-from activities.telemetry.redaction import redact_event
-from activities.telemetry.settings import TelemetrySettings
+from foundation.telemetry.redaction import redact_event
+from foundation.telemetry.settings import TelemetrySettings
 
 _HANDLER_NAME = "treeflow"
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from activities.telemetry.logs import bind_log_context, configure_logging, get_logger
-from activities.telemetry.redaction import REDACTED, is_secret_key, redact_text
-from activities.telemetry.settings import TelemetrySettings
+from foundation.telemetry.logs import bind_log_context, configure_logging, get_logger
+from foundation.telemetry.redaction import REDACTED, is_secret_key, redact_text
+from foundation.telemetry.settings import TelemetrySettings
 
 JWT = (
     "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0."
@@ -155,7 +155,7 @@ def test_structlog_is_configured_only_by_the_explicit_call() -> None:
     """Importing the telemetry package changes nothing (no import-time side effects)."""
     import importlib
 
-    import activities.telemetry.logs as logs_module
+    import foundation.telemetry.logs as logs_module
 
     before = structlog.get_config()["processors"]
     importlib.reload(logs_module)

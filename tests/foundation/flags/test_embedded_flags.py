@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from activities.flags.client import FlagClient, FlagContext
-from activities.flags.gates import ToolsNotEnabled, blocked_tools, require_tools, tool_flags
-from activities.flags.rollout import decide_rollout, rollout_flag
-from activities.flags.settings import DEFAULT_FLAGS_FILE, FlagSettings
+from foundation.flags.client import FlagClient, FlagContext
+from foundation.flags.gates import ToolsNotEnabled, blocked_tools, require_tools, tool_flags
+from foundation.flags.rollout import decide_rollout, rollout_flag
+from foundation.flags.settings import DEFAULT_FLAGS_FILE, FlagSettings
 
 
 def feature(
