@@ -40,12 +40,12 @@ from api.db.models import RunRecord, TreeVersionRecord, utcnow
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.tenancy import TenantSettings
 from api.trees import compiled_of, conflict, get_tree
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import check_inputs, run_request, start_options, workflow_id
 from workflows import search_attributes as sa_keys
 from workflows.compiled import CompiledTree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import check_inputs, run_request, start_options, workflow_id
 from workflows.run_models import Progress, RunResult, UserInput
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 RunStatus = Literal[
     "running", "waiting_input", "completed", "failed", "cancelled", "terminated", "timed_out"

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from activities.flags.settings import FlagSettings
 from activities.secrets.keyring import DEV_ONLY_SECRET_KEY
 from activities.telemetry.settings import TelemetrySettings
-from workflows.temporal_config import TemporalSettings
+from temporal_client.connection import TemporalSettings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -18,6 +18,8 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.telemetry.logs import configure_logging
 from activities.telemetry.settings import TelemetrySettings
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import run_request, start_options
 from tests.support.tool_config import demo_store, tool_config
 from tests.support.tools import TEST_TOOLS
 from treeflow.devserver import DevServer, free_port
@@ -28,10 +30,8 @@ from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows.compiled import CompiledTree
 from workflows.compiler import compile_tree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
 from workflows.run_models import RunResult
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 MAIN_QUEUE = "tests-main"
 

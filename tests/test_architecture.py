@@ -73,7 +73,7 @@ def test_workflows_read_only_tool_metadata_from_activities() -> None:
 
 def test_interpreter_imports_pass_through_the_sandbox() -> None:
     """Our modules are imported inside `imports_passed_through`, nothing else of ours."""
-    tree = ast.parse((REPO / "workflows" / "interpreter.py").read_text())
+    tree = ast.parse((REPO / "workflows" / "workflow.py").read_text())
     top_level_ours = [
         node.module
         for node in tree.body

@@ -28,12 +28,12 @@ from activities.sdk import SecretResolver, no_secrets
 from activities.secrets.resolver import SecretsSettings, store_resolver
 from activities.telemetry.health import run_checks
 from activities.telemetry.logs import get_logger
+from temporal_client.connection import TemporalSettings
 from worker.settings import WorkerSettings
 from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 log = get_logger("treeflow.worker")
 

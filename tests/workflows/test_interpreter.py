@@ -19,8 +19,8 @@ from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows import search_attributes as sa
-from workflows.interpreter import DecisionTreeWorkflow
 from workflows.run_models import Progress, UserInput
+from workflows.workflow import DecisionTreeWorkflow
 
 
 async def events_of(handle: WorkflowHandle[Any, Any]) -> list[Any]:

@@ -17,13 +17,13 @@ from activities.flags.rollout import decide_rollout, rollout_flag
 from activities.flags.settings import FlagSettings
 from activities.registry import ToolRegistry
 from activities.telemetry.health import run_checks
+from temporal_client.run_start import run_request, start_options
 from tests.conftest import compile_for_tests
 from tests.support.unleash import private_unleash, shared_unleash, wait_until
 from treeflow.devserver import free_port
 from workflows import search_attributes as sa
 from workflows.compiled import CompiledTree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
+from workflows.workflow import DecisionTreeWorkflow
 
 REFRESH = 1  # seconds between the client's fetches
 

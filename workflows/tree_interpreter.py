@@ -1,6 +1,6 @@
 """The tree interpreter: the semantics of every node kind, run inside a workflow.
 
-`workflows.interpreter.DecisionTreeWorkflow` is the thin Temporal surface; this
+`workflows.workflow.DecisionTreeWorkflow` is the thin Temporal surface; this
 module holds the logic and is passed through the workflow sandbox (it is pure and
 keeps no module state), so the sandbox does not re-import it for every run.
 Rule decisions are evaluated here at no server cost; tools and router/LLM
