@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -40,12 +40,14 @@ from workflows.run_models import (
     TaskRecord,
     UserInput,
 )
+from workflows.scope import RunScope
 from workflows.search_attributes import RUN_STATUS, for_run
 from workflows.spec import (
     Branch,
     DecisionNode,
     EndNode,
     InputNode,
+    Node,
     ParallelNode,
     RetrySpec,
     SubtreeNode,
@@ -158,20 +160,26 @@ class TreeRun:
             self.env.visit(node_id)
             self.current = node_id
             workflow.set_current_details(f"node `{node_id}` · step {self.env.steps}")
-            node = self.tree.spec.nodes[node_id]
-            if isinstance(node, ToolNode):
-                node_id = await self._tool(node_id, node)
-            elif isinstance(node, DecisionNode):
-                node_id = await self._decision(node_id, node)
-            elif isinstance(node, InputNode):
-                node_id = await self._input(node_id, node)
-            elif isinstance(node, ParallelNode):
-                node_id = await self._parallel(node_id, node)
-            elif isinstance(node, SubtreeNode):
-                node_id = await self._subtree(node_id, node)
-            elif isinstance(node, EndNode):
-                raise _Finish("completed", self._render_output(node_id, node))
+            node_id = await self._step(node_id, self.tree.spec.nodes[node_id])
         self.current = None
+
+    async def _step(self, node_id: str, node: Node) -> str | None:
+        """Run one node; the id of the next one (None: this branch of the walk is done)."""
+        match node:
+            case ToolNode():
+                return await self._tool(node_id, node)
+            case DecisionNode():
+                return await self._decision(node_id, node)
+            case InputNode():
+                return await self._input(node_id, node)
+            case ParallelNode():
+                return await self._parallel(node_id, node)
+            case SubtreeNode():
+                return await self._subtree(node_id, node)
+            case EndNode():
+                raise _Finish("completed", self._render_output(node_id, node))
+            case _:
+                assert_never(node)
 
     def _maybe_continue_as_new(self, node_id: str) -> None:
         info = workflow.info()
@@ -199,7 +207,7 @@ class TreeRun:
     def scope(self, **extra: Any) -> dict[str, Any]:
         env = self.env
         info = workflow.info()
-        return {
+        names: RunScope = {
             "inputs": env.inputs,
             "state": env.state,
             "results": env.results,
@@ -213,8 +221,8 @@ class TreeRun:
                 "tree": self.tree.spec.name,
                 "steps": env.steps,
             },
-            **extra,
         }
+        return {**names, **extra}
 
     def _render(self, value: Any, path: str, **extra: Any) -> Any:
         try:
@@ -244,25 +252,14 @@ class TreeRun:
             if node.summary
             else f"{node_id} · {node.tool}"
         )
-        call = ToolCall(
-            args=args,
-            tenant_id=self.tenant_id,
-            node_id=node_id,
-            tree_name=self.tree.spec.name,
-            tree_version=self.tree.spec.version,
-            definition=self.tree.declarative_tools.get(node.tool),
-        )
         try:
-            output = await workflow.execute_activity(
+            output = await self._call_activity(
                 node.tool,
-                call,
-                result_type=dict,
-                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
-                heartbeat_timeout=(
-                    timedelta(seconds=node.heartbeat_timeout) if node.heartbeat_timeout else None
-                ),
-                retry_policy=retry_policy(node.retry),
+                node_id,
+                args,
+                node,
                 summary=summary[:200],
+                definition=self.tree.declarative_tools.get(node.tool),
             )
         except ActivityError as exc:
             if is_cancelled_exception(exc):
@@ -283,6 +280,36 @@ class TreeRun:
             updates = self._render(node.set, f"nodes.{node_id}.set", result=output)
             self.env.state.update(updates)
         return node.next
+
+    async def _call_activity(
+        self,
+        activity: str,
+        node_id: str,
+        args: dict[str, Any],
+        node: ToolNode | DecisionNode,
+        *,
+        summary: str,
+        definition: dict[str, Any] | None = None,
+    ) -> Any:
+        """Run the activity `name@x.y.z` for a tool node or a router/LLM decision."""
+        call = ToolCall(
+            args=args,
+            tenant_id=self.tenant_id,
+            node_id=node_id,
+            tree_name=self.tree.spec.name,
+            tree_version=self.tree.spec.version,
+            definition=definition,
+        )
+        heartbeat = node.heartbeat_timeout if isinstance(node, ToolNode) else None
+        return await workflow.execute_activity(
+            activity,
+            call,
+            result_type=dict,
+            start_to_close_timeout=timedelta(seconds=node.timeout or 60),
+            heartbeat_timeout=timedelta(seconds=heartbeat) if heartbeat else None,
+            retry_policy=retry_policy(node.retry),
+            summary=summary,
+        )
 
     def _handed_args(self, node_id: str, node: ToolNode) -> dict[str, Any]:
         """Arguments the routing decision wrote for this node, limited to the writable ones."""
@@ -355,18 +382,11 @@ class TreeRun:
             context={"inputs": self.env.inputs, "state": self.env.state},
         )
         try:
-            decided = await workflow.execute_activity(
+            decided = await self._call_activity(
                 node.using,
-                ToolCall(
-                    args=request.model_dump(mode="json"),
-                    tenant_id=self.tenant_id,
-                    node_id=node_id,
-                    tree_name=self.tree.spec.name,
-                    tree_version=self.tree.spec.version,
-                ),
-                result_type=dict,
-                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
-                retry_policy=retry_policy(node.retry),
+                node_id,
+                request.model_dump(mode="json"),
+                node,
                 summary=f"{node_id} · {node.strategy} decision",
             )
         except ActivityError as exc:
