@@ -357,13 +357,8 @@ class _Compiler:
         except ValidationError as exc:
             for error in exc.errors(include_url=False, include_input=False):
                 loc = [str(p) for p in error["loc"]]
-                if (loc and loc[0] in templated) or (not loc and templated):
-                    continue  # depends on a value only known at run time
-                if (loc and loc[0] in writable and loc[0] not in literal) or (not loc and writable):
-                    continue  # the decision agent writes (some of) it at run time
-                if loc and loc[0] not in accepted.values():
-                    continue  # reported above as unknown
-                self.error(".".join([path, *loc]), error["msg"])
+                if not _settled_later(loc, templated, writable, set(literal), accepted):
+                    self.error(".".join([path, *loc]), error["msg"])
 
     # ------------------------------------------------------------ expressions
 
@@ -440,6 +435,24 @@ class _Compiler:
                     problem = graph.branch_problem(nodes, entry, node.join)
                     if problem:
                         self.error(f"nodes.{node_id}.branches[{index}]", problem)
+
+
+def _settled_later(
+    loc: list[str],
+    templated: set[str],
+    writable: frozenset[str],
+    literal: set[str],
+    accepted: dict[str, str],
+) -> bool:
+    """Whether an argument error at `loc` is not the literal arguments' fault."""
+    if not loc:
+        return bool(templated or writable)  # the whole model: run-time values may fix it
+    field_name = loc[0]
+    if field_name in templated:
+        return True  # depends on a value only known at run time
+    if field_name in writable and field_name not in literal:
+        return True  # the decision agent writes it at run time
+    return field_name not in accepted.values()  # reported as an unknown argument
 
 
 @dataclass(frozen=True)
