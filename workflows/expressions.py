@@ -8,7 +8,7 @@ a fixed set of functions (see `FUNCTIONS`).
 
 Evaluation works on JSON-like data only (dict, list, str, number, bool, None):
 a missing key or index yields `null`, ordering comparisons with `null` are false,
-and sizes are capped so an expression cannot exhaust memory.
+and sizes and steps are budgeted (`workflows.budgets`), checked before allocating.
 """
 
 from __future__ import annotations
@@ -21,9 +21,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, assert_never
 
+from workflows.budgets import (
+    MAX_BUILT_SIZE,
+    MAX_RESULT_SIZE,
+    Budget,
+    BudgetExceeded,
+    json_size,
+    text_size,
+)
+from workflows.budgets import MAX_SIZE as MAX_SIZE  # re-exported where it was defined before
+
 MAX_SOURCE_LENGTH = 4000
 MAX_DEPTH = 64
-MAX_SIZE = 100_000  # characters of a string or items of a list an expression may build
 
 
 class ExpressionError(ValueError):
@@ -43,6 +52,10 @@ class ExpressionSyntaxError(ExpressionError):
 
 class EvaluationError(ExpressionError):
     """The expression parsed but cannot be evaluated on this data."""
+
+
+class BudgetError(EvaluationError):
+    """Evaluating would pass a limit of `workflows.budgets` (checked before allocating)."""
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -571,15 +584,32 @@ class Expression:
     source: str
     tree: Expr
 
-    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+    def evaluate(
+        self, scope: Mapping[str, Any], *, budget: Budget | None = None, bounded: bool = True
+    ) -> Any:
+        """The value on `scope`, spending `budget` (a fresh one if None).
+
+        `bounded=False` skips the budgets added after the first histories were
+        recorded; only replays of those histories use it.
+        """
+        if bounded and budget is None:
+            budget = Budget()
         try:
-            return _Evaluator(self.source, scope).eval(self.tree)
+            return _Evaluator(self.source, scope, budget if bounded else None).eval(self.tree)
         except EvaluationError:
             raise
+        except BudgetExceeded as exc:
+            raise BudgetError(str(exc), self.source) from None
         except RecursionError:
             raise EvaluationError("expression too deep", self.source) from None
         except (TypeError, ValueError, ArithmeticError) as exc:
             raise EvaluationError(str(exc), self.source) from None
+        except Exception as exc:  # any other failure of the tree's own expression
+            raise EvaluationError(f"{type(exc).__name__}: {exc}", self.source) from None
+
+    def is_reference(self) -> bool:
+        """Whether the expression only reads existing data (a constant or a path)."""
+        return isinstance(self.tree, Constant) or _path_of(self.tree) is not None
 
     def root_names(self) -> set[str]:
         """Top-level names this expression reads (`results`, `inputs`, ...)."""
@@ -623,15 +653,21 @@ def _walk_paths(node: Expr, found: list[tuple[str, ...]]) -> None:
         _walk_paths(child, found)
 
 
+_STRINGIFYING = frozenset({"lower", "upper", "strip", "split"})  # call str() on their argument
+
+
 class _Evaluator:
-    def __init__(self, source: str, scope: Mapping[str, Any]) -> None:
+    def __init__(self, source: str, scope: Mapping[str, Any], budget: Budget | None) -> None:
         self.source = source
         self.scope = scope
+        self.budget = budget
 
     def fail(self, message: str, position: int | None = None) -> EvaluationError:
         return EvaluationError(message, self.source, position)
 
     def eval(self, node: Expr) -> Any:
+        if self.budget is not None:
+            self.budget.spend(1)
         match node:
             case Constant(value=value):
                 return value
@@ -701,25 +737,73 @@ class _Evaluator:
 
     def call(self, node: Call) -> Any:
         args = [self.eval(arg) for arg in node.args]
+        self.check_call(node, args)
         try:
             result = FUNCTIONS[node.function](*args)
         except (TypeError, ValueError, AttributeError) as exc:
             raise self.fail(f"{node.function}(): {exc}", node.position) from None
         return _check_size(result, self, node.position)
 
+    def check_call(self, node: Call, args: list[Any]) -> None:
+        """Refuse, before it runs, a call whose result would pass the size limits."""
+        function = node.function
+        if not args:
+            return
+        if function == "join" and isinstance(args[0], list):
+            separator = args[1] if len(args) > 1 else ", "
+            if isinstance(separator, str):
+                self.check_join(args[0], separator, node.position)
+        elif function == "json":
+            self.check_text(json_size(args[0], MAX_SIZE, self.budget), node.position)
+        elif function == "str":
+            self.check_text(text_size(args[0], MAX_SIZE, self.budget), node.position)
+        elif function in _STRINGIFYING and self.over_result_size(args[0]):
+            raise BudgetExceeded(f"{function}(): argument larger than {MAX_RESULT_SIZE}")
+
+    def over_result_size(self, value: Any) -> bool:
+        if self.budget is None or isinstance(value, str):
+            return False
+        return json_size(value, MAX_RESULT_SIZE, self.budget) > MAX_RESULT_SIZE
+
+    def check_join(self, items: list[Any], separator: str, position: int) -> None:
+        total = len(separator) * max(len(items) - 1, 0)
+        for item in items:
+            if total > MAX_SIZE:
+                break
+            total += text_size(item, MAX_SIZE, self.budget)
+        self.check_text(total, position)
+
+    def check_text(self, size: int, position: int) -> None:
+        if size > MAX_SIZE:
+            raise self.fail(f"result larger than {MAX_SIZE} items", position)
+
+    def repeat(self, left: str | list[Any], times: int, position: int) -> Any:
+        if len(left) * max(times, 0) > MAX_SIZE:
+            raise self.fail(f"result larger than {MAX_SIZE} items", position)
+        if isinstance(left, list) and self.budget is not None and times > 0:
+            per_copy = json_size(left, MAX_BUILT_SIZE, self.budget)
+            if per_copy * times > MAX_BUILT_SIZE:
+                raise BudgetExceeded(
+                    f"a list built by repetition would pass {MAX_BUILT_SIZE} items and "
+                    "characters, counted through its elements"
+                )
+        return left * times
+
+    def add(self, left: Any, right: Any, position: int) -> Any:
+        if _is_number(left) and _is_number(right):
+            return left + right
+        same = isinstance(left, str) and isinstance(right, str)
+        if same or (isinstance(left, list) and isinstance(right, list)):
+            if len(left) + len(right) > MAX_SIZE:
+                raise self.fail(f"result larger than {MAX_SIZE} items", position)
+            return left + right
+        raise self.fail(f"cannot add {_type(left)} and {_type(right)}", position)
+
     def binary(self, op: str, left: Any, right: Any, position: int) -> Any:
         if op == "+":
-            if _is_number(left) and _is_number(right):
-                return left + right
-            if isinstance(left, str) and isinstance(right, str):
-                return _check_size(left + right, self, position)
-            if isinstance(left, list) and isinstance(right, list):
-                return _check_size(left + right, self, position)
-            raise self.fail(f"cannot add {_type(left)} and {_type(right)}", position)
+            return self.add(left, right, position)
         if op == "*" and isinstance(left, str | list) and isinstance(right, int):
-            if len(left) * max(right, 0) > MAX_SIZE:
-                raise self.fail(f"result larger than {MAX_SIZE} items", position)
-            return left * right
+            return self.repeat(left, right, position)
         if not (_is_number(left) and _is_number(right)):
             raise self.fail(f"'{op}' needs numbers, got {_type(left)} and {_type(right)}", position)
         if op in ("/", "//", "%") and right == 0:

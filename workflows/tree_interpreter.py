@@ -20,13 +20,14 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     ChildWorkflowError,
+    TemporalError,
     is_cancelled_exception,
 )
 
 from activities.contracts import DecisionInput, DecisionOption, DecisionOutput, ToolCall
 from workflows import observe
 from workflows.compiled import CompiledTree
-from workflows.expressions import EvaluationError, parse
+from workflows.evaluation import RunEvaluator
 from workflows.run_models import (
     Checkpoint,
     Environment,
@@ -53,7 +54,7 @@ from workflows.spec import (
     SubtreeNode,
     ToolNode,
 )
-from workflows.templating import TemplateError, is_templated, render
+from workflows.templating import is_templated
 
 WORKFLOW_NAME = "DecisionTreeWorkflow"
 
@@ -103,6 +104,7 @@ class TreeRun:
         self.waiting: dict[str, PendingInput] = {}
         self.answers: dict[str, Any] = {}
         self.output: dict[str, Any] | None = None
+        self.evaluator = RunEvaluator()
 
     def _inputs_with_defaults(self, inputs: dict[str, Any]) -> dict[str, Any]:
         declared = self.tree.spec.inputs or {}
@@ -119,6 +121,12 @@ class TreeRun:
         except asyncio.CancelledError:
             self.phase = "cancelled"
             raise
+        except Exception as exc:
+            self.phase = "failed"
+            if isinstance(exc, TemporalError):
+                raise  # failures fail the run; non-determinism retries the task (see docs)
+            where = f"nodes.{self.current}" if self.current else "start"
+            raise _fail(where, f"{type(exc).__name__}: {exc}", "InternalError") from exc
         except BaseException:
             self.phase = "failed"
             raise
@@ -225,10 +233,7 @@ class TreeRun:
         return {**names, **extra}
 
     def _render(self, value: Any, path: str, **extra: Any) -> Any:
-        try:
-            return render(value, self.scope(**extra), path)
-        except TemplateError as exc:
-            raise ApplicationError(str(exc), type="TemplateError", non_retryable=True) from None
+        return self.evaluator.render(value, self.scope(**extra), path)
 
     def _default_output(self) -> dict[str, Any]:
         return {"result": self.env.last_result}
@@ -301,15 +306,18 @@ class TreeRun:
             definition=definition,
         )
         heartbeat = node.heartbeat_timeout if isinstance(node, ToolNode) else None
-        return await workflow.execute_activity(
-            activity,
-            call,
-            result_type=dict,
-            start_to_close_timeout=timedelta(seconds=node.timeout or 60),
-            heartbeat_timeout=timedelta(seconds=heartbeat) if heartbeat else None,
-            retry_policy=retry_policy(node.retry),
-            summary=summary,
-        )
+        try:
+            return await workflow.execute_activity(
+                activity,
+                call,
+                result_type=dict,
+                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
+                heartbeat_timeout=timedelta(seconds=heartbeat) if heartbeat else None,
+                retry_policy=retry_policy(node.retry),
+                summary=summary,
+            )
+        finally:
+            self.evaluator.waited()
 
     def _handed_args(self, node_id: str, node: ToolNode) -> dict[str, Any]:
         """Arguments the routing decision wrote for this node, limited to the writable ones."""
@@ -351,10 +359,7 @@ class TreeRun:
         return available
 
     def _rule(self, source: str, path: str) -> bool:
-        try:
-            return bool(parse(source).evaluate(self.scope()))
-        except EvaluationError as exc:
-            raise _fail(path, str(exc), "RuleError") from None
+        return self.evaluator.rule(source, self.scope(), path)
 
     def _rule_choice(
         self, node_id: str, node: DecisionNode, available: list[tuple[int, Branch]]
@@ -501,6 +506,7 @@ class TreeRun:
                 f"nodes.{node_id}", f"no user input within {node.timeout}s", "InputTimeout"
             ) from None
         finally:
+            self.evaluator.waited()
             del self.waiting[node_id]
             if not self.waiting:
                 self.phase = "running"
@@ -599,6 +605,8 @@ class TreeRun:
             if node.on_error is not None:
                 return node.on_error
             raise _fail(f"nodes.{node_id}", f"subtree failed: {message}", "SubtreeFailed") from exc
+        finally:
+            self.evaluator.waited()
         output = result.model_dump(mode="json")
         self.env.results[node_id] = output
         self.env.last_result = output["output"]
