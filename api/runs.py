@@ -40,12 +40,12 @@ from api.trees import compiled_of, conflict, get_tree
 from foundation.flags.client import FlagClient, FlagContext
 from foundation.flags.gates import blocked_tools
 from foundation.flags.rollout import RolloutDecision, decide_rollout, rollout_flag
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import check_inputs, run_request, start_options, workflow_id
 from workflows import search_attributes as sa_keys
 from workflows.compiled import CompiledTree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import check_inputs, run_request, start_options, workflow_id
 from workflows.run_models import Progress, RunResult, UserInput
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 RunStatus = Literal[
     "running", "waiting_input", "completed", "failed", "cancelled", "terminated", "timed_out"

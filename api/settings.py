@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from foundation.flags.settings import FlagSettings
 from foundation.settings import PlatformSettings
 from foundation.telemetry.settings import TelemetrySettings
-from workflows.temporal_config import TemporalSettings
+from temporal_client.connection import TemporalSettings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

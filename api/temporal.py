@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from api.problems import PROBLEM_BASE, ProblemError
-from workflows.temporal_config import TemporalSettings
+from temporal_client.connection import TemporalSettings
 
 
 class TemporalGateway:

@@ -150,10 +150,10 @@ async def direct_starts(
     """The floor: the same workflow started straight through the Temporal client."""
     from temporalio.client import Client
 
+    from temporal_client.connection import TemporalSettings
+    from temporal_client.run_start import run_request, start_options
     from treeflow.toolbox import compile_text
-    from workflows.interpreter import DecisionTreeWorkflow
-    from workflows.launch import run_request, start_options
-    from workflows.temporal_config import TemporalSettings
+    from workflows.workflow import DecisionTreeWorkflow
 
     settings = TemporalSettings(address=address, task_queue=queue)
     client = await Client.connect(**settings.connect_kwargs())

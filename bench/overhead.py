@@ -38,6 +38,8 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import ToolContext, tool
 from foundation.telemetry.tracing import build_tracer_provider
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import run_request, start_options
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
 from worker.runner import build_worker
@@ -45,9 +47,7 @@ from worker.settings import WorkerSettings
 from worker.telemetry.setup import WorkerTelemetry
 from workflows.compiled import CompiledTree
 from workflows.compiler import compile_tree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 QUEUE = "bench-overhead"
 OBSERVED_QUEUE = "bench-overhead-observed"

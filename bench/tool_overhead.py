@@ -35,11 +35,11 @@ from activities.backends.loader import load_demo
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import CallInfo, ToolContext
+from temporal_client.connection import TemporalSettings
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
-from workflows.temporal_config import TemporalSettings
 
 QUEUE = "bench-tools"
 ROWS = [{"group": f"g{i}", "count": i * 3 % 17} for i in range(8)]

@@ -86,7 +86,7 @@ def test_io_contract_catches_an_io_library_reached_through_our_modules(tmp_path:
     _write(tmp_path, {"activities/sdk.py": "import json\n\nimport httpx\n"})
     broken = _lint_imports(tmp_path, "contracts.toml")
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert "workflows.engine -> activities.sdk" in broken.stdout
+    assert "workflows.tree_interpreter -> activities.sdk" in broken.stdout
     assert "activities.sdk -> httpx" in broken.stdout
 
 
@@ -103,7 +103,7 @@ def test_workflows_reach_only_tool_metadata_in_activities() -> None:
 
 def test_interpreter_imports_pass_through_the_sandbox() -> None:
     """Our modules are imported inside `imports_passed_through`, nothing else of ours."""
-    tree = ast.parse((REPO / "workflows" / "interpreter.py").read_text())
+    tree = ast.parse((REPO / "workflows" / "workflow.py").read_text())
     top_level_ours = [
         node.module
         for node in tree.body

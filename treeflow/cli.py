@@ -178,8 +178,8 @@ def run(
     wait: Annotated[bool, typer.Option(help="Follow the run until it ends.")] = True,
 ) -> None:
     """Start a run on a running Temporal (TREEFLOW_TEMPORAL_ADDRESS) and follow it."""
+    from temporal_client.connection import TemporalSettings
     from treeflow.toolbox import resolve_tree
-    from workflows.temporal_config import TemporalSettings
 
     compiled, sample_inputs, answers = resolve_tree(tree, sample)
     inputs = sample_inputs | _parse_inputs(input or [], inputs_file)
@@ -203,9 +203,9 @@ async def _start_and_follow(
 ) -> int:
     from temporalio.client import Client
 
+    from temporal_client.run_start import InvalidInputs, run_request, start_options, workflow_id
     from treeflow.console_run import follow_with_progress
-    from workflows.interpreter import DecisionTreeWorkflow
-    from workflows.launch import InvalidInputs, run_request, start_options, workflow_id
+    from workflows.workflow import DecisionTreeWorkflow
 
     try:
         request = run_request(compiled, inputs, tenant)
@@ -239,7 +239,7 @@ def temporal_setup() -> None:
     Temporal Cloud namespaces are configured with `tcld` instead; the dev server
     started by `treeflow up` already has them.
     """
-    from workflows.temporal_config import TemporalSettings
+    from temporal_client.connection import TemporalSettings
 
     settings = TemporalSettings()
     added = asyncio.run(_register_search_attributes(settings))

@@ -19,6 +19,8 @@ from api.admin import ensure_dev_tenant
 from api.app import create_app
 from api.settings import Settings
 from foundation.secrets.settings import SecretsSettings
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import run_request, start_options, workflow_id
 from treeflow.console_run import follow_with_progress
 from treeflow.data_cli import ensure_demo_data
 from treeflow.devserver import DevServer, DevServerError
@@ -26,9 +28,7 @@ from treeflow.toolbox import default_registry, resolve_tree
 from worker.runner import run_worker
 from worker.settings import WorkerSettings
 from workflows.compiled import CompiledTree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options, workflow_id
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 KEY_FILE = "dev-api-key"
 

@@ -9,8 +9,8 @@ from typing import Any
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from workflows.interpreter import DecisionTreeWorkflow
 from workflows.run_models import PendingInput, Progress, RunResult, UserInput
+from workflows.workflow import DecisionTreeWorkflow
 
 
 class InputRejected(RuntimeError):

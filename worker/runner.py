@@ -29,12 +29,12 @@ from activities.secrets.resolver import store_resolver
 from foundation.secrets.settings import SecretsSettings
 from foundation.telemetry.health import run_checks
 from foundation.telemetry.logs import get_logger
+from temporal_client.connection import TemporalSettings
 from worker.settings import WorkerSettings
 from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 log = get_logger("treeflow.worker")
 

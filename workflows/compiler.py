@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, assert_never, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -18,7 +18,9 @@ from activities.versions import ToolRef, Version, VersionError
 from workflows import graph, templating
 from workflows.compiled import CompiledTree, meaning_hash
 from workflows.expressions import ExpressionSyntaxError, parse
+from workflows.scope import SCOPE_NAMES
 from workflows.spec import (
+    NODE_KINDS,
     DecisionNode,
     DuplicateKeyError,
     EndNode,
@@ -32,7 +34,6 @@ from workflows.spec import (
 )
 
 DEFAULT_DECISION_ACTIVITY = {"router": "router", "llm": "llm_decision"}
-SCOPE_NAMES = frozenset({"inputs", "state", "results", "tools", "errors", "passes", "run", "tasks"})
 
 
 class ToolCatalog(Protocol):
@@ -108,13 +109,10 @@ def _validation_issues(exc: ValidationError, prefix: str = "") -> list[CompileIs
     issues = []
     for error in exc.errors(include_url=False, include_input=False):
         # Drop discriminator tags (`tool`, `decision`...) pydantic inserts into locations.
-        loc = [str(p) for p in error["loc"] if p not in _NODE_KINDS]
+        loc = [str(p) for p in error["loc"] if p not in NODE_KINDS]
         path = ".".join(filter(None, [prefix, *loc]))
         issues.append(CompileIssue(path, error["msg"]))
     return issues
-
-
-_NODE_KINDS = frozenset({"decision", "tool", "input", "parallel", "subtree", "end"})
 
 
 @dataclass
@@ -175,16 +173,21 @@ class _Compiler:
         context: _ScopeContext,
         loop_nodes: set[str],
     ) -> Node:
-        if isinstance(node, ToolNode):
-            return self.tool_node(spec, node, path, context)
-        if isinstance(node, DecisionNode):
-            return self.decision_node(spec, node_id, node, path, context, loop_nodes)
-        if isinstance(node, InputNode):
-            self.template(node.prompt, f"{path}.prompt", context)
-        elif isinstance(node, SubtreeNode):
-            self.template(node.inputs, f"{path}.inputs", context)
-        elif isinstance(node, EndNode):
-            self.template(node.output, f"{path}.output", context)
+        match node:
+            case ToolNode():
+                return self.tool_node(spec, node, path, context)
+            case DecisionNode():
+                return self.decision_node(spec, node_id, node, path, context, loop_nodes)
+            case InputNode():
+                self.template(node.prompt, f"{path}.prompt", context)
+            case SubtreeNode():
+                self.template(node.inputs, f"{path}.inputs", context)
+            case EndNode():
+                self.template(node.output, f"{path}.output", context)
+            case ParallelNode():
+                pass  # its references are checked with the graph
+            case _:
+                assert_never(node)
         return node
 
     def tool_node(
@@ -354,13 +357,8 @@ class _Compiler:
         except ValidationError as exc:
             for error in exc.errors(include_url=False, include_input=False):
                 loc = [str(p) for p in error["loc"]]
-                if (loc and loc[0] in templated) or (not loc and templated):
-                    continue  # depends on a value only known at run time
-                if (loc and loc[0] in writable and loc[0] not in literal) or (not loc and writable):
-                    continue  # the decision agent writes (some of) it at run time
-                if loc and loc[0] not in accepted.values():
-                    continue  # reported above as unknown
-                self.error(".".join([path, *loc]), error["msg"])
+                if not _settled_later(loc, templated, writable, set(literal), accepted):
+                    self.error(".".join([path, *loc]), error["msg"])
 
     # ------------------------------------------------------------ expressions
 
@@ -437,6 +435,24 @@ class _Compiler:
                     problem = graph.branch_problem(nodes, entry, node.join)
                     if problem:
                         self.error(f"nodes.{node_id}.branches[{index}]", problem)
+
+
+def _settled_later(
+    loc: list[str],
+    templated: set[str],
+    writable: frozenset[str],
+    literal: set[str],
+    accepted: dict[str, str],
+) -> bool:
+    """Whether an argument error at `loc` is not the literal arguments' fault."""
+    if not loc:
+        return bool(templated or writable)  # the whole model: run-time values may fix it
+    field_name = loc[0]
+    if field_name in templated:
+        return True  # depends on a value only known at run time
+    if field_name in writable and field_name not in literal:
+        return True  # the decision agent writes it at run time
+    return field_name not in accepted.values()  # reported as an unknown argument
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ a fixed set of functions (see `FUNCTIONS`).
 
 Evaluation works on JSON-like data only (dict, list, str, number, bool, None):
 a missing key or index yields `null`, ordering comparisons with `null` are false,
-and sizes are capped so an expression cannot exhaust memory.
+and sizes and steps are budgeted (`workflows.budgets`), checked before allocating.
 """
 
 from __future__ import annotations
@@ -19,11 +19,20 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, assert_never
+
+from workflows.budgets import (
+    MAX_BUILT_SIZE,
+    MAX_RESULT_SIZE,
+    Budget,
+    BudgetExceeded,
+    json_size,
+    text_size,
+)
+from workflows.budgets import MAX_SIZE as MAX_SIZE  # re-exported where it was defined before
 
 MAX_SOURCE_LENGTH = 4000
 MAX_DEPTH = 64
-MAX_SIZE = 100_000  # characters of a string or items of a list an expression may build
 
 
 class ExpressionError(ValueError):
@@ -43,6 +52,10 @@ class ExpressionSyntaxError(ExpressionError):
 
 class EvaluationError(ExpressionError):
     """The expression parsed but cannot be evaluated on this data."""
+
+
+class BudgetError(EvaluationError):
+    """Evaluating would pass a limit of `workflows.budgets` (checked before allocating)."""
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -71,6 +84,14 @@ _KEYWORDS = {
     "True",
     "False",
     "None",
+}
+_CONSTANTS: dict[str, Any] = {
+    "true": True,
+    "True": True,
+    "false": False,
+    "False": False,
+    "null": None,
+    "None": None,
 }
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
 
@@ -128,11 +149,154 @@ def _unquote(text: str, source: str, position: int) -> str:
 
 # ---------------------------------------------------------------- AST
 
-Node = tuple[Any, ...]
-# ("lit", value) ("name", str) ("attr", node, str) ("index", node, node)
-# ("slice", node, node|None, node|None) ("call", str, (nodes), position)
-# ("unary", op, node) ("binary", op, left, right, position) ("compare", (ops), (nodes), pos)
-# ("and", (nodes)) ("or", (nodes)) ("not", node) ("cond", then, test, else) ("list", (nodes))
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A constant: number, string, boolean or null."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A top-level name read from the scope (`inputs`, `results`...)."""
+
+    name: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """`target.field`."""
+
+    target: Expr
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """`target[key]`."""
+
+    target: Expr
+    key: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """`target[start:stop]`, either bound optional."""
+
+    target: Expr
+    start: Expr | None
+    stop: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """`function(args...)`; `function` is a key of `FUNCTIONS`."""
+
+    function: str
+    args: tuple[Expr, ...]
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    """`-operand` or `+operand`."""
+
+    op: str
+    operand: Expr
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """Arithmetic: `left op right` with op one of `+ - * / // %`."""
+
+    op: str
+    left: Expr
+    right: Expr
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """A comparison chain: `operands[0] operators[0] operands[1] ...`."""
+
+    operators: tuple[str, ...]
+    operands: tuple[Expr, ...]
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    parts: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    parts: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """`then if test else otherwise`."""
+
+    then: Expr
+    test: Expr
+    otherwise: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class ListDisplay:
+    """`[item, ...]`."""
+
+    items: tuple[Expr, ...]
+
+
+Expr = (
+    Constant
+    | Name
+    | Attr
+    | Index
+    | Slice
+    | Call
+    | Unary
+    | Binary
+    | Compare
+    | And
+    | Or
+    | Not
+    | Conditional
+    | ListDisplay
+)
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of `node`, in source order."""
+    match node:
+        case Constant() | Name():
+            return ()
+        case Attr(target=target) | Not(operand=target) | Unary(operand=target):
+            return (target,)
+        case Index(target=target, key=key):
+            return (target, key)
+        case Slice(target=target, start=start, stop=stop):
+            return tuple(part for part in (target, start, stop) if part is not None)
+        case Binary(left=left, right=right):
+            return (left, right)
+        case Conditional(then=then, test=test, otherwise=otherwise):
+            return (then, test, otherwise)
+        case Call(args=parts) | Compare(operands=parts) | And(parts=parts) | Or(parts=parts):
+            return parts
+        case ListDisplay(items=parts):
+            return parts
+        case _:
+            assert_never(node)
 
 
 class _Parser:
@@ -166,7 +330,7 @@ class _Parser:
             )
         return token
 
-    def parse(self) -> Node:
+    def parse(self) -> Expr:
         if self.current.kind == "end":
             raise ExpressionSyntaxError("empty expression", self.source, 0)
         node = self.expression()
@@ -176,7 +340,7 @@ class _Parser:
             )
         return node
 
-    def expression(self) -> Node:
+    def expression(self) -> Expr:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ExpressionSyntaxError("expression nested too deeply", self.source, 0)
@@ -186,29 +350,29 @@ class _Parser:
                 test = self.or_expr()
                 self.expect("keyword", "else")
                 otherwise = self.expression()
-                return ("cond", node, test, otherwise)
+                return Conditional(node, test, otherwise)
             return node
         finally:
             self.depth -= 1
 
-    def or_expr(self) -> Node:
+    def or_expr(self) -> Expr:
         parts = [self.and_expr()]
         while self.accept("keyword", "or"):
             parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else ("or", tuple(parts))
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
-    def and_expr(self) -> Node:
+    def and_expr(self) -> Expr:
         parts = [self.not_expr()]
         while self.accept("keyword", "and"):
             parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else ("and", tuple(parts))
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
 
-    def not_expr(self) -> Node:
+    def not_expr(self) -> Expr:
         if self.accept("keyword", "not"):
-            return ("not", self.not_expr())
+            return Not(self.not_expr())
         return self.comparison()
 
-    def comparison(self) -> Node:
+    def comparison(self) -> Expr:
         position = self.current.position
         operands = [self.additive()]
         operators: list[str] = []
@@ -232,29 +396,29 @@ class _Parser:
             operands.append(self.additive())
         if not operators:
             return operands[0]
-        return ("compare", tuple(operators), tuple(operands), position)
+        return Compare(tuple(operators), tuple(operands), position)
 
-    def additive(self) -> Node:
+    def additive(self) -> Expr:
         node = self.term()
         while self.current.kind == "op" and self.current.value in ("+", "-"):
             token = self.advance()
-            node = ("binary", token.value, node, self.term(), token.position)
+            node = Binary(token.value, node, self.term(), token.position)
         return node
 
-    def term(self) -> Node:
+    def term(self) -> Expr:
         node = self.unary()
         while self.current.kind == "op" and self.current.value in ("*", "/", "//", "%"):
             token = self.advance()
-            node = ("binary", token.value, node, self.unary(), token.position)
+            node = Binary(token.value, node, self.unary(), token.position)
         return node
 
-    def unary(self) -> Node:
+    def unary(self) -> Expr:
         if self.current.kind == "op" and self.current.value in ("-", "+"):
             token = self.advance()
-            return ("unary", token.value, self.unary(), token.position)
+            return Unary(token.value, self.unary(), token.position)
         return self.postfix()
 
-    def postfix(self) -> Node:
+    def postfix(self) -> Expr:
         node = self.primary()
         while True:
             if self.accept("op", "."):
@@ -264,74 +428,74 @@ class _Parser:
                         "expected a field name after '.'", self.source, token.position
                     )
                 self.advance()
-                node = ("attr", node, token.value)
+                node = Attr(node, token.value)
             elif self.accept("op", "["):
                 node = self.subscript(node)
             else:
                 return node
 
-    def subscript(self, target: Node) -> Node:
-        start: Node | None = None
+    def subscript(self, target: Expr) -> Expr:
+        start: Expr | None = None
         if not (self.current.kind == "op" and self.current.value == ":"):
             start = self.expression()
         if self.accept("op", ":"):
-            stop: Node | None = None
+            stop: Expr | None = None
             if not (self.current.kind == "op" and self.current.value == "]"):
                 stop = self.expression()
             self.expect("op", "]")
-            return ("slice", target, start, stop)
+            return Slice(target, start, stop)
         self.expect("op", "]")
         assert start is not None
-        return ("index", target, start)
+        return Index(target, start)
 
-    def primary(self) -> Node:
+    def primary(self) -> Expr:
         token = self.current
-        if token.kind == "number":
+        literal = self.literal(token)
+        if literal is not None:
             self.advance()
-            text = token.value
-            is_float = "." in text or "e" in text.lower()
-            return ("lit", float(text) if is_float else int(text))
-        if token.kind == "string":
-            self.advance()
-            return ("lit", _unquote(token.value, self.source, token.position))
-        if token.kind == "keyword" and token.value in ("true", "True"):
-            self.advance()
-            return ("lit", True)
-        if token.kind == "keyword" and token.value in ("false", "False"):
-            self.advance()
-            return ("lit", False)
-        if token.kind == "keyword" and token.value in ("null", "None"):
-            self.advance()
-            return ("lit", None)
+            return literal
         if token.kind == "name":
             self.advance()
             if self.accept("op", "("):
-                if token.value not in FUNCTIONS:
-                    raise ExpressionSyntaxError(
-                        f"unknown function '{token.value}'", self.source, token.position
-                    )
-                args: list[Node] = []
-                if not self.accept("op", ")"):
-                    args.append(self.expression())
-                    while self.accept("op", ","):
-                        args.append(self.expression())
-                    self.expect("op", ")")
-                return ("call", token.value, tuple(args), token.position)
-            return ("name", token.value, token.position)
+                return self.call(token)
+            return Name(token.value, token.position)
         if self.accept("op", "("):
             node = self.expression()
             self.expect("op", ")")
             return node
         if self.accept("op", "["):
-            items: list[Node] = []
-            if not self.accept("op", "]"):
-                items.append(self.expression())
-                while self.accept("op", ","):
-                    items.append(self.expression())
-                self.expect("op", "]")
-            return ("list", tuple(items))
+            return ListDisplay(self.items("]"))
         found = token.value or "end of expression"
         raise ExpressionSyntaxError(f"unexpected '{found}'", self.source, token.position)
+
+    def literal(self, token: Token) -> Constant | None:
+        """The constant `token` spells, or None if it is not a literal."""
+        if token.kind == "number":
+            text = token.value
+            is_float = "." in text or "e" in text.lower()
+            return Constant(float(text) if is_float else int(text))
+        if token.kind == "string":
+            return Constant(_unquote(token.value, self.source, token.position))
+        if token.kind == "keyword" and token.value in _CONSTANTS:
+            return Constant(_CONSTANTS[token.value])
+        return None
+
+    def call(self, name: Token) -> Call:
+        if name.value not in FUNCTIONS:
+            raise ExpressionSyntaxError(
+                f"unknown function '{name.value}'", self.source, name.position
+            )
+        return Call(name.value, self.items(")"), name.position)
+
+    def items(self, closing: str) -> tuple[Expr, ...]:
+        """Comma-separated expressions up to `closing` (consumed)."""
+        items: list[Expr] = []
+        if not self.accept("op", closing):
+            items.append(self.expression())
+            while self.accept("op", ","):
+                items.append(self.expression())
+            self.expect("op", closing)
+        return tuple(items)
 
 
 # ---------------------------------------------------------------- functions
@@ -418,17 +582,34 @@ class Expression:
     """A parsed expression: evaluate it many times, inspect the names it reads."""
 
     source: str
-    tree: Node
+    tree: Expr
 
-    def evaluate(self, scope: Mapping[str, Any]) -> Any:
+    def evaluate(
+        self, scope: Mapping[str, Any], *, budget: Budget | None = None, bounded: bool = True
+    ) -> Any:
+        """The value on `scope`, spending `budget` (a fresh one if None).
+
+        `bounded=False` skips the budgets added after the first histories were
+        recorded; only replays of those histories use it.
+        """
+        if bounded and budget is None:
+            budget = Budget()
         try:
-            return _Evaluator(self.source, scope).eval(self.tree)
+            return _Evaluator(self.source, scope, budget if bounded else None).eval(self.tree)
         except EvaluationError:
             raise
+        except BudgetExceeded as exc:
+            raise BudgetError(str(exc), self.source) from None
         except RecursionError:
             raise EvaluationError("expression too deep", self.source) from None
         except (TypeError, ValueError, ArithmeticError) as exc:
             raise EvaluationError(str(exc), self.source) from None
+        except Exception as exc:  # any other failure of the tree's own expression
+            raise EvaluationError(f"{type(exc).__name__}: {exc}", self.source) from None
+
+    def is_reference(self) -> bool:
+        """Whether the expression only reads existing data (a constant or a path)."""
+        return isinstance(self.tree, Constant) or _path_of(self.tree) is not None
 
     def root_names(self) -> set[str]:
         """Top-level names this expression reads (`results`, `inputs`, ...)."""
@@ -443,124 +624,186 @@ class Expression:
         return found
 
 
-def _children(node: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Sub-nodes of an AST node, or the items of a tuple of nodes."""
-    return node[1:] if isinstance(node[0], str) else node
-
-
-def _walk_names(node: Any, found: set[str]) -> None:
-    if isinstance(node, tuple) and node:
-        if node[0] == "name":
-            found.add(node[1])
-            return
-        for child in _children(node):
-            _walk_names(child, found)
-
-
-def _path_of(node: Node) -> tuple[str, ...] | None:
-    if node[0] == "name":
-        return (node[1],)
-    if node[0] == "attr":
-        base = _path_of(node[1])
-        return None if base is None else (*base, node[2])
-    if node[0] == "index" and node[2][0] == "lit" and isinstance(node[2][1], str):
-        base = _path_of(node[1])
-        return None if base is None else (*base, node[2][1])
-    return None
-
-
-def _walk_paths(node: Any, found: list[tuple[str, ...]]) -> None:
-    if not (isinstance(node, tuple) and node):
+def _walk_names(node: Expr, found: set[str]) -> None:
+    if isinstance(node, Name):
+        found.add(node.name)
         return
-    if node[0] in ("name", "attr", "index"):
+    for child in children(node):
+        _walk_names(child, found)
+
+
+def _path_of(node: Expr) -> tuple[str, ...] | None:
+    match node:
+        case Name(name=name):
+            return (name,)
+        case Attr(target=target, field=step) | Index(target=target, key=Constant(value=str(step))):
+            base = _path_of(target)
+            return None if base is None else (*base, step)
+        case _:
+            return None
+
+
+def _walk_paths(node: Expr, found: list[tuple[str, ...]]) -> None:
+    if isinstance(node, Name | Attr | Index):
         path = _path_of(node)
         if path is not None:
             found.append(path)
-            if node[0] == "index":
-                _walk_paths(node[2], found)
             return
-    for child in _children(node):
+    for child in children(node):
         _walk_paths(child, found)
 
 
+_STRINGIFYING = frozenset({"lower", "upper", "strip", "split"})  # call str() on their argument
+
+
 class _Evaluator:
-    def __init__(self, source: str, scope: Mapping[str, Any]) -> None:
+    def __init__(self, source: str, scope: Mapping[str, Any], budget: Budget | None) -> None:
         self.source = source
         self.scope = scope
+        self.budget = budget
 
     def fail(self, message: str, position: int | None = None) -> EvaluationError:
         return EvaluationError(message, self.source, position)
 
-    def eval(self, node: Node) -> Any:
-        kind = node[0]
-        if kind == "lit":
-            return node[1]
-        if kind == "name":
-            if node[1] not in self.scope:
-                raise self.fail(f"unknown name '{node[1]}'", node[2])
-            return self.scope[node[1]]
-        if kind == "attr":
-            return _lookup(self.eval(node[1]), node[2])
-        if kind == "index":
-            return _lookup(self.eval(node[1]), self.eval(node[2]))
-        if kind == "slice":
-            target = self.eval(node[1])
-            start = None if node[2] is None else self.eval(node[2])
-            stop = None if node[3] is None else self.eval(node[3])
-            if not isinstance(target, list | str):
-                return None
-            return target[start:stop]
-        if kind == "and":
-            value: Any = True
-            for part in node[1]:
-                value = self.eval(part)
-                if not value:
-                    return value
-            return value
-        if kind == "or":
-            value = False
-            for part in node[1]:
-                value = self.eval(part)
-                if value:
-                    return value
-            return value
-        if kind == "not":
-            return not self.eval(node[1])
-        if kind == "cond":
-            return self.eval(node[1]) if self.eval(node[2]) else self.eval(node[3])
-        if kind == "list":
-            return [self.eval(item) for item in node[1]]
-        if kind == "unary":
-            operand = self.eval(node[2])
-            if not _is_number(operand):
-                raise self.fail(f"'{node[1]}' needs a number, got {_type(operand)}", node[3])
-            return -operand if node[1] == "-" else operand
-        if kind == "binary":
-            return self.binary(node[1], self.eval(node[2]), self.eval(node[3]), node[4])
-        if kind == "compare":
-            return self.compare(node[1], node[2])
-        if kind == "call":
-            args = [self.eval(arg) for arg in node[2]]
-            try:
-                result = FUNCTIONS[node[1]](*args)
-            except (TypeError, ValueError, AttributeError) as exc:
-                raise self.fail(f"{node[1]}(): {exc}", node[3]) from None
-            return _check_size(result, self, node[3])
-        raise self.fail(f"unknown node {kind}")  # pragma: no cover - parser emits known nodes
+    def eval(self, node: Expr) -> Any:
+        if self.budget is not None:
+            self.budget.spend(1)
+        match node:
+            case Constant(value=value):
+                return value
+            case Name():
+                return self.name(node)
+            case Attr(target=target, field=field):
+                return _lookup(self.eval(target), field)
+            case Index(target=target, key=key):
+                return _lookup(self.eval(target), self.eval(key))
+            case Slice():
+                return self.slice(node)
+            case And(parts=parts):
+                return self.all_of(parts)
+            case Or(parts=parts):
+                return self.any_of(parts)
+            case Not(operand=operand):
+                return not self.eval(operand)
+            case Conditional(then=then, test=test, otherwise=otherwise):
+                return self.eval(then) if self.eval(test) else self.eval(otherwise)
+            case ListDisplay(items=items):
+                return [self.eval(item) for item in items]
+            case Unary():
+                return self.unary(node)
+            case Binary(op=op, left=left, right=right, position=position):
+                return self.binary(op, self.eval(left), self.eval(right), position)
+            case Compare(operators=operators, operands=operands):
+                return self.compare(operators, operands)
+            case Call():
+                return self.call(node)
+            case _:
+                assert_never(node)
+
+    def name(self, node: Name) -> Any:
+        if node.name not in self.scope:
+            raise self.fail(f"unknown name '{node.name}'", node.position)
+        return self.scope[node.name]
+
+    def slice(self, node: Slice) -> Any:
+        target = self.eval(node.target)
+        start = None if node.start is None else self.eval(node.start)
+        stop = None if node.stop is None else self.eval(node.stop)
+        if not isinstance(target, list | str):
+            return None
+        return target[start:stop]
+
+    def all_of(self, parts: Sequence[Expr]) -> Any:
+        value: Any = True
+        for part in parts:
+            value = self.eval(part)
+            if not value:
+                return value
+        return value
+
+    def any_of(self, parts: Sequence[Expr]) -> Any:
+        value: Any = False
+        for part in parts:
+            value = self.eval(part)
+            if value:
+                return value
+        return value
+
+    def unary(self, node: Unary) -> Any:
+        operand = self.eval(node.operand)
+        if not _is_number(operand):
+            raise self.fail(f"'{node.op}' needs a number, got {_type(operand)}", node.position)
+        return -operand if node.op == "-" else operand
+
+    def call(self, node: Call) -> Any:
+        args = [self.eval(arg) for arg in node.args]
+        self.check_call(node, args)
+        try:
+            result = FUNCTIONS[node.function](*args)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise self.fail(f"{node.function}(): {exc}", node.position) from None
+        return _check_size(result, self, node.position)
+
+    def check_call(self, node: Call, args: list[Any]) -> None:
+        """Refuse, before it runs, a call whose result would pass the size limits."""
+        function = node.function
+        if not args:
+            return
+        if function == "join" and isinstance(args[0], list):
+            separator = args[1] if len(args) > 1 else ", "
+            if isinstance(separator, str):
+                self.check_join(args[0], separator, node.position)
+        elif function == "json":
+            self.check_text(json_size(args[0], MAX_SIZE, self.budget), node.position)
+        elif function == "str":
+            self.check_text(text_size(args[0], MAX_SIZE, self.budget), node.position)
+        elif function in _STRINGIFYING and self.over_result_size(args[0]):
+            raise BudgetExceeded(f"{function}(): argument larger than {MAX_RESULT_SIZE}")
+
+    def over_result_size(self, value: Any) -> bool:
+        if self.budget is None or isinstance(value, str):
+            return False
+        return json_size(value, MAX_RESULT_SIZE, self.budget) > MAX_RESULT_SIZE
+
+    def check_join(self, items: list[Any], separator: str, position: int) -> None:
+        total = len(separator) * max(len(items) - 1, 0)
+        for item in items:
+            if total > MAX_SIZE:
+                break
+            total += text_size(item, MAX_SIZE, self.budget)
+        self.check_text(total, position)
+
+    def check_text(self, size: int, position: int) -> None:
+        if size > MAX_SIZE:
+            raise self.fail(f"result larger than {MAX_SIZE} items", position)
+
+    def repeat(self, left: str | list[Any], times: int, position: int) -> Any:
+        if len(left) * max(times, 0) > MAX_SIZE:
+            raise self.fail(f"result larger than {MAX_SIZE} items", position)
+        if isinstance(left, list) and self.budget is not None and times > 0:
+            per_copy = json_size(left, MAX_BUILT_SIZE, self.budget)
+            if per_copy * times > MAX_BUILT_SIZE:
+                raise BudgetExceeded(
+                    f"a list built by repetition would pass {MAX_BUILT_SIZE} items and "
+                    "characters, counted through its elements"
+                )
+        return left * times
+
+    def add(self, left: Any, right: Any, position: int) -> Any:
+        if _is_number(left) and _is_number(right):
+            return left + right
+        same = isinstance(left, str) and isinstance(right, str)
+        if same or (isinstance(left, list) and isinstance(right, list)):
+            if len(left) + len(right) > MAX_SIZE:
+                raise self.fail(f"result larger than {MAX_SIZE} items", position)
+            return left + right
+        raise self.fail(f"cannot add {_type(left)} and {_type(right)}", position)
 
     def binary(self, op: str, left: Any, right: Any, position: int) -> Any:
         if op == "+":
-            if _is_number(left) and _is_number(right):
-                return left + right
-            if isinstance(left, str) and isinstance(right, str):
-                return _check_size(left + right, self, position)
-            if isinstance(left, list) and isinstance(right, list):
-                return _check_size(left + right, self, position)
-            raise self.fail(f"cannot add {_type(left)} and {_type(right)}", position)
+            return self.add(left, right, position)
         if op == "*" and isinstance(left, str | list) and isinstance(right, int):
-            if len(left) * max(right, 0) > MAX_SIZE:
-                raise self.fail(f"result larger than {MAX_SIZE} items", position)
-            return left * right
+            return self.repeat(left, right, position)
         if not (_is_number(left) and _is_number(right)):
             raise self.fail(f"'{op}' needs numbers, got {_type(left)} and {_type(right)}", position)
         if op in ("/", "//", "%") and right == 0:
@@ -575,7 +818,7 @@ class _Evaluator:
             return left // right
         return left % right
 
-    def compare(self, operators: Sequence[str], operands: Sequence[Node]) -> bool:
+    def compare(self, operators: Sequence[str], operands: Sequence[Expr]) -> bool:
         left = self.eval(operands[0])
         for op, operand in zip(operators, operands[1:], strict=True):
             right = self.eval(operand)

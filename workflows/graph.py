@@ -3,35 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import assert_never
 
-from workflows.spec import DecisionNode, InputNode, Node, ParallelNode
+from workflows.spec import (
+    DecisionNode,
+    EndNode,
+    InputNode,
+    Node,
+    ParallelNode,
+    SubtreeNode,
+    ToolNode,
+)
 
 Edge = tuple[str, str]  # (field path inside the node, target node id)
 
 
 def edges(nodes: Mapping[str, Node]) -> dict[str, list[Edge]]:
     """Every outgoing reference of every node, with the field it comes from."""
-    result: dict[str, list[Edge]] = {}
-    for node_id, node in nodes.items():
-        out: list[Edge] = []
-        if node.kind == "decision":
-            out.extend((f"branches[{i}].to", b.to) for i, b in enumerate(node.branches))
-            out.extend(
-                (name, target)
-                for name, target in (("on_limit", node.on_limit), ("on_end", node.on_end))
-                if target
-            )
-        elif node.kind == "parallel":
-            out.extend((f"branches[{i}]", b) for i, b in enumerate(node.branches))
-            out.append(("join", node.join))
-        elif node.kind in ("tool", "subtree"):
-            out.extend((n, t) for n, t in (("next", node.next), ("on_error", node.on_error)) if t)
-        elif node.kind == "input":
-            out.extend(
-                (n, t) for n, t in (("next", node.next), ("on_timeout", node.on_timeout)) if t
-            )
-        result[node_id] = out
-    return result
+    return {node_id: _out_edges(node) for node_id, node in nodes.items()}
+
+
+def _out_edges(node: Node) -> list[Edge]:
+    match node:
+        case DecisionNode():
+            branches = [(f"branches[{i}].to", b.to) for i, b in enumerate(node.branches)]
+            return branches + _present(("on_limit", node.on_limit), ("on_end", node.on_end))
+        case ParallelNode():
+            entries = [(f"branches[{i}]", entry) for i, entry in enumerate(node.branches)]
+            return [*entries, ("join", node.join)]
+        case ToolNode() | SubtreeNode():
+            return _present(("next", node.next), ("on_error", node.on_error))
+        case InputNode():
+            return _present(("next", node.next), ("on_timeout", node.on_timeout))
+        case EndNode():
+            return []
+        case _:
+            assert_never(node)
+
+
+def _present(*fields: tuple[str, str | None]) -> list[Edge]:
+    return [(name, target) for name, target in fields if target]
 
 
 def successors(nodes: Mapping[str, Node]) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -220,10 +220,16 @@ class EndNode(_NodeBase):
     output: dict[str, Any] = Field(default_factory=dict)
 
 
-Node = Annotated[
-    DecisionNode | ToolNode | InputNode | ParallelNode | SubtreeNode | EndNode,
-    Field(discriminator="kind"),
-]
+AnyNode = DecisionNode | ToolNode | InputNode | ParallelNode | SubtreeNode | EndNode
+"""Every node kind, a closed union: `match` on it ends in `assert_never`, so mypy
+reports each place that does not handle a newly added kind."""
+
+Node = Annotated[AnyNode, Field(discriminator="kind")]
+
+NODE_KINDS: frozenset[str] = frozenset(
+    kind for model in get_args(AnyNode) for kind in get_args(model.model_fields["kind"].annotation)
+)
+"""The `kind` tags of `AnyNode`, derived from it."""
 
 
 class TreeSpec(_Model):

@@ -7,7 +7,7 @@ candidate, and a repeated start with the same key routes the same way. A variant
 payload may name the candidate version (otherwise the caller's candidate is used).
 
 The decision is recorded in the run's memo and `TreeRollout` search attribute via
-`workflows.launch.start_options(rollout=decision.record())`; workflow code never
+`temporal_client.run_start.start_options(rollout=decision.record())`; workflow code never
 evaluates a flag, so replay sees the same tree the run started with.
 """
 

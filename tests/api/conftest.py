@@ -44,7 +44,7 @@ from api.db.models import Membership, Role, Tenant, User, utcnow  # noqa: E402
 from api.services import Services  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from foundation.secrets import Keyring  # noqa: E402
-from workflows.temporal_config import TemporalSettings  # noqa: E402
+from temporal_client.connection import TemporalSettings  # noqa: E402
 
 PG_ENV = "TREEFLOW_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]

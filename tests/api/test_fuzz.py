@@ -19,8 +19,8 @@ from schemathesis.core.result import Ok
 from api.db.models import Role
 from api.services import Services
 from api.settings import Settings
+from temporal_client.connection import TemporalSettings
 from tests.api.conftest import create_actor, create_tenant, live_server
-from workflows.temporal_config import TemporalSettings
 
 MIN_REQUESTS = 1_000
 EXAMPLES_PER_MODE = 40

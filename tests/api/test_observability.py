@@ -18,14 +18,14 @@ from api.app import create_app
 from api.rbac import Permission, requires
 from api.settings import Settings
 from foundation.flags.settings import FlagSettings
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import run_request, start_options
 from tests.api.conftest import World, client_for, live_server
 from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import free_port
 from workflows.compiler import compile_tree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 StartApp = Callable[[Settings], Awaitable[FastAPI]]
 

@@ -18,7 +18,7 @@ from foundation.flags.settings import FlagSettings
 from tests.api.conftest import create_actor, create_tenant
 from tests.api.test_runs import start, wait_until
 from tests.api.test_trees import create, tree_source, trees_url, unique
-from workflows import search_attributes as sa
+from workflows import search_attributes
 
 
 def only_for(name: str, tenants: list[str], *, enabled: bool = True) -> dict[str, Any]:
@@ -88,7 +88,7 @@ async def test_rollout_routes_runs_to_the_new_version_and_tool_flags_refuse_tree
     described = await client.get_workflow_handle(outputs[canary_id][2]).describe()
     memo = await described.memo()
     assert memo["rollout"] == {"flag": rollout_flag(tree), "arm": "candidate", "version": "2"}
-    assert described.typed_search_attributes.get(sa.TREE_ROLLOUT) == "candidate"
+    assert described.typed_search_attributes.get(search_attributes.TREE_ROLLOUT) == "candidate"
     steady = await client.get_workflow_handle(outputs[other_id][2]).describe()
     assert (await steady.memo())["rollout"]["arm"] == "stable"
 

@@ -17,11 +17,11 @@ import yaml
 from temporalio.client import WorkflowFailureError
 
 from api.app import create_app
+from temporal_client.connection import TemporalSettings
 from tests.api.conftest import live_server, settings_for
 from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import free_port
-from workflows.temporal_config import TemporalSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"

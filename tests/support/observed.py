@@ -15,6 +15,8 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from foundation.telemetry.health import run_checks
 from foundation.telemetry.tracing import build_tracer_provider, uninstrument_httpx
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import run_request, start_options
 from tests.support.observed_tools import OBSERVED_TOOLS
 from tests.support.tools import TEST_TOOLS
 from treeflow.devserver import free_port
@@ -24,9 +26,7 @@ from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
 from workflows.compiler import compile_tree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 OBSERVED_QUEUE = "tests-observed"
 

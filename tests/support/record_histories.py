@@ -22,13 +22,13 @@ from temporalio.client import Client
 import templates
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
+from temporal_client.connection import TemporalSettings
 from tests.support.samples import child_ids, expectation_failures, run_sample
 from tests.support.tool_config import demo_store, tool_config
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
-from workflows.temporal_config import TemporalSettings
 
 OUT = Path(__file__).resolve().parents[1] / "histories"
 INDEX = "index.json"  # history file stem -> workflow id (replay needs the real id)

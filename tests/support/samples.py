@@ -9,11 +9,11 @@ from temporalio.client import Client, WorkflowHandle
 
 import templates
 from activities.registry import ToolRegistry
+from temporal_client.run_start import run_request, start_options
 from treeflow.follow import answers_from, follow
 from treeflow.toolbox import compile_text
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
 from workflows.run_models import RunResult
+from workflows.workflow import DecisionTreeWorkflow
 
 
 async def run_sample(

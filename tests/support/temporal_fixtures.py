@@ -21,6 +21,8 @@ from temporalio.worker import Worker
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import run_request, start_options
 from tests.support.observed import observed
 from tests.support.tool_config import demo_store, tool_config
 from treeflow.devserver import DevServer, free_port
@@ -30,10 +32,8 @@ from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows.compiled import CompiledTree
 from workflows.compiler import compile_tree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
 from workflows.run_models import RunResult
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 __all__ = ["MAIN_QUEUE", "Run", "RunTree", "StartTree", "compile_for_tests", "observed"]
 

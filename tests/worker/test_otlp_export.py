@@ -19,14 +19,14 @@ from temporalio.client import Client
 
 from activities.registry import ToolRegistry
 from foundation.telemetry.tracing import build_tracer_provider
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_start import run_request, start_options
 from tests.support.processes import REPO, WorkerProcess
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import DevServer, free_port
 from worker.telemetry.setup import WorkerTelemetry
 from workflows.compiler import compile_tree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
-from workflows.temporal_config import TemporalSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from temporalio.exceptions import CancelledError
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from foundation.telemetry.metrics import BoundedLabel, WorkerMetrics
+from temporal_client.run_start import run_request, start_options
 from tests.support.observed import Observed
 from tests.support.temporal_fixtures import compile_for_tests
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from worker.telemetry.run_metrics import RunMetricsInterceptor
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
+from workflows.workflow import DecisionTreeWorkflow
 
 ROUTED = tree(
     {

@@ -14,13 +14,13 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from activities.registry import ToolRegistry
+from temporal_client.run_start import run_request, start_options
 from tests.support.processes import WorkerProcess
 from tests.support.temporal_fixtures import compile_for_tests
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import DevServer
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
 from workflows.run_models import RunResult
+from workflows.workflow import DecisionTreeWorkflow
 
 
 @pytest.fixture

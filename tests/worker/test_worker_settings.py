@@ -9,12 +9,12 @@ from temporalio.client import Client
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
+from temporal_client.run_start import run_request, start_options
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker, registry_for
 from worker.settings import WorkerSettings
 from workflows.compiler import compile_tree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
+from workflows.workflow import DecisionTreeWorkflow
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from foundation.telemetry.health import run_checks
 from foundation.telemetry.metrics import WorkerMetrics
+from temporal_client.connection import TemporalSettings
 from tests.support.observed import Observed
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import DevServer, free_port
@@ -25,7 +26,6 @@ from worker.settings import WorkerSettings
 from worker.telemetry.backlog import BacklogMetrics, BacklogMonitor
 from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
-from workflows.temporal_config import TemporalSettings
 
 
 def metric_names(text: str) -> set[str]:

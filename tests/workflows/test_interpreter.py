@@ -18,9 +18,9 @@ from tests.support.temporal_fixtures import RunTree, StartTree
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
-from workflows import search_attributes as sa
-from workflows.interpreter import DecisionTreeWorkflow
+from workflows import search_attributes
 from workflows.run_models import Progress, UserInput
+from workflows.workflow import DecisionTreeWorkflow
 
 
 async def events_of(handle: WorkflowHandle[Any, Any]) -> list[Any]:
@@ -196,8 +196,8 @@ async def test_subtree_runs_as_a_child_workflow(run_tree: RunTree, client: Clien
     child_id = f"{run.handle.id}/child/1.1"
     child = await client.get_workflow_handle(child_id).describe()
     assert child.status == WorkflowExecutionStatus.COMPLETED
-    assert child.typed_search_attributes.get(sa.TREE_NAME) == "inner"
-    assert child.typed_search_attributes.get(sa.TENANT_ID) == "tests"
+    assert child.typed_search_attributes.get(search_attributes.TREE_NAME) == "inner"
+    assert child.typed_search_attributes.get(search_attributes.TENANT_ID) == "tests"
 
 
 HUMAN = tree(
@@ -232,7 +232,7 @@ async def test_human_input_via_update_with_validation(start_tree: StartTree) -> 
     assert progress.waiting_for[0].prompt == "Approve invoice 7?"
     assert progress.waiting_for[0].choices == ["yes", "no"]
     description = await handle.describe()
-    assert description.typed_search_attributes.get(sa.RUN_STATUS) == "waiting_input"
+    assert description.typed_search_attributes.get(search_attributes.RUN_STATUS) == "waiting_input"
     with pytest.raises(Exception, match="Workflow update failed") as rejected:
         await handle.execute_update(DecisionTreeWorkflow.submit_input, UserInput(value="maybe"))
     assert "answer must be one of" in str(rejected.value.__cause__)
@@ -247,7 +247,7 @@ async def test_human_input_via_update_with_validation(start_tree: StartTree) -> 
     result = await handle.result()
     assert result.output == {"answer": "yes"}
     description = await handle.describe()
-    assert description.typed_search_attributes.get(sa.RUN_STATUS) is None
+    assert description.typed_search_attributes.get(search_attributes.RUN_STATUS) is None
     events = await events_of(handle)
     # Rejected updates leave no trace in history; the accepted one does.
     assert count(events, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) == 1
@@ -521,9 +521,9 @@ async def test_runs_are_findable_by_typed_search_attributes(
     )
     description = await run.handle.describe()
     attrs = description.typed_search_attributes
-    assert attrs.get(sa.TENANT_ID) == "acme"
-    assert attrs.get(sa.TREE_NAME) == "findme"
-    assert attrs.get(sa.TREE_HASH) == run.result.tree_hash
+    assert attrs.get(search_attributes.TENANT_ID) == "acme"
+    assert attrs.get(search_attributes.TREE_NAME) == "findme"
+    assert attrs.get(search_attributes.TREE_HASH) == run.result.tree_hash
     query = f"TenantId = 'acme' AND TreeName = 'findme' AND WorkflowId = '{run.handle.id}'"
     for _ in range(50):  # visibility is eventually consistent
         found = [w.id async for w in client.list_workflows(query)]

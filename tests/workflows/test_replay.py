@@ -16,9 +16,9 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workflows.interpreter import WORKFLOW_NAME, DecisionTreeWorkflow
+from temporal_client.connection import data_converter
 from workflows.run_models import RunRequest, RunResult
-from workflows.temporal_config import data_converter
+from workflows.workflow import WORKFLOW_NAME, DecisionTreeWorkflow
 
 FOLDER = Path(__file__).parents[1] / "histories"
 INDEX = json.loads((FOLDER / "index.json").read_text())

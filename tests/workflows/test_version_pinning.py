@@ -8,14 +8,14 @@ from temporalio.client import Client
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
+from temporal_client.run_start import run_request, start_options
 from tests.support.tools import echo_v1, echo_v2
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows.compiler import compile_tree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
 from workflows.run_models import UserInput
+from workflows.workflow import DecisionTreeWorkflow
 
 DOC = tree(
     {

@@ -17,13 +17,13 @@ from foundation.flags.client import FlagClient, FlagContext
 from foundation.flags.rollout import decide_rollout, rollout_flag
 from foundation.flags.settings import FlagSettings
 from foundation.telemetry.health import run_checks
+from temporal_client.run_start import run_request, start_options
 from tests.support.temporal_fixtures import compile_for_tests
 from tests.support.unleash import private_unleash, shared_unleash, wait_until
 from treeflow.devserver import free_port
-from workflows import search_attributes as sa
+from workflows import search_attributes
 from workflows.compiled import CompiledTree
-from workflows.interpreter import DecisionTreeWorkflow
-from workflows.launch import run_request, start_options
+from workflows.workflow import DecisionTreeWorkflow
 
 REFRESH = 1  # seconds between the client's fetches
 
@@ -109,7 +109,7 @@ async def test_run_routing_follows_a_flag_toggled_through_the_admin_api(
         assert version == "1.0.0"
         assert memo["rollout"] == {"flag": flag, "arm": "stable", "version": "1.0.0"}
         assert memo["tree_version"] == "1.0.0"
-        assert attributes.get(sa.TREE_ROLLOUT) == "stable"
+        assert attributes.get(search_attributes.TREE_ROLLOUT) == "stable"
 
         admin.switch(flag, on=True)  # adds a 100 % flexibleRollout strategy
         took = await wait_until(
@@ -121,8 +121,8 @@ async def test_run_routing_follows_a_flag_toggled_through_the_admin_api(
         )
         assert version == "2.0.0"
         assert memo["rollout"] == {"flag": flag, "arm": "candidate", "version": "2.0.0"}
-        assert attributes.get(sa.TREE_ROLLOUT) == "candidate"
-        assert attributes.get(sa.TREE_VERSION) == "2.0.0"
+        assert attributes.get(search_attributes.TREE_ROLLOUT) == "candidate"
+        assert attributes.get(search_attributes.TREE_VERSION) == "2.0.0"
 
         admin.switch(flag, on=False)
         await wait_until(

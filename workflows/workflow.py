@@ -1,7 +1,7 @@
 """`DecisionTreeWorkflow`: one workflow type that runs any `CompiledTree`.
 
 This module is the Temporal surface only (run, query, update, signal). The
-semantics live in `workflows.engine`, imported through the sandbox's passthrough
+semantics live in `workflows.tree_interpreter`, imported through the sandbox's passthrough
 so that starting a run does not re-import the interpreter. Everything the run
 reads comes from its input and its history, so every run replays deterministically.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.engine import WORKFLOW_NAME, TreeRun
     from workflows.run_models import InputAccepted, Progress, RunRequest, RunResult, UserInput
+    from workflows.tree_interpreter import WORKFLOW_NAME, TreeRun
 
 __all__ = ["WORKFLOW_NAME", "DecisionTreeWorkflow"]
 

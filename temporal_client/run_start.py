@@ -13,7 +13,7 @@ from typing import Any
 
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from workflows import search_attributes as sa
+from workflows import search_attributes
 from workflows.compiled import CompiledTree
 from workflows.run_models import RunRequest
 from workflows.spec import InputSpec
@@ -123,7 +123,7 @@ def start_options(
     return {
         "id": workflow_id,
         "task_queue": task_queue,
-        "search_attributes": sa.for_run(
+        "search_attributes": search_attributes.for_run(
             tenant_id, tree.name, tree.version, tree.hash, rollout_arm=arm
         ),
         "memo": {"tree": tree.name, "tree_version": tree.version, "tree_hash": tree.hash}

@@ -1,6 +1,6 @@
 """The tree interpreter: the semantics of every node kind, run inside a workflow.
 
-`workflows.interpreter.DecisionTreeWorkflow` is the thin Temporal surface; this
+`workflows.workflow.DecisionTreeWorkflow` is the thin Temporal surface; this
 module holds the logic and is passed through the workflow sandbox (it is pure and
 keeps no module state), so the sandbox does not re-import it for every run.
 Rule decisions are evaluated here at no server cost; tools and router/LLM
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,13 +20,14 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     ChildWorkflowError,
+    TemporalError,
     is_cancelled_exception,
 )
 
 from activities.contracts import DecisionInput, DecisionOption, DecisionOutput, ToolCall
 from workflows import observe
 from workflows.compiled import CompiledTree
-from workflows.expressions import EvaluationError, parse
+from workflows.evaluation import RunEvaluator
 from workflows.run_models import (
     Checkpoint,
     Environment,
@@ -40,18 +41,20 @@ from workflows.run_models import (
     TaskRecord,
     UserInput,
 )
+from workflows.scope import RunScope
 from workflows.search_attributes import RUN_STATUS, for_run
 from workflows.spec import (
     Branch,
     DecisionNode,
     EndNode,
     InputNode,
+    Node,
     ParallelNode,
     RetrySpec,
     SubtreeNode,
     ToolNode,
 )
-from workflows.templating import TemplateError, is_templated, render
+from workflows.templating import is_templated
 
 WORKFLOW_NAME = "DecisionTreeWorkflow"
 
@@ -101,6 +104,7 @@ class TreeRun:
         self.waiting: dict[str, PendingInput] = {}
         self.answers: dict[str, Any] = {}
         self.output: dict[str, Any] | None = None
+        self.evaluator = RunEvaluator()
 
     def _inputs_with_defaults(self, inputs: dict[str, Any]) -> dict[str, Any]:
         declared = self.tree.spec.inputs or {}
@@ -117,6 +121,12 @@ class TreeRun:
         except asyncio.CancelledError:
             self.phase = "cancelled"
             raise
+        except Exception as exc:
+            self.phase = "failed"
+            if isinstance(exc, TemporalError):
+                raise  # failures fail the run; non-determinism retries the task (see docs)
+            where = f"nodes.{self.current}" if self.current else "start"
+            raise _fail(where, f"{type(exc).__name__}: {exc}", "InternalError") from exc
         except BaseException:
             self.phase = "failed"
             raise
@@ -158,20 +168,26 @@ class TreeRun:
             self.env.visit(node_id)
             self.current = node_id
             workflow.set_current_details(f"node `{node_id}` · step {self.env.steps}")
-            node = self.tree.spec.nodes[node_id]
-            if isinstance(node, ToolNode):
-                node_id = await self._tool(node_id, node)
-            elif isinstance(node, DecisionNode):
-                node_id = await self._decision(node_id, node)
-            elif isinstance(node, InputNode):
-                node_id = await self._input(node_id, node)
-            elif isinstance(node, ParallelNode):
-                node_id = await self._parallel(node_id, node)
-            elif isinstance(node, SubtreeNode):
-                node_id = await self._subtree(node_id, node)
-            elif isinstance(node, EndNode):
-                raise _Finish("completed", self._render_output(node_id, node))
+            node_id = await self._step(node_id, self.tree.spec.nodes[node_id])
         self.current = None
+
+    async def _step(self, node_id: str, node: Node) -> str | None:
+        """Run one node; the id of the next one (None: this branch of the walk is done)."""
+        match node:
+            case ToolNode():
+                return await self._tool(node_id, node)
+            case DecisionNode():
+                return await self._decision(node_id, node)
+            case InputNode():
+                return await self._input(node_id, node)
+            case ParallelNode():
+                return await self._parallel(node_id, node)
+            case SubtreeNode():
+                return await self._subtree(node_id, node)
+            case EndNode():
+                raise _Finish("completed", self._render_output(node_id, node))
+            case _:
+                assert_never(node)
 
     def _maybe_continue_as_new(self, node_id: str) -> None:
         info = workflow.info()
@@ -199,7 +215,7 @@ class TreeRun:
     def scope(self, **extra: Any) -> dict[str, Any]:
         env = self.env
         info = workflow.info()
-        return {
+        names: RunScope = {
             "inputs": env.inputs,
             "state": env.state,
             "results": env.results,
@@ -213,14 +229,11 @@ class TreeRun:
                 "tree": self.tree.spec.name,
                 "steps": env.steps,
             },
-            **extra,
         }
+        return {**names, **extra}
 
     def _render(self, value: Any, path: str, **extra: Any) -> Any:
-        try:
-            return render(value, self.scope(**extra), path)
-        except TemplateError as exc:
-            raise ApplicationError(str(exc), type="TemplateError", non_retryable=True) from None
+        return self.evaluator.render(value, self.scope(**extra), path)
 
     def _default_output(self) -> dict[str, Any]:
         return {"result": self.env.last_result}
@@ -244,25 +257,14 @@ class TreeRun:
             if node.summary
             else f"{node_id} · {node.tool}"
         )
-        call = ToolCall(
-            args=args,
-            tenant_id=self.tenant_id,
-            node_id=node_id,
-            tree_name=self.tree.spec.name,
-            tree_version=self.tree.spec.version,
-            definition=self.tree.declarative_tools.get(node.tool),
-        )
         try:
-            output = await workflow.execute_activity(
+            output = await self._call_activity(
                 node.tool,
-                call,
-                result_type=dict,
-                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
-                heartbeat_timeout=(
-                    timedelta(seconds=node.heartbeat_timeout) if node.heartbeat_timeout else None
-                ),
-                retry_policy=retry_policy(node.retry),
+                node_id,
+                args,
+                node,
                 summary=summary[:200],
+                definition=self.tree.declarative_tools.get(node.tool),
             )
         except ActivityError as exc:
             if is_cancelled_exception(exc):
@@ -283,6 +285,39 @@ class TreeRun:
             updates = self._render(node.set, f"nodes.{node_id}.set", result=output)
             self.env.state.update(updates)
         return node.next
+
+    async def _call_activity(
+        self,
+        activity: str,
+        node_id: str,
+        args: dict[str, Any],
+        node: ToolNode | DecisionNode,
+        *,
+        summary: str,
+        definition: dict[str, Any] | None = None,
+    ) -> Any:
+        """Run the activity `name@x.y.z` for a tool node or a router/LLM decision."""
+        call = ToolCall(
+            args=args,
+            tenant_id=self.tenant_id,
+            node_id=node_id,
+            tree_name=self.tree.spec.name,
+            tree_version=self.tree.spec.version,
+            definition=definition,
+        )
+        heartbeat = node.heartbeat_timeout if isinstance(node, ToolNode) else None
+        try:
+            return await workflow.execute_activity(
+                activity,
+                call,
+                result_type=dict,
+                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
+                heartbeat_timeout=timedelta(seconds=heartbeat) if heartbeat else None,
+                retry_policy=retry_policy(node.retry),
+                summary=summary,
+            )
+        finally:
+            self.evaluator.waited()
 
     def _handed_args(self, node_id: str, node: ToolNode) -> dict[str, Any]:
         """Arguments the routing decision wrote for this node, limited to the writable ones."""
@@ -324,10 +359,7 @@ class TreeRun:
         return available
 
     def _rule(self, source: str, path: str) -> bool:
-        try:
-            return bool(parse(source).evaluate(self.scope()))
-        except EvaluationError as exc:
-            raise _fail(path, str(exc), "RuleError") from None
+        return self.evaluator.rule(source, self.scope(), path)
 
     def _rule_choice(
         self, node_id: str, node: DecisionNode, available: list[tuple[int, Branch]]
@@ -355,18 +387,11 @@ class TreeRun:
             context={"inputs": self.env.inputs, "state": self.env.state},
         )
         try:
-            decided = await workflow.execute_activity(
+            decided = await self._call_activity(
                 node.using,
-                ToolCall(
-                    args=request.model_dump(mode="json"),
-                    tenant_id=self.tenant_id,
-                    node_id=node_id,
-                    tree_name=self.tree.spec.name,
-                    tree_version=self.tree.spec.version,
-                ),
-                result_type=dict,
-                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
-                retry_policy=retry_policy(node.retry),
+                node_id,
+                request.model_dump(mode="json"),
+                node,
                 summary=f"{node_id} · {node.strategy} decision",
             )
         except ActivityError as exc:
@@ -481,6 +506,7 @@ class TreeRun:
                 f"nodes.{node_id}", f"no user input within {node.timeout}s", "InputTimeout"
             ) from None
         finally:
+            self.evaluator.waited()
             del self.waiting[node_id]
             if not self.waiting:
                 self.phase = "running"
@@ -579,6 +605,8 @@ class TreeRun:
             if node.on_error is not None:
                 return node.on_error
             raise _fail(f"nodes.{node_id}", f"subtree failed: {message}", "SubtreeFailed") from exc
+        finally:
+            self.evaluator.waited()
         output = result.model_dump(mode="json")
         self.env.results[node_id] = output
         self.env.last_result = output["output"]
