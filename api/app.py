@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from activities.telemetry.tracing import build_tracer_provider
 from api.audit import AuditMiddleware, AuditWriter
@@ -132,11 +133,10 @@ def create_app(
     if not settings.dev_mode:
         app.add_middleware(HTTPSOnly, public_url=settings.public_url)
     app.add_middleware(RequestTelemetry, metrics=services.metrics, access_log=settings.access_log)
-    app.add_middleware(
-        RequestContext,
-        trusted_proxies=settings.trusted_proxies,
-        hsts_max_age=settings.hsts_max_age_seconds,
-    )
+    app.add_middleware(RequestContext, hsts_max_age=settings.hsts_max_age_seconds)
+    if settings.trusted_proxies:  # X-Forwarded-* believed from these peers only
+        trusted = [str(network) for network in settings.trusted_proxies]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     if provider is not None:
         FastAPIInstrumentor.instrument_app(
             app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics,v1/health"
