@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.audit import AuditMiddleware, AuditWriter
 from api.db.migrate import upgrade
@@ -61,16 +62,39 @@ def _openapi_factory(app: FastAPI) -> Any:
     return openapi
 
 
+class FlatRoutesOverrides(dict[Any, Any]):
+    """``app.dependency_overrides`` of an app whose routes are mounted flat: refuses writes.
+
+    Flat routes were built by their router, not by the app, so FastAPI never consults
+    the app's overrides for them; a silently ignored override would let a test pass
+    against the real dependency. Swap services on ``app.state.services`` instead.
+    """
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError(
+            "app.dependency_overrides has no effect on routes added by api.app.mount() "
+            "(flat routing, see bench/routing.py); replace a service on "
+            "app.state.services instead"
+        )
+
+    __setitem__ = _refuse
+    __ior__ = _refuse  # type: ignore[assignment]
+    update = _refuse
+    setdefault = _refuse
+
+
 def mount(app: FastAPI, router: APIRouter) -> None:
     """Add a resource router's routes to the app itself.
 
     Current FastAPI includes routers lazily and, on every request, walks the included
-    routers one by one; measured here that added ~10 us per included router to every
-    request. The router's prefix, tags, responses and dependencies are already applied
-    to its routes, so adding them directly keeps matching one flat pass. (Routes added
-    this way do not see ``app.dependency_overrides``; nothing here relies on it.)
+    routers one by one; `bench/routing.py` measures both ways in one run (docs/benchmarks.md:
+    include_router added 25-440 us per request on the routes alone). The router's prefix,
+    tags, responses and dependencies are already applied to its routes, so adding them
+    directly keeps matching one flat pass. Routes added this way do not see
+    ``app.dependency_overrides``, so writing to it raises (:class:`FlatRoutesOverrides`).
     """
     app.router.routes.extend(router.routes)
+    app.dependency_overrides = FlatRoutesOverrides()
 
 
 def create_app(
@@ -132,11 +156,10 @@ def create_app(
     if not settings.dev_mode:
         app.add_middleware(HTTPSOnly, public_url=settings.public_url)
     app.add_middleware(RequestTelemetry, metrics=services.metrics, access_log=settings.access_log)
-    app.add_middleware(
-        RequestContext,
-        trusted_proxies=settings.trusted_proxies,
-        hsts_max_age=settings.hsts_max_age_seconds,
-    )
+    app.add_middleware(RequestContext, hsts_max_age=settings.hsts_max_age_seconds)
+    if settings.trusted_proxies:  # X-Forwarded-* believed from these peers only
+        trusted = [str(network) for network in settings.trusted_proxies]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     if provider is not None:
         FastAPIInstrumentor.instrument_app(
             app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics,v1/health"

@@ -1,25 +1,23 @@
 """Pure-ASGI middleware (cheap per request): request context, HTTPS, body size, IP limits.
 
-Order, outermost first: :class:`RequestContext` (request id, client address, security
-headers, last-resort 500) -> :class:`HTTPSOnly` -> CORS -> :class:`IPRateLimit` -> audit
--> :class:`BodySizeLimit` -> routes.
+Order, outermost first: uvicorn's `ProxyHeadersMiddleware` (only with trusted proxies)
+-> :class:`RequestContext` (request id, client address, security headers, last-resort
+500) -> :class:`HTTPSOnly` -> CORS -> :class:`IPRateLimit` -> audit -> :class:`BodySizeLimit`
+-> routes.
 """
 
 from __future__ import annotations
 
 import contextvars
-import ipaddress
 import logging
 import re
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_BASE, problem_response
 from api.ratelimit import RateLimiter
-from api.settings import IPNetwork
 
 log = logging.getLogger("treeflow.api")
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -38,54 +36,33 @@ def _state(scope: Scope) -> dict[str, Any]:
     return state
 
 
-def _trusted(host: str | None, proxies: Sequence[IPNetwork]) -> bool:
-    if not host or not proxies:
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return any(address in net for net in proxies)
-
-
 class RequestContext:
-    """Request id, real client address and scheme, security headers, and the last-resort 500.
+    """Request id, client address and scheme, security headers, and the last-resort 500.
 
-    ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed only from a trusted proxy.
+    The client address and scheme are the scope's. ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed only from ``TREEFLOW_TRUSTED_PROXIES``: uvicorn's
+    `ProxyHeadersMiddleware` (outside this one, see api/app.py) rewrites the scope's
+    client (the nearest untrusted hop, right to left) and scheme for those peers only.
     """
 
-    def __init__(
-        self, app: ASGIApp, *, trusted_proxies: Sequence[IPNetwork], hsts_max_age: int
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, hsts_max_age: int) -> None:
         self.app = app
-        self._proxies = list(trusted_proxies)
         self._hsts = f"max-age={hsts_max_age}; includeSubDomains".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = proto = forwarded = None
+        incoming = b""
         for key, value in scope["headers"]:
             if key == b"x-request-id":
-                incoming = value.decode("latin-1")
-            elif key == b"x-forwarded-proto":
-                proto = value.decode("latin-1")
-            elif key == b"x-forwarded-for":
-                forwarded = value.decode("latin-1")
-        request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+                incoming = value
+        request_id = incoming.decode("latin-1")
+        if not _REQUEST_ID_RE.match(request_id):
+            request_id = uuid.uuid4().hex
         client = scope.get("client")
         client_ip = client[0] if client else None
         secure = scope.get("scheme") == "https"
-        if (proto or forwarded) and _trusted(client_ip, self._proxies):
-            if proto:
-                secure = proto.split(",")[0].strip().lower() == "https"
-            if forwarded:
-                hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-                while hops and _trusted(hops[-1], self._proxies):
-                    hops.pop()
-                if hops:
-                    client_ip = hops[-1]
         state = _state(scope)
         state.update(request_id=request_id, client_ip=client_ip, secure=secure)
         token = request_id_var.set(request_id)

@@ -7,18 +7,17 @@ closed runs, which never change (so reading them needs no Temporal call).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import sqlalchemy as sa
+from cachetools import TLRUCache
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,18 +31,21 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.catalog import disallowed_tools
-from api.db.models import RunRecord, TreeVersionRecord, utcnow
+from api.db.models import RunRecord, utcnow
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
-from api.tenancy import TenantSettings
-from api.trees import compiled_of, conflict, get_tree
-from foundation.flags.client import FlagClient, FlagContext
-from foundation.flags.gates import blocked_tools
-from foundation.flags.rollout import RolloutDecision, decide_rollout, rollout_flag
+from api.run_lookups import RunCounts, TreePlans
+from api.run_policy import (
+    StartAttempt,
+    StartRequest,
+    find_run,
+    idempotency_conflict,
+    start_policy,
+)
+from api.singleflight import SingleFlight
+from api.trees import conflict
 from temporal_client.connection import TemporalSettings
-from temporal_client.run_start import check_inputs, run_request, start_options, workflow_id
+from temporal_client.run_start import run_request, start_options, workflow_id
 from workflows import search_attributes as sa_keys
-from workflows.compiled import CompiledTree
 from workflows.run_models import Progress, RunResult, UserInput
 from workflows.workflow import DecisionTreeWorkflow
 
@@ -67,8 +69,7 @@ _STATUS_QUERY = {
     "timed_out": "ExecutionStatus = 'TimedOut'",
 }
 CLOSED_CACHE_SIZE = 10_000
-PLAN_CACHE_SIZE = 1_000
-TREE_CACHE_SECONDS = 1.0
+"""Run views (closed for good, open for `open_run_cache_seconds`) kept per replica."""
 QUERY_TIMEOUT = timedelta(seconds=3)
 
 
@@ -139,25 +140,11 @@ def request_hash(tree: str, version: int | None, inputs: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class _Counter:
-    """A per-tenant count read from a slow source at most every `ttl` seconds and
-    incremented locally in between (quotas are soft limits, a few runs of slack)."""
-
-    def __init__(self, ttl: float) -> None:
-        self._ttl = ttl
-        self._values: dict[uuid.UUID, tuple[float, int]] = {}
-
-    def get(self, tenant: uuid.UUID) -> int | None:
-        hit = self._values.get(tenant)
-        return hit[1] if hit and hit[0] > time.monotonic() else None
-
-    def set(self, tenant: uuid.UUID, value: int) -> None:
-        self._values[tenant] = (time.monotonic() + self._ttl, value)
-
-    def bump(self, tenant: uuid.UUID) -> None:
-        hit = self._values.get(tenant)
-        if hit is not None:
-            self._values[tenant] = (hit[0], hit[1] + 1)
+@dataclass(frozen=True, slots=True)
+class _CachedView:
+    body: bytes
+    expires: float
+    """`time.monotonic()` deadline; infinite for closed runs, which never change."""
 
 
 class RunService:
@@ -166,12 +153,13 @@ class RunService:
     def __init__(self, temporal: TemporalSettings, open_cache_seconds: float) -> None:
         self.temporal = temporal
         self._open_ttl = open_cache_seconds
-        self._views: OrderedDict[tuple[uuid.UUID, str], tuple[float, bytes]] = OrderedDict()
-        self._open_runs = _Counter(ttl=2.0)
-        self._runs_today = _Counter(ttl=5.0)
-        self._plans: dict[tuple[uuid.UUID, int], CompiledTree] = {}
-        self._trees: dict[tuple[uuid.UUID, str], tuple[float, uuid.UUID, int]] = {}
-        self._loading: dict[tuple[uuid.UUID, str], asyncio.Task[bytes]] = {}
+        self._views: TLRUCache[tuple[uuid.UUID, str], _CachedView] = TLRUCache(
+            maxsize=CLOSED_CACHE_SIZE, ttu=lambda _key, view, _now: view.expires
+        )
+        self._loading: SingleFlight[tuple[uuid.UUID, str], bytes] = SingleFlight()
+        self._plans = TreePlans()
+        self._counts = RunCounts()
+        self.policy = start_policy(self._plans, self._counts)
 
     def links(self, tenant_id: uuid.UUID, key: str, wf_id: str) -> Links:
         return Links(
@@ -181,173 +169,67 @@ class RunService:
     # ------------------------------------------------------------ start
 
     async def start(
-        self,
-        session: AsyncSession,
-        client: Client,
-        tenant_id: uuid.UUID,
-        settings: TenantSettings,
-        actor: str,
-        key: str,
-        tree_name: str,
-        version: int | None,
-        inputs: dict[str, Any],
-        *,
-        flags: FlagClient | None = None,
+        self, session: AsyncSession, client: Client, request: StartRequest
     ) -> tuple[RunView, bool]:
-        """Start (or find) the run for `key`; returns (view, created).
+        """Start (or find) the run for `request.key`; returns (view, created).
 
-        With `flags`, tool flags may refuse the tree for this tenant, and when no
-        version is asked for, the tree's rollout flag may route the run to its newest
-        (unpublished) version; the decision is recorded in the run's memo and
-        `TreeRollout` search attribute (see foundation.flags.rollout).
+        The checks are the rules of `api.run_policy` (idempotency, version and rollout,
+        flag gates, tool allow-list, inputs, quotas), applied in order.
         """
-        digest = request_hash(tree_name, version, inputs)
-        existing = await self._record(session, tenant_id, key)
-        if existing is not None:
-            if existing.request_hash != digest:
-                raise conflict(
-                    "this Idempotency-Key was used for a different request", "idempotency-conflict"
-                )
-            return await self.view(session, client, existing), False
-        tree_id, number, compiled = await self._plan(session, tenant_id, tree_name, version)
-        context = FlagContext(str(tenant_id), user_id=actor, tree=tree_name, session_id=key)
-        rollout = None
-        if flags is not None and version is None:
-            rollout = await self._rollout(session, flags, tenant_id, tree_name, number, context)
-            if rollout is not None and rollout.arm == "candidate":
-                tree_id, number, compiled = await self._plan(
-                    session, tenant_id, tree_name, int(rollout.version)
-                )
-        gated = [
-            FieldError(
-                field=f"tree.nodes.{b.node}.tool",
-                message=f"{b.tool} is not enabled for this tenant (flag {b.flag})",
-            )
-            for tree_part in (compiled, *compiled.subtrees.values())
-            for b in (
-                blocked_tools(flags, tree_part.pins().items(), context) if flags is not None else []
-            )
-        ]
-        problems = (
-            gated
-            + disallowed_tools(compiled, settings)
-            + [
-                FieldError(field=f"body.{p.field}", message=p.message)
-                for p in check_inputs(compiled, inputs)
-            ]
-        )
-        if problems:
-            raise ProblemError(
-                422,
-                "the run request is invalid",
-                type_=PROBLEM_BASE + "validation",
-                errors=problems,
-            )
-        await self._check_quotas(session, client, tenant_id, settings)
+        digest = request_hash(request.tree_name, request.version, request.inputs)
+        attempt = StartAttempt(request, session, client, digest)
+        await self.policy.apply(attempt)
+        if attempt.existing is not None:
+            return await self.view(session, client, attempt.existing), False
         # End the read transaction before the Temporal call: the embedded SQLite has
         # one connection, and holding it across the round trip serialises every start.
         await session.rollback()
-        wf_id = workflow_id(str(tenant_id), key)
-        handle = await client.start_workflow(
-            DecisionTreeWorkflow.run,
-            run_request(compiled, inputs, str(tenant_id)),
-            **start_options(
-                compiled,
-                tenant_id=str(tenant_id),
-                workflow_id=wf_id,
-                task_queue=self.temporal.task_queue,
-                memo={"tree_version_number": number, "started_by": actor},
-                rollout=rollout.record() if rollout is not None else None,
-            ),
-        )
-        record = RunRecord(
-            tenant_id=tenant_id,
-            key=key,
-            workflow_id=wf_id,
-            first_run_id=handle.first_execution_run_id or handle.result_run_id or "",
-            tree_id=tree_id,
-            tree_name=tree_name,
-            tree_version=number,
-            tree_hash=compiled.hash,
-            request_hash=digest,
-            created_by=actor,
-        )
+        record = await self._start_workflow(client, attempt)
         session.add(record)
         try:
             await session.commit()
         except IntegrityError:  # the same key raced us; the workflow id made it one run
             await session.rollback()
-            raced = await self._record(session, tenant_id, key)
+            raced = await find_run(session, request.tenant_id, request.key)
             if raced is None or raced.request_hash != digest:
-                raise conflict(
-                    "this Idempotency-Key was used for a different request", "idempotency-conflict"
-                ) from None
+                raise idempotency_conflict() from None
             return await self.view(session, client, raced), False
-        self._open_runs.bump(tenant_id)
-        self._runs_today.bump(tenant_id)
+        self._counts.started(request.tenant_id)
         return self._fresh_view(record), True
 
-    async def _plan(
-        self, session: AsyncSession, tenant_id: uuid.UUID, name: str, version: int | None
-    ) -> tuple[uuid.UUID, int, CompiledTree]:
-        """The tree version a run uses, mostly from memory.
-
-        Versions are immutable, so a parsed plan is kept for good; which version a name
-        means by default (published, else latest) is remembered for `TREE_CACHE_SECONDS`.
-        """
-        hit = self._trees.get((tenant_id, name))
-        if hit is not None and hit[0] > time.monotonic():
-            tree_id, default = hit[1], hit[2]
-        else:
-            tree = await get_tree(session, tenant_id, name)
-            tree_id, default = tree.id, tree.published_version or tree.latest_version
-            self._trees[(tenant_id, name)] = (
-                time.monotonic() + TREE_CACHE_SECONDS,
-                tree_id,
-                default,
-            )
-        number = version or default
-        compiled = self._plans.get((tree_id, number))
-        if compiled is None:
-            record = await session.get(TreeVersionRecord, (tree_id, number))
-            if record is None:
-                raise not_found("tree version")
-            compiled = compiled_of(record)
-            if len(self._plans) >= PLAN_CACHE_SIZE:
-                self._plans.pop(next(iter(self._plans)))
-            self._plans[(tree_id, number)] = compiled
-        return tree_id, number, compiled
-
-    async def _rollout(
-        self,
-        session: AsyncSession,
-        flags: FlagClient,
-        tenant_id: uuid.UUID,
-        name: str,
-        stable: int,
-        context: FlagContext,
-    ) -> RolloutDecision | None:
-        """The rollout flag's choice: the default version, or the newest as the candidate.
-
-        Costs a lookup in the in-memory flag set when the tree has no rollout flag.
-        """
-        if not flags.known(rollout_flag(name)):
-            return None
-        newest = (await get_tree(session, tenant_id, name)).latest_version
-        decision = decide_rollout(
-            flags,
-            name,
-            stable=str(stable),
-            candidate=str(newest) if newest > stable else None,
-            context=context,
+    async def _start_workflow(self, client: Client, attempt: StartAttempt) -> RunRecord:
+        """Start the workflow the policy let through; the record to store for it."""
+        request, plan, rollout = attempt.request, attempt.resolved, attempt.rollout
+        tenant = str(request.tenant_id)
+        wf_id = workflow_id(tenant, request.key)
+        handle = await client.start_workflow(
+            DecisionTreeWorkflow.run,
+            run_request(plan.compiled, request.inputs, tenant),
+            **start_options(
+                plan.compiled,
+                tenant_id=tenant,
+                workflow_id=wf_id,
+                task_queue=self.temporal.task_queue,
+                memo={"tree_version_number": plan.number, "started_by": request.actor},
+                rollout=rollout.record() if rollout is not None else None,
+            ),
         )
-        if decision is not None and decision.arm == "candidate" and not decision.version.isdigit():
-            return RolloutDecision(decision.flag, "stable", str(stable), decision.variant)
-        return decision
+        return RunRecord(
+            tenant_id=request.tenant_id,
+            key=request.key,
+            workflow_id=wf_id,
+            first_run_id=handle.first_execution_run_id or handle.result_run_id or "",
+            tree_id=plan.tree_id,
+            tree_name=request.tree_name,
+            tree_version=plan.number,
+            tree_hash=plan.compiled.hash,
+            request_hash=attempt.digest,
+            created_by=request.actor,
+        )
 
     def forget_tree(self, tenant_id: uuid.UUID, name: str) -> None:
         """Drop the remembered default version (after a publish, a new version or a delete)."""
-        self._trees.pop((tenant_id, name), None)
+        self._plans.forget(tenant_id, name)
 
     def _fresh_view(self, record: RunRecord) -> RunView:
         return RunView(
@@ -359,59 +241,17 @@ class RunService:
             links=self.links(record.tenant_id, record.key, record.workflow_id),
         )
 
-    async def _check_quotas(
-        self, session: AsyncSession, client: Client, tenant_id: uuid.UUID, settings: TenantSettings
-    ) -> None:
-        quotas = settings.quotas
-        open_runs = self._open_runs.get(tenant_id)
-        if open_runs is None:
-            counted = await client.count_workflows(
-                f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running'"
-            )
-            open_runs = counted.count
-            self._open_runs.set(tenant_id, open_runs)
-        if open_runs >= quotas.max_concurrent_runs:
-            raise _quota(f"{open_runs} runs are open; the limit is {quotas.max_concurrent_runs}", 5)
-        today = self._runs_today.get(tenant_id)
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        if today is None:
-            today = int(
-                await session.scalar(
-                    sa.select(sa.func.count(RunRecord.id)).where(
-                        RunRecord.tenant_id == tenant_id, RunRecord.created_at >= midnight
-                    )
-                )
-                or 0
-            )
-            self._runs_today.set(tenant_id, today)
-        if today >= quotas.runs_per_day:
-            wait = (midnight + timedelta(days=1) - datetime.now(UTC)).total_seconds()
-            raise _quota(f"{today} runs today; the limit is {quotas.runs_per_day}", wait)
-
     # ------------------------------------------------------------ read
-
-    async def _record(
-        self, session: AsyncSession, tenant_id: uuid.UUID, key: str
-    ) -> RunRecord | None:
-        result: RunRecord | None = await session.scalar(
-            sa.select(RunRecord).where(RunRecord.tenant_id == tenant_id, RunRecord.key == key)
-        )
-        return result
 
     def cached(self, tenant_id: uuid.UUID, key: str) -> bytes | None:
         hit = self._views.get((tenant_id, key))
-        if hit is None or hit[0] < time.monotonic():
-            return None
-        return hit[1]
+        return hit.body if hit is not None else None
 
     def _remember(self, tenant_id: uuid.UUID, view: RunView) -> bytes:
         closed = view.closed_at is not None
         expires = float("inf") if closed else time.monotonic() + self._open_ttl
         body = view.model_dump_json().encode()
-        self._views[(tenant_id, view.id)] = (expires, body)
-        self._views.move_to_end((tenant_id, view.id))
-        while len(self._views) > CLOSED_CACHE_SIZE:
-            self._views.popitem(last=False)
+        self._views[(tenant_id, view.id)] = _CachedView(body, expires)
         return body
 
     async def get_json(
@@ -428,12 +268,9 @@ class RunService:
         if cached is not None:
             return cached
         # Concurrent misses for one run share a single read (no stampede on Temporal).
-        loading = self._loading.get((tenant_id, key))
-        if loading is None:
-            loading = asyncio.create_task(self._load(sessions, client_factory, tenant_id, key))
-            self._loading[(tenant_id, key)] = loading
-            loading.add_done_callback(lambda _: self._loading.pop((tenant_id, key), None))
-        return await asyncio.shield(loading)
+        return await self._loading.get(
+            (tenant_id, key), lambda: self._load(sessions, client_factory, tenant_id, key)
+        )
 
     async def _load(
         self,
@@ -443,7 +280,7 @@ class RunService:
         key: str,
     ) -> bytes:
         async with sessions() as session:
-            record = await self._record(session, tenant_id, key)
+            record = await find_run(session, tenant_id, key)
             if record is None:
                 raise not_found("run")
             if record.final_state is not None:
@@ -601,17 +438,10 @@ class RunService:
         self._views.pop((tenant_id, key), None)
 
     async def _existing(self, session: AsyncSession, tenant_id: uuid.UUID, key: str) -> RunRecord:
-        record = await self._record(session, tenant_id, key)
+        record = await find_run(session, tenant_id, key)
         if record is None:
             raise not_found("run")
         return record
-
-
-def _quota(detail: str, retry_after: float) -> ProblemError:
-    seconds = max(1, int(retry_after + 0.999))
-    return ProblemError(
-        429, detail, type_=PROBLEM_BASE + "quota-exceeded", headers={"Retry-After": str(seconds)}
-    )
 
 
 def _failure(error: WorkflowFailureError) -> Failure:

@@ -7,15 +7,18 @@ Runs are started against these settings, so the run starter reads them through
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import sqlalchemy as sa
+from cachetools import LRUCache, TTLCache
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db.models import Tenant
+from api.singleflight import SingleFlight
 
+TENANT_CACHE_SIZE = 10_000
+"""Tenants whose settings an API replica keeps in memory."""
 ToolName = Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")
 
 
@@ -77,45 +80,37 @@ class TenantSettings(BaseModel):
 class TenantSettingsCache:
     """In-process cache of tenant settings; None means no such tenant.
 
-    Entries live ``ttl_seconds``. An expired entry is still served while one background
-    read refreshes it, and concurrent misses share one read, so a hot tenant never sends
-    a burst of identical queries to the database.
+    Entries are fresh for ``ttl_seconds``. A stale entry is still served while one
+    background read refreshes it, and concurrent misses share one read, so a hot tenant
+    never sends a burst of identical queries to the database.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_seconds: float = 5.0):
         self._sessions = sessions
-        self._ttl = ttl_seconds
-        self._entries: dict[uuid.UUID, tuple[float, TenantSettings | None]] = {}
-        self._loading: dict[uuid.UUID, asyncio.Task[TenantSettings | None]] = {}
+        self._known: LRUCache[uuid.UUID, TenantSettings | None] = LRUCache(TENANT_CACHE_SIZE)
+        self._fresh: TTLCache[uuid.UUID, bool] = TTLCache(TENANT_CACHE_SIZE, ttl_seconds)
+        self._loading: SingleFlight[uuid.UUID, TenantSettings | None] = SingleFlight()
 
     async def get(self, tenant_id: uuid.UUID) -> TenantSettings | None:
         """Settings of ``tenant_id`` (at most a few seconds old), or None if it does not exist."""
-        hit = self._entries.get(tenant_id)
-        if hit is not None:
-            if hit[0] <= time.monotonic():
+        if tenant_id in self._known:
+            if tenant_id not in self._fresh:
                 self._load(tenant_id)  # refresh in the background, serve the known value
-            return hit[1]
+            return self._known[tenant_id]
         return await asyncio.shield(self._load(tenant_id))
 
     def _load(self, tenant_id: uuid.UUID) -> asyncio.Task[TenantSettings | None]:
-        task = self._loading.get(tenant_id)
-        if task is None:
-            task = asyncio.create_task(self._read(tenant_id))
-            self._loading[tenant_id] = task
-        return task
+        return self._loading.task(tenant_id, lambda: self._read(tenant_id))
 
     async def _read(self, tenant_id: uuid.UUID) -> TenantSettings | None:
-        try:
-            async with self._sessions() as session:
-                raw = await session.scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
-            value = None if raw is None else TenantSettings.model_validate(raw)
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[tenant_id] = (time.monotonic() + self._ttl, value)
-            return value
-        finally:
-            self._loading.pop(tenant_id, None)
+        async with self._sessions() as session:
+            raw = await session.scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
+        value = None if raw is None else TenantSettings.model_validate(raw)
+        self._known[tenant_id] = value
+        self._fresh[tenant_id] = True
+        return value
 
     def invalidate(self, tenant_id: uuid.UUID) -> None:
         """Forget a tenant's cached settings (after this replica changed them)."""
-        self._entries.pop(tenant_id, None)
+        self._known.pop(tenant_id, None)
+        self._fresh.pop(tenant_id, None)

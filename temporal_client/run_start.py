@@ -15,18 +15,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from workflows import search_attributes
 from workflows.compiled import CompiledTree
+from workflows.run_inputs import input_problems
 from workflows.run_models import RunRequest
-from workflows.spec import InputSpec
 
 _ID_SAFE = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list,),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,30 +43,7 @@ def check_inputs(tree: CompiledTree, inputs: Mapping[str, Any]) -> list[InputPro
     declared = tree.spec.inputs
     if declared is None:
         return []
-    problems = [
-        InputProblem(f"inputs.{name}", "unknown input (declared: " + ", ".join(declared) + ")")
-        for name in inputs
-        if name not in declared
-    ]
-    for name, spec in declared.items():
-        if name not in inputs:
-            if spec.required and spec.default is None:
-                problems.append(InputProblem(f"inputs.{name}", "required"))
-            continue
-        problem = _type_problem(spec, inputs[name])
-        if problem:
-            problems.append(InputProblem(f"inputs.{name}", problem))
-    return problems
-
-
-def _type_problem(spec: InputSpec, value: Any) -> str | None:
-    if spec.type == "any":
-        return None
-    allowed = _JSON_TYPES[spec.type]
-    is_bool = isinstance(value, bool)
-    if (is_bool and spec.type != "boolean") or not isinstance(value, allowed):
-        return f"expected {spec.type}, got {type(value).__name__}"
-    return None
+    return [InputProblem(f"inputs.{p.path}", p.message) for p in input_problems(declared, inputs)]
 
 
 def run_request(tree: CompiledTree, inputs: Mapping[str, Any], tenant_id: str) -> RunRequest:

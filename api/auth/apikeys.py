@@ -8,23 +8,25 @@ reaches other replicas within the cache lifetime.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth.principal import Principal
 from api.db.models import ApiKey, Role, utcnow
+from api.singleflight import SingleFlight
 
 KEY_PREFIX = "tfk_"
+KEY_CACHE_SIZE = 50_000
+"""Key lookups an API replica keeps in memory."""
 
 
 class InvalidApiKeyError(Exception):
@@ -66,27 +68,17 @@ class ApiKeyService:
         self, sessions: async_sessionmaker[AsyncSession], cache_seconds: float = 10.0
     ) -> None:
         self._sessions = sessions
-        self._cache_seconds = cache_seconds
-        self._cache: dict[bytes, tuple[float, _Entry]] = {}
-        self._loading: dict[bytes, asyncio.Task[_Entry]] = {}
+        self._cache: TTLCache[bytes, _Entry] = TTLCache(KEY_CACHE_SIZE, ttl=cache_seconds)
+        self._loading: SingleFlight[bytes, _Entry] = SingleFlight()
 
     async def authenticate(self, raw: str) -> Principal:
         """The principal a key string stands for, or :class:`InvalidApiKeyError`."""
         digest = hash_secret(raw)
-        hit = self._cache.get(digest)
-        if hit is not None and hit[0] > time.monotonic():
-            entry = hit[1]
-        else:
+        entry = self._cache.get(digest)
+        if entry is None:
             # Concurrent requests with the same key share one database read.
-            task = self._loading.get(digest)
-            if task is None:
-                task = asyncio.create_task(self._load(raw, digest))
-                self._loading[digest] = task
-                task.add_done_callback(lambda _: self._loading.pop(digest, None))
-            entry = await asyncio.shield(task)
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            self._cache[digest] = (time.monotonic() + self._cache_seconds, entry)
+            entry = await self._loading.get(digest, lambda: self._load(raw, digest))
+            self._cache[digest] = entry
         if entry.revoked or (entry.expires_at is not None and entry.expires_at <= utcnow()):
             raise InvalidApiKeyError("revoked or expired")
         return entry.principal
@@ -101,7 +93,9 @@ class ApiKeyService:
 
     def forget(self, key: ApiKey) -> None:
         """Drop cached lookups of ``key`` on this replica (after revoke or rotate)."""
-        self._cache = {d: v for d, v in self._cache.items() if v[1].principal.api_key_id != key.id}
+        for digest, entry in list(self._cache.items()):
+            if entry.principal.api_key_id == key.id:
+                del self._cache[digest]
 
     @staticmethod
     async def create(

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cachetools import TLRUCache
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
@@ -83,8 +84,10 @@ class TokenService:
         self._audience = audience
         self.ttl_seconds = ttl_seconds
         self._leeway = leeway_seconds
-        self._cache: dict[str, tuple[float, Principal]] = {}
-        self._cache_size = cache_size
+        # Verified tokens until they expire (plus leeway), least recently used evicted.
+        self._cache: TLRUCache[str, tuple[float, Principal]] = TLRUCache(
+            maxsize=cache_size, ttu=lambda _token, hit, _now: hit[0], timer=time.time
+        )
         self._jwks = {
             "keys": [
                 {**k.as_dict(private=False), "alg": _ALG_BY_KTY[k.key_type], "use": "sig"}
@@ -141,14 +144,8 @@ class TokenService:
             del self._cache[token]
             raise InvalidTokenError("expired")
         exp, principal = self._verify(token, moment)
-        if len(self._cache) >= self._cache_size:
-            self._prune(moment)
         self._cache[token] = (exp, principal)
         return principal
-
-    def _prune(self, moment: float) -> None:
-        live = {t: v for t, v in self._cache.items() if v[0] > moment}
-        self._cache = live if len(live) < self._cache_size // 2 else {}
 
     def _verify(self, token: str, moment: float) -> tuple[float, Principal]:
         parts = token.split(".")

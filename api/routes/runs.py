@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
+from api.run_policy import StartRequest
 from api.runs import RunPage, RunView
 from api.services import Services
 from workflows.run_models import UserInput
@@ -74,18 +75,17 @@ async def start_run(
     """Start a run of a tree; repeating the call with the same key returns the same run (200)."""
     assert access.tenant_id is not None
     settings = await tenant_settings_of(services, access)
-    view, created = await services.runs.start(
-        session,
-        client,
-        access.tenant_id,
-        settings,
-        access.actor.subject,
-        idempotency_key,
-        body.tree,
-        body.version,
-        body.inputs,
+    request = StartRequest(
+        tenant_id=access.tenant_id,
+        settings=settings,
+        actor=access.actor.subject,
+        key=idempotency_key,
+        tree_name=body.tree,
+        version=body.version,
+        inputs=body.inputs,
         flags=services.flags,
     )
+    view, created = await services.runs.start(session, client, request)
     if not created:
         response.status_code = 200
     response.headers["Location"] = view.links.self
