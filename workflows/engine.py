@@ -25,6 +25,10 @@ from temporalio.exceptions import (
 
 from activities.contracts import DecisionInput, DecisionOption, DecisionOutput, ToolCall
 from workflows import observe
+from workflows.activity_defaults import (
+    DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+    DEFAULT_TOOL_TIMEOUT_SECONDS,
+)
 from workflows.compiled import CompiledTree
 from workflows.expressions import EvaluationError, parse
 from workflows.run_models import (
@@ -52,6 +56,7 @@ from workflows.spec import (
     ToolNode,
 )
 from workflows.templating import TemplateError, is_templated, render
+from workflows.tool_routing import execute_pinned
 
 WORKFLOW_NAME = "DecisionTreeWorkflow"
 
@@ -253,13 +258,15 @@ class TreeRun:
             definition=self.tree.declarative_tools.get(node.tool),
         )
         try:
-            output = await workflow.execute_activity(
+            output = await execute_pinned(
                 node.tool,
                 call,
                 result_type=dict,
-                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
-                heartbeat_timeout=(
-                    timedelta(seconds=node.heartbeat_timeout) if node.heartbeat_timeout else None
+                start_to_close_timeout=timedelta(
+                    seconds=node.timeout or DEFAULT_TOOL_TIMEOUT_SECONDS
+                ),
+                heartbeat_timeout=timedelta(
+                    seconds=node.heartbeat_timeout or DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
                 ),
                 retry_policy=retry_policy(node.retry),
                 summary=summary[:200],
@@ -355,7 +362,7 @@ class TreeRun:
             context={"inputs": self.env.inputs, "state": self.env.state},
         )
         try:
-            decided = await workflow.execute_activity(
+            decided = await execute_pinned(
                 node.using,
                 ToolCall(
                     args=request.model_dump(mode="json"),
@@ -365,7 +372,10 @@ class TreeRun:
                     tree_version=self.tree.spec.version,
                 ),
                 result_type=dict,
-                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
+                start_to_close_timeout=timedelta(
+                    seconds=node.timeout or DEFAULT_TOOL_TIMEOUT_SECONDS
+                ),
+                heartbeat_timeout=timedelta(seconds=DEFAULT_HEARTBEAT_TIMEOUT_SECONDS),
                 retry_policy=retry_policy(node.retry),
                 summary=f"{node_id} · {node.strategy} decision",
             )
