@@ -235,7 +235,8 @@ async def _serve(
             telemetry.metrics.tool_versions,
             interval=settings.backlog_poll_seconds,
         )
-        await watch.report_at_startup()
+        scan = asyncio.create_task(watch.report_at_startup(), name="treeflow-startup-scan")
+        stack.push_async_callback(_cancelled, scan)
         if settings.metrics_port is not None:
             checks = {**telemetry.checks(client, worker), "tool_versions": watch.check}
             watch.start()
@@ -267,3 +268,9 @@ async def _serve(
             ready.set()
         await stop.wait()
         log.info("stop requested: draining (grace %ss)", settings.graceful_shutdown_seconds)
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -91,7 +91,11 @@ class ToolVersionWatch:
         self._task: asyncio.Task[None] | None = None
 
     async def report_at_startup(self) -> Counter[str]:
-        """Scan open runs once and warn about versions this worker does not host."""
+        """Scan open runs once and warn about versions this worker does not host.
+
+        Runs in the background once the worker polls, so a large backlog of open
+        runs never delays a worker's start.
+        """
         try:
             self.missing_here = await open_runs_missing(self.client, self.task_queue, self.hosted)
         except Exception as exc:  # visibility may be down; the worker still serves

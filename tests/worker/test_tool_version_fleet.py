@@ -117,8 +117,11 @@ async def test_a_run_waits_for_its_pinned_version_through_a_fleet_swap(
         TREEFLOW_WORKER_METRICS_PORT=str(port),
         TREEFLOW_WORKER_BACKLOG_POLL_SECONDS="0.5",
     )
-    # The start-up report names the open run's pinned version this worker lacks.
-    assert "does not host: tag@1.0.0 (1)" in new_fleet.output, new_fleet.output
+
+    async def reported() -> bool:  # the start-up report names the version it lacks
+        return "does not host: tag@1.0.0 (1)" in new_fleet.output
+
+    await eventually(reported, "the start-up report")
 
     await handle.execute_update(DecisionTreeWorkflow.submit_input, UserInput(value="yes"))
 
