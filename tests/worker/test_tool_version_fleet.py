@@ -136,6 +136,11 @@ async def test_a_run_waits_for_its_pinned_version_through_a_fleet_swap(
             return gauge(metrics, "treeflow_runs_waiting_for_tool_version", queue) == 1.0
 
         await eventually(gauge_shows_it, "the waiting gauge")
+        metrics = (await http.get("/metrics")).text
+        missing_here = (
+            f'treeflow_open_runs_missing_tool_version{{task_queue="{queue}",tool="tag@1.0.0"}} 1.0'
+        )
+        assert missing_here in metrics.splitlines()
         ready = await http.get("/readyz")
         assert ready.status_code == 200  # degraded, not unready: the worker itself is fine
         detail = ready.json()["checks"]["tool_versions"]

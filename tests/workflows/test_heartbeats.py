@@ -1,13 +1,20 @@
-"""Every tool call is heartbeat-watched, so a dead worker's calls are retried in seconds."""
+"""Heartbeat defaults and overrides of tool calls, and the pinned-tools memo of a run."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from activities.registry import ToolRegistry
 from tests.conftest import RunTree
 from tests.support.trees import end, tool_node, tree
+from tests.workflows.test_compiler import problems
 from tests.workflows.test_interpreter import events_of
 from workflows.activity_defaults import DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
+from workflows.compiler import compile_tree
+from workflows.launch import start_options
+from workflows.tool_routing import TOOLS_MEMO_KEY, pinned_activities
 
 
 def scheduled_heartbeats(events: list[Any]) -> list[float]:
@@ -44,3 +51,29 @@ async def test_a_tool_that_never_heartbeats_outlives_its_heartbeat_timeout(
     )
     run = await run_tree(doc)
     assert run.result.output == {"attempt": 1}
+
+
+@pytest.mark.parametrize("value", ["500ms", "2h", 0.1, ".inf"])
+def test_a_heartbeat_timeout_outside_its_range_is_refused_at_its_path(
+    registry: ToolRegistry, value: Any
+) -> None:
+    doc = tree({"a": tool_node("add", {"a": 1, "b": 2}, heartbeat_timeout=value), "e": end()})
+    found = problems(doc, registry)
+    assert list(found) == ["nodes.a.heartbeat_timeout"], found
+
+
+def test_the_tools_memo_lists_every_pinned_version_of_the_tree_and_its_subtrees(
+    registry: ToolRegistry,
+) -> None:
+    child = tree({"c": tool_node("echo@1.0.0", {"value": 1}, next="x"), "x": end()}, name="child")
+    doc = tree(
+        {
+            "a": tool_node("add", {"a": 1, "b": 2}, next="s"),
+            "s": {"kind": "subtree", "spec": child, "next": "e"},
+            "e": end(),
+        }
+    )
+    compiled = compile_tree(doc, registry)
+    options = start_options(compiled, tenant_id="t", workflow_id="t:1", task_queue="q")
+    assert options["memo"][TOOLS_MEMO_KEY] == pinned_activities(compiled)
+    assert pinned_activities(compiled) == ["add@1.0.0", "echo@1.0.0"]
