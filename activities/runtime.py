@@ -216,6 +216,8 @@ class ToolHost:
         A call that carries a declarative definition (a tenant's HTTP tool, embedded in
         the compiled tree) runs it; anything else fails retryably as "not registered",
         as Temporal would without a dynamic activity, so another worker can take it.
+        Runs started since `tf-0009` treat that failure as non-retryable and wait for
+        the version on its own task queue instead (docs/workflow-versioning.md).
         """
         host = self
 
@@ -258,7 +260,8 @@ class ToolHost:
         if self._declarative is None:
             raise RuntimeError("declarative tool used before ToolHost.startup()")
         try:
-            result = await self._declarative.run(tool, args, context)
+            async with _auto_heartbeat(context, _heartbeat_timeout(spec)):
+                result = await self._declarative.run(tool, args, context)
         except ToolError as exc:
             raise to_application_error(exc) from exc
         return self._serialise(spec.activity_name, spec.output_model, result)
@@ -355,7 +358,7 @@ class ToolHost:
             raise validation_failure("args", spec.activity_name, exc) from None
         implementation = self.implementation(definition)
         try:
-            async with _auto_heartbeat(context, spec.heartbeat_timeout):
+            async with _auto_heartbeat(context, _heartbeat_timeout(spec)):
                 result = await implementation(args, context)
         except ToolError as exc:
             raise to_application_error(exc) from exc
@@ -378,11 +381,26 @@ class ToolHost:
         return data
 
 
+def _heartbeat_timeout(spec: ToolSpec) -> timedelta | None:
+    """The call's heartbeat timeout as scheduled by the workflow, else the tool's own."""
+    try:
+        scheduled = activity.info().heartbeat_timeout
+    except RuntimeError:  # called outside an activity (tests, direct invocation)
+        scheduled = None
+    return scheduled or spec.heartbeat_timeout
+
+
 @contextlib.asynccontextmanager
 async def _auto_heartbeat(
     context: ToolContext, heartbeat_timeout: timedelta | None
 ) -> AsyncIterator[None]:
-    """Heartbeat in the background for tools that declare a heartbeat timeout."""
+    """Heartbeat in the background while a tool runs, so a dead worker is noticed.
+
+    Beats three times per timeout (Temporal sends at most one per 0.8 timeout), each
+    repeating the details the tool last reported with `ctx.heartbeat(...)`, so a
+    tool's own progress survives the automatic beats. A tool that blocks the event
+    loop stops the beats too: run blocking work in a thread (`asyncio.to_thread`).
+    """
     if heartbeat_timeout is None or context.heartbeat_hook is None:
         yield
         return
@@ -391,7 +409,7 @@ async def _auto_heartbeat(
     async def beat() -> None:
         while True:
             await asyncio.sleep(interval)
-            context.heartbeat()
+            context.heartbeat(*context.last_heartbeat_details)
 
     task = asyncio.create_task(beat())
     try:

@@ -125,9 +125,18 @@ class ToolContext:
     """Bound to the call's run, node, tool and tenant inside a worker (structlog)."""
     tools: ToolDirectory | None = None
     """The worker's other tools (for decision activities); None outside a worker."""
+    last_heartbeat_details: tuple[Any, ...] = ()
+    """What the tool last passed to `heartbeat` (the worker's automatic beats repeat it)."""
 
     def heartbeat(self, *details: Any) -> None:
-        """Report liveness (and optional progress) for long tools; no-op outside Temporal."""
+        """Report progress (optional details, kept for a retry) from a long tool.
+
+        The worker already heartbeats while any tool runs (docs/tools.md); call this
+        to attach progress details, which Temporal keeps with the call and shows in
+        its UI while the call is pending. No-op outside Temporal.
+        """
+        if details:
+            self.last_heartbeat_details = details
         if self.heartbeat_hook is not None:
             self.heartbeat_hook(*details)
 

@@ -17,6 +17,7 @@ from workflows import search_attributes
 from workflows.compiled import CompiledTree
 from workflows.run_inputs import input_problems
 from workflows.run_models import RunRequest
+from workflows.tool_routing import TOOLS_MEMO_KEY, pinned_activities
 
 _ID_SAFE = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 
@@ -95,7 +96,12 @@ def start_options(
         "search_attributes": search_attributes.for_run(
             tenant_id, tree.name, tree.version, tree.hash, rollout_arm=arm
         ),
-        "memo": {"tree": tree.name, "tree_version": tree.version, "tree_hash": tree.hash}
+        "memo": {
+            "tree": tree.name,
+            "tree_version": tree.version,
+            "tree_hash": tree.hash,
+            TOOLS_MEMO_KEY: pinned_activities(tree),
+        }
         | extra_memo,
         "static_summary": f"{tree.name} {tree.version} for {tenant_id}",
         "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,

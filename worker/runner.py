@@ -34,6 +34,8 @@ from worker.settings import WorkerSettings
 from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
+from worker.tool_versions import ToolVersionWatch
+from workflows.tool_routing import version_queue
 from workflows.workflow import DecisionTreeWorkflow
 
 log = get_logger("treeflow.worker")
@@ -93,6 +95,38 @@ def build_worker(
         workflow_runner=workflow_runner(),
         **tuning,
     )
+
+
+def build_version_workers(
+    client: Client,
+    settings: WorkerSettings,
+    task_queue: str,
+    host: ToolHost,
+    *,
+    interceptors: Sequence[Interceptor] = (),
+) -> list[Worker]:
+    """One activity-only worker per hosted tool version, on that version's own queue.
+
+    Runs whose pinned version no worker hosted wait there (`workflows.tool_routing`);
+    only workers hosting that exact version poll it, with one poller each, so an idle
+    version queue costs one long poll. `host` must be started.
+    """
+    if not settings.run_activities:
+        return []
+    identity = settings.identity or f"treeflow@{socket.gethostname()}:{os.getpid()}"
+    return [
+        Worker(
+            client,
+            task_queue=version_queue(task_queue, definition.key),
+            activities=[host.activity_for(definition)],
+            identity=identity,
+            activity_task_poller_behavior=PollerBehaviorSimpleMaximum(1),
+            max_concurrent_activities=settings.max_concurrent_activities,
+            graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+            interceptors=list(interceptors),
+        )
+        for definition in host.registry
+    ]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -187,8 +221,27 @@ async def _serve(
             interceptors=telemetry.worker_interceptors(),
         )
         await stack.enter_async_context(worker)
+        for version_worker in build_version_workers(
+            client,
+            settings,
+            temporal.task_queue,
+            host,
+            interceptors=telemetry.worker_interceptors(),
+        ):
+            await stack.enter_async_context(version_worker)
+        watch = ToolVersionWatch(
+            client,
+            temporal.task_queue,
+            [definition.key for definition in registry],
+            telemetry.metrics.tool_versions,
+            interval=settings.backlog_poll_seconds,
+        )
+        scan = asyncio.create_task(watch.report_at_startup(), name="treeflow-startup-scan")
+        stack.push_async_callback(_cancelled, scan)
         if settings.metrics_port is not None:
-            checks = telemetry.checks(client, worker)
+            checks = {**telemetry.checks(client, worker), "tool_versions": watch.check}
+            watch.start()
+            stack.push_async_callback(watch.stop)
             server = TelemetryServer(
                 telemetry.registry,
                 liveness=lambda: telemetry.liveness(worker),
@@ -216,3 +269,9 @@ async def _serve(
             ready.set()
         await stop.wait()
         log.info("stop requested: draining (grace %ss)", settings.graceful_shutdown_seconds)
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

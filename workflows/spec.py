@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from workflows.activity_defaults import MAX_HEARTBEAT_TIMEOUT_SECONDS, MIN_HEARTBEAT_TIMEOUT_SECONDS
+
 NODE_ID = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -170,7 +172,13 @@ class ToolNode(_NodeBase):
     )
     retry: RetrySpec | None = None
     timeout: Duration | None = None
-    heartbeat_timeout: Duration | None = None
+    heartbeat_timeout: Duration | None = Field(
+        default=None,
+        ge=MIN_HEARTBEAT_TIMEOUT_SECONDS,
+        le=MAX_HEARTBEAT_TIMEOUT_SECONDS,
+        description="How long the tool may go without a heartbeat before Temporal retries "
+        "it elsewhere (1s-1h; default: the tool's own, else 10s).",
+    )
     set: dict[str, Any] = Field(
         default_factory=dict, description="State updates; `result` is this node's output."
     )

@@ -26,6 +26,10 @@ from temporalio.exceptions import (
 
 from activities.contracts import DecisionInput, DecisionOption, DecisionOutput, ToolCall
 from workflows import observe
+from workflows.activity_defaults import (
+    DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+    DEFAULT_TOOL_TIMEOUT_SECONDS,
+)
 from workflows.compiled import CompiledTree
 from workflows.evaluation import RunEvaluator
 from workflows.run_models import (
@@ -55,6 +59,7 @@ from workflows.spec import (
     ToolNode,
 )
 from workflows.templating import is_templated
+from workflows.tool_routing import execute_pinned
 
 WORKFLOW_NAME = "DecisionTreeWorkflow"
 
@@ -307,12 +312,14 @@ class TreeRun:
         )
         heartbeat = node.heartbeat_timeout if isinstance(node, ToolNode) else None
         try:
-            return await workflow.execute_activity(
+            return await execute_pinned(
                 activity,
                 call,
                 result_type=dict,
-                start_to_close_timeout=timedelta(seconds=node.timeout or 60),
-                heartbeat_timeout=timedelta(seconds=heartbeat) if heartbeat else None,
+                start_to_close_timeout=timedelta(
+                    seconds=node.timeout or DEFAULT_TOOL_TIMEOUT_SECONDS
+                ),
+                heartbeat_timeout=timedelta(seconds=heartbeat or DEFAULT_HEARTBEAT_TIMEOUT_SECONDS),
                 retry_policy=retry_policy(node.retry),
                 summary=summary,
             )

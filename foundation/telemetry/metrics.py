@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
 OTHER = "other"
@@ -200,6 +200,36 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+class ToolVersionMetrics:
+    """Runs pinned to tool versions the fleet (or this worker) does not host.
+
+    `treeflow_runs_waiting_for_tool_version` counts open runs of the worker's task
+    queue that wait for a worker hosting one of their pinned versions (fleet-wide,
+    from visibility; every worker reports the same figure). The second gauge is this
+    worker's own view from its start-up scan: open runs pinned to versions it lacks,
+    by `tool` (`name@x.y.z`), which is normal while another worker hosts them.
+    """
+
+    def __init__(self, registry: CollectorRegistry, *, label_limit: int = DEFAULT_LABEL_LIMIT):
+        self.tool = BoundedLabel(label_limit)
+        self.waiting = Gauge(
+            "treeflow_runs_waiting_for_tool_version",
+            "Open runs waiting for a worker that hosts one of their pinned tool versions.",
+            ["task_queue"],
+            registry=registry,
+        )
+        self.missing_here = Gauge(
+            "treeflow_open_runs_missing_tool_version",
+            "Open runs pinned to a tool version this worker does not host (start-up scan).",
+            ["task_queue", "tool"],
+            registry=registry,
+        )
+
+    def set_missing_here(self, task_queue: str, counts: Mapping[str, int]) -> None:
+        for tool, count in counts.items():
+            self.missing_here.labels(task_queue, self.tool(tool)).set(count)
+
+
 class WorkerMetrics:
     """Everything a worker process exports on its metrics port (plus process CPU/RSS)."""
 
@@ -207,6 +237,7 @@ class WorkerMetrics:
         self.registry = registry or CollectorRegistry()
         self.runs = RunMetrics(self.registry)
         self.tools = ToolMetrics(self.registry)
+        self.tool_versions = ToolVersionMetrics(self.registry)
         if process:
             # process_cpu_seconds_total, process_resident_memory_bytes, open fds...
             ProcessCollector(registry=self.registry)

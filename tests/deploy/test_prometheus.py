@@ -168,6 +168,7 @@ async def test_prometheus_scrapes_api_and_worker_and_loads_the_alert_rules(
         "TreeflowWorkerDown",
         "TreeflowNoWorkers",
         "TreeflowTaskQueueBacklog",
+        "TreeflowRunsWaitingForToolVersion",
     }
     unknown = referenced_metrics() - set(names)
     assert unknown == set(), f"dashboard/alerts use metrics nobody exports: {unknown}"

@@ -25,6 +25,7 @@ from worker.settings import WorkerSettings
 from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
+from worker.tool_versions import ToolVersionWatch
 from workflows.compiler import compile_tree
 from workflows.workflow import DecisionTreeWorkflow
 
@@ -97,6 +98,14 @@ async def observed(temporal_settings: TemporalSettings) -> AsyncIterator[Observe
                 )
                 monitor = BacklogMonitor(client, OBSERVED_QUEUE, telemetry.backlog, interval=1)
                 monitor.start()
+                watch = ToolVersionWatch(
+                    client,
+                    OBSERVED_QUEUE,
+                    [definition.key for definition in registry],
+                    telemetry.metrics.tool_versions,
+                    interval=1,
+                )
+                watch.start()
                 async with server:
                     yield Observed(
                         telemetry=telemetry,
@@ -108,6 +117,7 @@ async def observed(temporal_settings: TemporalSettings) -> AsyncIterator[Observe
                         temporal_metrics_url=f"http://127.0.0.1:{sdk_port}/metrics",
                     )
                 await monitor.stop()
+                await watch.stop()
     finally:
         uninstrument_httpx()
         telemetry.shutdown()

@@ -123,4 +123,20 @@ async def legacy(args: EchoInput, ctx: ToolContext) -> EchoOutput:
     return EchoOutput(value=args.value, version="1.0.0")
 
 
-TEST_TOOLS = (echo_v1, flaky, broken, slow, add, strict, legacy)
+class NapInput(BaseModel):
+    seconds: float = 1.0
+
+
+class NapOutput(BaseModel):
+    slept: float
+    attempt: int
+
+
+@tool(name="nap", version="1.0.0")
+async def nap(args: NapInput, ctx: ToolContext) -> NapOutput:
+    """Sleep without ever heartbeating and without declaring a heartbeat timeout."""
+    await asyncio.sleep(args.seconds)
+    return NapOutput(slept=args.seconds, attempt=ctx.info.attempt)
+
+
+TEST_TOOLS = (echo_v1, flaky, broken, slow, add, strict, legacy, nap)

@@ -3,11 +3,12 @@ tool errors, and tenants' declarative HTTP tools executed by the worker's dynami
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from activities.backends.embedded import EmbeddedBackend
 from activities.backends.loader import load_demo
@@ -20,6 +21,8 @@ from tests.workflows.test_interpreter import events_of, failure_message, schedul
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows.compiler import CompileError, compile_tree
+from workflows.search_attributes import RUN_STATUS
+from workflows.tool_routing import WAITING_STATUS
 
 QUEUE = "tests-tools"
 Q_LOCKED = "Why do users get locked out of their accounts?"
@@ -264,13 +267,26 @@ async def test_the_worker_allow_list_still_applies(
     assert "host 'localhost' is not in the http_request allow-list" in failure_message(info.value)
 
 
-async def test_a_tool_without_a_carried_definition_is_not_registered(
+async def test_a_tool_without_a_carried_definition_waits_for_a_worker_hosting_it(
     start_tree: StartTree, registry: ToolRegistry, tools_queue: str, server: _Server
 ) -> None:
+    """No worker hosts it: the run waits on the version's queue instead of failing."""
     port = int(server.url.rsplit(":", 1)[1])
     catalog = await tenant_catalog(registry, lookup_definition("127.0.0.1", port))
     stripped = compile_tree(lookup_tree(), catalog).model_copy(update={"declarative_tools": {}})
     handle = await start_tree(stripped, task_queue=tools_queue)
-    with pytest.raises(WorkflowFailureError) as info:
-        await handle.result()
-    assert "no tool lookup@1.0.0 is registered on this worker" in failure_message(info.value)
+    for _ in range(150):
+        description = await handle.describe()
+        if description.typed_search_attributes.get(RUN_STATUS) == WAITING_STATUS:
+            break
+        await asyncio.sleep(0.1)
+    assert description.status == WorkflowExecutionStatus.RUNNING
+    assert description.typed_search_attributes.get(RUN_STATUS) == WAITING_STATUS
+    failed = [
+        e.activity_task_failed_event_attributes.failure
+        for e in await events_of(handle)
+        if e.HasField("activity_task_failed_event_attributes")
+    ]
+    assert [f.application_failure_info.type for f in failed] == ["ToolNotRegistered"]
+    assert "no tool lookup@1.0.0 is registered on this worker" in failed[0].message
+    await handle.terminate("test over")
