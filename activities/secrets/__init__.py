@@ -12,6 +12,7 @@ from activities.secrets.keyring import Keyring, KeyringError
 from activities.secrets.store import (
     SecretMeta,
     SecretNotFoundError,
+    SecretPolicy,
     SecretRef,
     SecretStore,
     validate_secret_name,
@@ -24,6 +25,7 @@ __all__ = [
     "KeyringError",
     "SecretMeta",
     "SecretNotFoundError",
+    "SecretPolicy",
     "SecretRef",
     "SecretStore",
     "VaultSecretStore",
