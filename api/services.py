@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from activities.flags.client import FlagClient
 from activities.registry import ToolRegistry
 from activities.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
+from activities.secrets.payload_codec import TenantPayloadCodec, payload_encryption_enabled
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
 from api.auth.oidc import LoginFlows
@@ -48,6 +49,8 @@ class Services:
     metrics: ApiMetrics
     flags: FlagClient
     tracer_provider: TracerProvider | None = None
+    payload_codec: TenantPayloadCodec | None = None
+    """The payload codec under the platform key ring (the codec endpoint uses it)."""
 
 
 def build_keyring(settings: Settings) -> Keyring:
@@ -85,6 +88,10 @@ def build_services(
         ttl_seconds=settings.access_token_ttl_seconds,
     )
     api_keys = ApiKeyService(sessions, settings.api_key_cache_seconds)
+    codec = TenantPayloadCodec(build_keyring(settings))
+    encrypt_payloads = payload_encryption_enabled(
+        settings.payload_encryption, dev_mode=settings.dev_mode
+    )
     limiter: RateLimiter = (
         DatabaseRateLimiter(engine)
         if settings.rate_limit_backend == "database"
@@ -110,9 +117,11 @@ def build_services(
         temporal=TemporalGateway(
             settings.temporal,
             tracer=tracer_provider.get_tracer("treeflow") if tracer_provider else None,
+            codec=codec if encrypt_payloads else None,
         ),
         runs=RunService(settings.temporal, settings.open_run_cache_seconds),
         metrics=ApiMetrics(),
         flags=FlagClient(settings.flags),
         tracer_provider=tracer_provider,
+        payload_codec=codec,
     )

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     vault_url: str | None = None
     vault_token: SecretStr | None = None
     vault_mount: str = "secret"
+    payload_encryption: bool | None = Field(
+        default=None,
+        description="Encrypt Temporal payloads per tenant (default: on unless dev mode); "
+        "workers must use the same setting and keys.",
+    )
 
     # Protection
     cors_allow_origins: list[str] = Field(default_factory=list)
@@ -146,6 +151,10 @@ class Settings(BaseSettings):
                 raise ValueError("TREEFLOW_JWT_SIGNING_KEYS is required outside dev mode")
             if self.secrets_backend == "database" and not self.secret_keys:
                 raise ValueError("TREEFLOW_SECRET_KEYS is required outside dev mode")
+            if self.payload_encryption is not False and not self.secret_keys:
+                raise ValueError(
+                    "TREEFLOW_SECRET_KEYS is required for payload encryption outside dev mode"
+                )
         if self.secret_keys and self.secret_active_key_id not in self.secret_keys:
             raise ValueError("TREEFLOW_SECRET_ACTIVE_KEY_ID must name one of TREEFLOW_SECRET_KEYS")
         return self

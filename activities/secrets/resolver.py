@@ -17,6 +17,7 @@ from activities.errors import NonRetryableToolError, ToolNotAllowed, ToolUnavail
 from activities.sdk import SecretResolver
 from activities.secrets.db import DatabaseSecretStore
 from activities.secrets.keyring import DEV_ONLY_SECRET_KEY, Keyring
+from activities.secrets.payload_codec import TenantPayloadCodec, payload_encryption_enabled
 from activities.secrets.store import SecretNotFoundError, SecretRef, SecretStore
 from activities.secrets.vault import VaultSecretStore
 
@@ -36,6 +37,15 @@ class SecretsSettings(BaseSettings):
     vault_url: str | None = None
     vault_token: SecretStr | None = None
     vault_mount: str = "secret"
+    payload_encryption: bool | None = Field(
+        default=None, description="Encrypt Temporal payloads (default: on unless dev mode)."
+    )
+
+    def payload_codec(self) -> TenantPayloadCodec | None:
+        """The Temporal payload codec when payload encryption is on (same keys as the API)."""
+        if not payload_encryption_enabled(self.payload_encryption, dev_mode=self.dev_mode):
+            return None
+        return TenantPayloadCodec(self.keyring())
 
     def keyring(self) -> Keyring:
         if not self.secret_keys:

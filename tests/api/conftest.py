@@ -107,6 +107,8 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
         "rate_limit_ip_per_minute": 1_000_000,
         "rate_limit_principal_per_minute": 1_000_000,
         "database_pool_size": 5,
+        # The session's worker has no payload codec; codec tests turn it on with theirs.
+        "payload_encryption": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
