@@ -111,7 +111,7 @@ class StoreSecretResolver:
         if not policy.allows(tool):
             raise ToolNotAllowed(
                 f"secret '{name}' may not be used by tool '{tool}': a tenant admin sets "
-                "which tools may use it (PUT .../secrets/{name}/policy)",
+                f"which tools may use it (PUT /v1/tenants/{tenant}/secrets/{name}/policy)",
                 details={"secret": name, "tool": tool},
             )
         return value
