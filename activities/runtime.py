@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from activities.call_secrets import CallSecrets
 from activities.contracts import ToolCall
 from activities.declarative import DeclarativeHttpRunner, DeclarativeHttpTool, tool_spec
 from activities.errors import ToolError
@@ -31,6 +32,7 @@ from activities.sdk import (
     no_secrets,
 )
 from activities.versions import ToolRef, VersionError
+from foundation.secrets.scrub import SecretScrubber, scrubbing
 from foundation.telemetry.logs import bind_log_context, get_logger
 from foundation.telemetry.metrics import ToolMetrics, usage_totals
 from foundation.telemetry.tracing import record_token_counts, tool_scope
@@ -172,8 +174,18 @@ class ToolHost:
         return found
 
     def context(self, spec: ToolSpec, call: ToolCall) -> ToolContext:
-        """The context of one call inside an activity."""
+        """The context of one call inside an activity.
+
+        Its secrets resolve on behalf of this tool and are remembered, so the host can
+        scrub their values from whatever the call returns, raises, heartbeats or logs.
+        """
         info = activity.info()
+        secrets = CallSecrets(self.secrets, spec.name)
+        scrubber = secrets.scrubber
+
+        def heartbeat(*details: Any) -> None:
+            activity.heartbeat(*scrubber.scrub_data(list(details)))
+
         return ToolContext(
             info=CallInfo(
                 tenant_id=call.tenant_id,
@@ -186,8 +198,8 @@ class ToolHost:
             ),
             spec=spec,
             config=self.tool_config(spec.name),
-            secrets=self.secrets,
-            heartbeat_hook=activity.heartbeat,
+            secrets=secrets,
+            heartbeat_hook=heartbeat,
             logger=get_logger(
                 "treeflow.tool",
                 tool=spec.activity_name,
@@ -247,7 +259,10 @@ class ToolHost:
         spec = tool_spec(tool)
         context = self.context(spec, call)
         return await self.observed(
-            spec, context.info, lambda: self._invoke_declarative(tool, spec, call, context)
+            spec,
+            context.info,
+            lambda: self._invoke_declarative(tool, spec, call, context),
+            scrubber=scrubber_of(context),
         )
 
     async def _invoke_declarative(
@@ -288,19 +303,22 @@ class ToolHost:
         check = getattr(instance, "availability", None)
         if check is None:
             return Availability()
+        secrets = CallSecrets(self.secrets, spec.name)
         context = ToolContext(
             info=caller.info,
             spec=spec,
             config=self.tool_config(spec.name),
-            secrets=self.secrets,
+            secrets=secrets,
             logger=caller.logger,
             tools=self,
         )
         try:
-            result = await check(args, context)
+            with scrubbing(secrets.scrubber):
+                result = await check(args, context)
         except Exception as exc:  # an availability check must never break a decision
-            log.warning("availability check of %s failed: %s", activity_name, exc)
-            return Availability(available=False, reason=f"availability check failed: {exc}")
+            reason = secrets.scrubber.scrub(str(exc))
+            log.warning("availability check of %s failed: %s", activity_name, reason)
+            return Availability(available=False, reason=f"availability check failed: {reason}")
         return result if isinstance(result, Availability) else Availability()
 
     async def invoke(
@@ -308,14 +326,28 @@ class ToolHost:
     ) -> dict[str, Any]:
         """Validate, run and serialise one call, observed; errors become Temporal failures."""
         return await self.observed(
-            definition.spec, context.info, lambda: self._invoke(definition, raw_args, context)
+            definition.spec,
+            context.info,
+            lambda: self._invoke(definition, raw_args, context),
+            scrubber=scrubber_of(context),
         )
 
     async def observed(
-        self, spec: ToolSpec, info: CallInfo, call: Callable[[], Awaitable[dict[str, Any]]]
+        self,
+        spec: ToolSpec,
+        info: CallInfo,
+        call: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        scrubber: SecretScrubber | None = None,
     ) -> dict[str, Any]:
-        """Run one tool call with its log context, span identity, metrics and usage."""
+        """Run one tool call with its log context, span identity, metrics and usage.
+
+        With a `scrubber`, the values of the secrets the call resolved are replaced in
+        its result, its error (message, details, causes) and every line logged meanwhile.
+        """
+        scrubber = scrubber if scrubber is not None else SecretScrubber()
         with (
+            scrubbing(scrubber),
             bind_log_context(
                 run_id=info.workflow_id,
                 temporal_run_id=info.run_id,
@@ -341,7 +373,13 @@ class ToolHost:
                     self.metrics.tool_finished(
                         spec.activity_name, outcome_of(exc), time.perf_counter() - started
                     )
-                raise
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                scrubbed = scrubber.scrub_exception(exc)
+                if scrubbed is exc:
+                    raise
+                raise scrubbed from None
+            data = dict(scrubber.scrub_data(data))
             if self.metrics is not None:
                 self.metrics.tool_finished(spec.activity_name, "ok", time.perf_counter() - started)
                 self.metrics.llm_usage(info.tenant_id, data)
@@ -388,6 +426,12 @@ def _heartbeat_timeout(spec: ToolSpec) -> timedelta | None:
     except RuntimeError:  # called outside an activity (tests, direct invocation)
         scheduled = None
     return scheduled or spec.heartbeat_timeout
+
+
+def scrubber_of(context: ToolContext) -> SecretScrubber:
+    """The scrubber of a call whose context the host built (a fresh one otherwise)."""
+    secrets = context.secrets
+    return secrets.scrubber if isinstance(secrets, CallSecrets) else SecretScrubber()
 
 
 @contextlib.asynccontextmanager

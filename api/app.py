@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.audit import AuditMiddleware, AuditWriter
+from api.codec_cors import CodecCors, origin_of
 from api.db.migrate import upgrade
 from api.middleware import BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
 from api.problems import install_problem_handlers
@@ -153,6 +154,7 @@ def create_app(
             expose_headers=["x-request-id", "retry-after", "deprecation", "sunset", "link"],
             max_age=600,
         )
+    app.add_middleware(CodecCors, ui_origin=origin_of(settings.temporal.ui_url))
     if not settings.dev_mode:
         app.add_middleware(HTTPSOnly, public_url=settings.public_url)
     app.add_middleware(RequestTelemetry, metrics=services.metrics, access_log=settings.access_log)

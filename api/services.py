@@ -23,7 +23,8 @@ from api.temporal import TemporalGateway
 from api.tenancy import TenantSettingsCache
 from foundation.flags.client import FlagClient
 from foundation.secrets import SecretStore
-from foundation.secrets.settings import build_secret_store
+from foundation.secrets.payload_codec import TenantPayloadCodec, payload_encryption_enabled
+from foundation.secrets.settings import build_keyring, build_secret_store
 
 log = logging.getLogger("treeflow.api")
 
@@ -49,6 +50,8 @@ class Services:
     metrics: ApiMetrics
     flags: FlagClient
     tracer_provider: TracerProvider | None = None
+    payload_codec: TenantPayloadCodec | None = None
+    """The payload codec under the platform key ring (the codec endpoint uses it)."""
 
 
 def build_services(
@@ -69,6 +72,10 @@ def build_services(
         ttl_seconds=settings.access_token_ttl_seconds,
     )
     api_keys = ApiKeyService(sessions, settings.api_key_cache_seconds)
+    codec = TenantPayloadCodec(build_keyring(settings))
+    encrypt_payloads = payload_encryption_enabled(
+        settings.payload_encryption, dev_mode=settings.dev_mode
+    )
     limiter: RateLimiter = (
         DatabaseRateLimiter(engine)
         if settings.rate_limit_backend == "database"
@@ -94,9 +101,11 @@ def build_services(
         temporal=TemporalGateway(
             settings.temporal,
             tracer=tracer_provider.get_tracer("treeflow") if tracer_provider else None,
+            codec=codec if encrypt_payloads else None,
         ),
         runs=RunService(settings.temporal, settings.open_run_cache_seconds),
         metrics=ApiMetrics(),
         flags=FlagClient(settings.flags),
         tracer_provider=tracer_provider,
+        payload_codec=codec,
     )

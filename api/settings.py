@@ -136,6 +136,10 @@ class Settings(PlatformSettings):
                 raise ValueError("TREEFLOW_JWT_SIGNING_KEYS is required outside dev mode")
             if self.secrets_backend == "database" and not self.secret_keys:
                 raise ValueError("TREEFLOW_SECRET_KEYS is required outside dev mode")
+            if self.payload_encryption is not False and not self.secret_keys:
+                raise ValueError(
+                    "TREEFLOW_SECRET_KEYS is required for payload encryption outside dev mode"
+                )
         if self.secret_keys and self.secret_active_key_id not in self.secret_keys:
             raise ValueError("TREEFLOW_SECRET_ACTIVE_KEY_ID must name one of TREEFLOW_SECRET_KEYS")
         return self

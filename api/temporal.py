@@ -13,6 +13,7 @@ import time
 from opentelemetry.trace import Tracer
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.converter import PayloadCodec
 
 from api.problems import PROBLEM_BASE, ProblemError
 from temporal_client.connection import TemporalSettings
@@ -25,9 +26,16 @@ class TemporalGateway:
     run routes answer 503 until it is back (readiness says why).
     """
 
-    def __init__(self, settings: TemporalSettings, *, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        settings: TemporalSettings,
+        *,
+        tracer: Tracer | None = None,
+        codec: PayloadCodec | None = None,
+    ) -> None:
         self.settings = settings
         self.tracer = tracer
+        self.codec = codec
         self._client: Client | None = None
         self._lock = asyncio.Lock()
         self._last_error: str | None = None
@@ -49,7 +57,9 @@ class TemporalGateway:
             interceptors = [TracingInterceptor(self.tracer)] if self.tracer else []
             try:
                 self._client = await asyncio.wait_for(
-                    Client.connect(**self.settings.connect_kwargs(), interceptors=interceptors),
+                    Client.connect(
+                        **self.settings.connect_kwargs(self.codec), interceptors=interceptors
+                    ),
                     timeout=5,
                 )
             except Exception as exc:  # connection errors of every kind: report, retry later

@@ -15,6 +15,11 @@ Treeflow chain on a plain worker and client versus an instrumented pair (run,
 tool and decision metrics, the Temporal SDK's Prometheus runtime, tracing with the
 `TracingInterceptor` on client and worker and every span exported through a batch
 processor), alternating on one server. Ends with `instrumentation_ratio=<float>`.
+
+`--compare codec` measures the payload codec: the same Treeflow chain on a plain
+worker and client versus a pair encrypting every payload (AES-GCM per tenant,
+`foundation.secrets.payload_codec`), alternating on one server. Ends with
+`codec_ratio=<float>`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from temporalio.client import Client
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import ToolContext, tool
+from foundation.secrets import Keyring
+from foundation.secrets.payload_codec import TenantPayloadCodec
 from foundation.telemetry.tracing import build_tracer_provider
 from temporal_client.connection import TemporalSettings
 from temporal_client.run_start import run_request, start_options
@@ -51,6 +58,8 @@ from workflows.workflow import DecisionTreeWorkflow
 
 QUEUE = "bench-overhead"
 OBSERVED_QUEUE = "bench-overhead-observed"
+CODEC_QUEUE = "bench-overhead-codec"
+QUEUES = {"treeflow": QUEUE, "instrumented": OBSERVED_QUEUE, "encrypted": CODEC_QUEUE}
 
 
 class CountingExporter(SpanExporter):
@@ -125,8 +134,8 @@ async def run_batch(
             started = time.perf_counter()
             run_id = f"bench-{kind}-{uuid.uuid4().hex}"
             ids.append(run_id)
-            if kind in ("treeflow", "instrumented"):
-                queue = OBSERVED_QUEUE if kind == "instrumented" else QUEUE
+            if kind in QUEUES:
+                queue = QUEUES[kind]
                 handle = await client.start_workflow(
                     DecisionTreeWorkflow.run,
                     run_request(compiled, {}, "bench"),
@@ -299,6 +308,60 @@ async def measure_instrumentation(args: argparse.Namespace, address: str) -> flo
     return ratio
 
 
+async def measure_codec(args: argparse.Namespace, address: str) -> float:
+    """Plain versus encrypted (payload codec) worker+client, alternating on one server."""
+    registry = ToolRegistry.discover().add(bench_step)
+    compiled = compile_tree(chain_tree(args.steps), registry)
+    settings = TemporalSettings(address=address, task_queue=QUEUE)
+    codec = TenantPayloadCodec(Keyring.from_encoded({"bench": Keyring.generate_key()}, "bench"))
+    clients = {
+        "treeflow": await Client.connect(**settings.connect_kwargs()),
+        "encrypted": await Client.connect(**settings.connect_kwargs(codec)),
+    }
+    samples = {kind: Sample() for kind in clients}
+    async with ToolHost(registry).running() as host:
+        plain = build_worker(clients["treeflow"], WorkerSettings(), QUEUE, host)
+        encrypted = build_worker(clients["encrypted"], WorkerSettings(), CODEC_QUEUE, host)
+        async with plain, encrypted:
+            for kind in samples:  # warm up both
+                await run_batch(
+                    clients[kind], kind, compiled, args.steps, args.concurrency, args.concurrency
+                )
+            per_round = max(1, args.runs // args.rounds)
+            for round_index in range(args.rounds):
+                order = (
+                    ["treeflow", "encrypted"] if round_index % 2 == 0 else ["encrypted", "treeflow"]
+                )
+                for kind in order:
+                    latencies, wall, _ = await run_batch(
+                        clients[kind], kind, compiled, args.steps, per_round, args.concurrency
+                    )
+                    samples[kind].latencies += latencies
+                    samples[kind].walls.append(wall)
+                    samples[kind].runs += per_round
+    print(
+        f"\n{args.steps}-step chain, {samples['treeflow'].runs} runs per kind, "
+        f"concurrency {args.concurrency}, {args.rounds} alternating rounds\n"
+    )
+    print(f"{'':14}{'runs/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for kind, sample in samples.items():
+        print(
+            f"{kind:14}{sample.runs / sample.wall:10.1f}"
+            f"{statistics.median(sample.latencies) * 1000:10.1f}"
+            f"{percentile(sample.latencies, 0.99) * 1000:10.1f}"
+        )
+    on, off = samples["encrypted"], samples["treeflow"]
+    ratio = statistics.median(o / p for o, p in zip(on.walls, off.walls, strict=True))
+    print(f"\nwall-time ratio, all rounds summed: {on.wall / off.wall:.3f}")
+    print(
+        "p50 latency ratio: "
+        f"{statistics.median(on.latencies) / statistics.median(off.latencies):.3f}"
+    )
+    print(f"wall-time ratio, median of paired rounds: {ratio:.3f}  (target <= 1.05)")
+    print(f"codec_ratio={ratio:.4f}")
+    return ratio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -310,9 +373,10 @@ def main() -> None:
     parser.add_argument("--address", help="use this Temporal server instead of starting one")
     parser.add_argument(
         "--compare",
-        choices=["handwritten", "instrumentation"],
+        choices=["handwritten", "instrumentation", "codec"],
         default="handwritten",
-        help="baseline: a hand-written workflow, or Treeflow without instrumentation",
+        help="baseline: a hand-written workflow, or Treeflow without instrumentation "
+        "or without the payload codec",
     )
     parser.add_argument(
         "--no-tracing",
@@ -320,7 +384,11 @@ def main() -> None:
         help="with --compare instrumentation: metrics only (to split the cost)",
     )
     args = parser.parse_args()
-    run = measure_instrumentation if args.compare == "instrumentation" else measure
+    run = {
+        "handwritten": measure,
+        "instrumentation": measure_instrumentation,
+        "codec": measure_codec,
+    }[args.compare]
     if args.address:
         asyncio.run(run(args, args.address))
     else:

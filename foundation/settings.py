@@ -28,3 +28,8 @@ class PlatformSettings(BaseSettings):
     vault_url: str | None = None
     vault_token: SecretStr | None = None
     vault_mount: str = "secret"
+    payload_encryption: bool | None = Field(
+        default=None,
+        description="Encrypt Temporal payloads per tenant (default: on unless dev mode); "
+        "the API, the workers and the CLI must use the same setting and keys.",
+    )

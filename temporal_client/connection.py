@@ -10,7 +10,11 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 
 
 class TemporalSettings(BaseSettings):
@@ -47,10 +51,15 @@ class TemporalSettings(BaseSettings):
 
 
 def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
-    """Pydantic-aware JSON payloads, optionally encrypted by a payload codec."""
+    """Pydantic-aware JSON payloads, optionally encrypted by a payload codec.
+
+    With a codec, failure messages and stack traces move into an (encrypted) payload
+    too: a tool's error text can carry run data.
+    """
     if codec is None:
         return pydantic_data_converter
     return DataConverter(
         payload_converter_class=pydantic_data_converter.payload_converter_class,
         payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -213,7 +213,9 @@ async def _start_and_follow(
         for problem in exc.problems:
             err_console.print(f"[red]{problem}[/red]")
         return 2
-    client = await Client.connect(**settings.connect_kwargs())
+    from foundation.secrets.settings import SecretsSettings
+
+    client = await Client.connect(**settings.connect_kwargs(SecretsSettings().payload_codec()))
     handle = await client.start_workflow(
         DecisionTreeWorkflow.run,
         request,

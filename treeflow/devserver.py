@@ -58,6 +58,8 @@ class DevServer:
     ui_port: int | None = 8233
     db_file: Path | None = None
     log_file: Path | None = None
+    ui_codec_endpoint: str | None = None
+    """The Web UI's remote payload codec (the API's `/v1/tenants/{id}/codec`)."""
     dynamic_config: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DYNAMIC_CONFIG))
     register_search_attributes: bool = True
     _process: subprocess.Popen[bytes] | None = None
@@ -85,6 +87,8 @@ class DevServer:
         if self.register_search_attributes:
             cmd += dev_server_flags()
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
+        if self.ui_port and self.ui_codec_endpoint:
+            cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         if self.db_file is not None:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--db-filename", str(self.db_file)]

@@ -12,12 +12,14 @@ from typing import Any
 import uvicorn
 from rich.console import Console
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 
 from activities.sdk import SecretResolver
 from activities.secrets.resolver import store_resolver
 from api.admin import ensure_dev_tenant
 from api.app import create_app
 from api.settings import Settings
+from foundation.secrets.payload_codec import payload_encryption_enabled
 from foundation.secrets.settings import SecretsSettings
 from temporal_client.connection import TemporalSettings
 from temporal_client.run_start import run_request, start_options, workflow_id
@@ -104,6 +106,13 @@ async def run_stack(
         db_file=data_dir / "temporal.db",
         log_file=data_dir / "temporal.log",
     )
+    settings = TemporalSettings(address=dev.address, ui_url=dev.ui_url or "")
+    platform = api_settings(data_dir, api_port, settings)
+    tenant_id, key_file = await _dev_access(platform, data_dir)
+    if payload_encryption_enabled(platform.payload_encryption, dev_mode=True):
+        # The Web UI asks the API to decode the demo tenant's payloads (it must pass a
+        # Treeflow credential; without one it shows them encrypted).
+        dev.ui_codec_endpoint = f"{platform.public_url}/v1/tenants/{tenant_id}/codec"
     with console.status("starting the Temporal dev server…"):
         try:
             dev.start()
@@ -116,12 +125,11 @@ async def run_stack(
     try:
         async with contextlib.AsyncExitStack() as running:
             running.callback(dev.stop)
-            settings = TemporalSettings(address=dev.address, ui_url=dev.ui_url or "")
-            platform = api_settings(data_dir, api_port, settings)
-            tenant_id, key_file = await _dev_access(platform, data_dir)
             resolver = await _secret_resolver(platform, running)
             with console.status("starting a worker and the API…"):
-                await _start_worker(settings, store, resolver, stop, running)
+                await _start_worker(
+                    settings, store, resolver, stop, running, _secrets_settings(platform)
+                )
                 await _start_api(platform, api_port, running)
             console.print(
                 f"Temporal dev server on {dev.address} · Web UI {dev.ui_url} · "
@@ -132,7 +140,14 @@ async def run_stack(
                 f"admin API key in {key_file}"
             )
             code = await _demo_run(
-                console, settings, compiled, inputs, answers, tenant_id, template
+                console,
+                settings,
+                compiled,
+                inputs,
+                answers,
+                tenant_id,
+                template,
+                _secrets_settings(platform).payload_codec(),
             )
             if not once and not stop.is_set():
                 console.print(
@@ -146,10 +161,16 @@ async def run_stack(
         console.print("stopped.")
 
 
+def _secrets_settings(platform: Settings) -> SecretsSettings:
+    """The worker's view of the platform: dev mode, so payload encryption is opt-in
+    (`TREEFLOW_PAYLOAD_ENCRYPTION=true`), with the API's keys."""
+    return SecretsSettings(dev_mode=True, database_url=platform.database_url)
+
+
 async def _secret_resolver(
     platform: Settings, running: contextlib.AsyncExitStack
 ) -> SecretResolver:
-    built = SecretsSettings(dev_mode=True, database_url=platform.database_url).build_store()
+    built = _secrets_settings(platform).build_store()
     assert built is not None  # a database URL is set
     store, engine = built
     if engine is not None:
@@ -163,6 +184,7 @@ async def _start_worker(
     secrets: SecretResolver,
     stop: asyncio.Event,
     running: contextlib.AsyncExitStack,
+    secrets_settings: SecretsSettings,
 ) -> None:
     worker_settings = WorkerSettings(graceful_shutdown_seconds=5)
     defaults = worker_settings.tool_config.setdefault("defaults", {})
@@ -177,6 +199,7 @@ async def _start_worker(
             stop=stop,
             ready=ready,
             handle_signals=False,
+            secrets_settings=secrets_settings,
         )
     )
 
@@ -197,8 +220,9 @@ async def _demo_run(
     answers: dict[str, Any],
     tenant_id: uuid.UUID,
     template: str,
+    codec: PayloadCodec | None,
 ) -> int:
-    client = await Client.connect(**settings.connect_kwargs())
+    client = await Client.connect(**settings.connect_kwargs(codec))
     tenant = str(tenant_id)
     handle = await client.start_workflow(
         DecisionTreeWorkflow.run,

@@ -155,6 +155,7 @@ async def run_worker(
     ready: asyncio.Event | None = None,
     handle_signals: bool = True,
     telemetry: WorkerTelemetry | None = None,
+    secrets_settings: SecretsSettings | None = None,
 ) -> None:
     """Run a worker until `stop` is set or SIGTERM/SIGINT arrives, then drain gracefully.
 
@@ -183,7 +184,11 @@ async def run_worker(
         )
     )
     try:
-        client = await Client.connect(**temporal.connect_kwargs(), **telemetry.client_options())
+        # Payload encryption and its keys: `secrets_settings`, else TREEFLOW_* (as the API).
+        codec = (secrets_settings or SecretsSettings()).payload_codec()
+        client = await Client.connect(
+            **temporal.connect_kwargs(codec), **telemetry.client_options()
+        )
         async with contextlib.AsyncExitStack() as cleanup:
             if secrets is None:
                 secrets = no_secrets

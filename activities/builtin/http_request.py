@@ -19,7 +19,12 @@ from activities.errors import (
     ToolNotAllowed,
     ToolUnavailable,
 )
-from activities.http_policy import SecretHeader, host_allowed
+from activities.http_policy import (
+    SecretHeader,
+    fill_secret_template,
+    header_value_problem,
+    host_allowed,
+)
 from activities.sdk import ToolContext, tool
 
 __all__ = ["HttpRequest", "HttpRequestInput", "HttpRequestOutput", "SecretHeader", "host_allowed"]
@@ -102,8 +107,24 @@ class HttpRequest:
         if self._client is None:
             raise RuntimeError("http_request used before startup()")
         headers = dict(args.headers)
+        for name, value in headers.items():
+            problem = header_value_problem(value)
+            if problem is not None:
+                raise NonRetryableToolError(
+                    f"header '{name}': not a valid header value ({problem})",
+                    details={"header": name},
+                )
         for name, ref in args.secret_headers.items():
-            headers[name] = ref.template.format(secret=await ctx.secret(ref.secret))
+            value = fill_secret_template(ref.template, await ctx.secret(ref.secret))
+            problem = header_value_problem(value)
+            if problem is not None:
+                # Never quote the value: checked here so the HTTP client cannot either.
+                raise NonRetryableToolError(
+                    f"secret header '{name}': the value of secret '{ref.secret}' makes an "
+                    f"invalid header value ({problem}); store the secret without it",
+                    details={"header": name, "secret": ref.secret},
+                )
+            headers[name] = value
         url = args.url
         started = time.perf_counter()
         for _ in range(MAX_REDIRECTS + 1):

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from activities.http_policy import SecretHeader, host_allowed
+from activities.http_policy import SecretHeader, header_value_problem, host_allowed
 from activities.sdk import ToolSpec
 from activities.versions import ToolRef, Version, VersionError
 
@@ -209,6 +209,10 @@ def validate_definition(
     for header in (*tool.request.headers, *tool.request.secret_headers):
         if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header):
             problems.append((f"request.headers.{header}", "not a valid header name"))
+    for header, template in tool.request.headers.items():
+        problem = header_value_problem(PLACEHOLDER.sub("x", template))
+        if problem is not None:
+            problems.append((f"request.headers.{header}", f"not a valid header value: {problem}"))
     if problems:
         raise InvalidDeclarativeTool(problems)
     return tool

@@ -11,6 +11,7 @@ from api.routes import (
     api_keys,
     audit,
     auth,
+    codec,
     flags,
     health,
     me,
@@ -42,4 +43,5 @@ ROUTERS: list[APIRouter] = [
     secrets.router,
     audit.router,
     flags.router,
+    codec.router,
 ]

@@ -7,21 +7,23 @@ the same store at run time, so values never enter workflow inputs or histories.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
+from activities.http_policy import header_value_problem
 from api.deps import AuditDep, SecretStoreDep
 from api.problems import not_found
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES
-from foundation.secrets import SecretMeta, SecretRef
-from foundation.secrets.store import SECRET_NAME_PATTERN
+from foundation.secrets import SecretMeta, SecretNotFoundError, SecretPolicy, SecretRef
+from foundation.secrets.store import MAX_POLICY_TOOLS, SECRET_NAME_PATTERN
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/secrets", tags=["secrets"], responses=RESPONSES)
 SecretName = Annotated[str, Path(pattern=SECRET_NAME_PATTERN, examples=["openai-api-key"])]
 MAX_SECRET_BYTES = 64 * 1024
+ToolNamePattern = r"^[a-z][a-z0-9_.-]{0,63}$"
 
 
 class SecretWrite(BaseModel):
@@ -29,7 +31,38 @@ class SecretWrite(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"value": "sk-...redacted"}]}
     )
 
+    format: Literal["token", "text"] = Field(
+        default="token",
+        description="`token` (default): a credential sent in HTTP headers, so no leading or "
+        "trailing whitespace and no control characters. `text`: anything (PEM keys, JSON "
+        "documents); such values cannot be used in a header.",
+    )
     value: SecretStr = Field(min_length=1, max_length=MAX_SECRET_BYTES, description="Write-only.")
+
+    @field_validator("value")
+    @classmethod
+    def _token_shape(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if info.data.get("format", "token") == "token":
+            problem = header_value_problem(value.get_secret_value())
+            if problem is not None:
+                raise ValueError(
+                    f"a token secret cannot contain {problem}; remove it, or store the "
+                    'value with "format": "text" (then it cannot be used in a header)'
+                )
+        return value
+
+
+class SecretPolicyWrite(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"allowed_tools": ["crm-lookup"]}]}
+    )
+
+    allowed_tools: list[Annotated[str, Field(pattern=ToolNamePattern)]] | None = Field(
+        max_length=MAX_POLICY_TOOLS,
+        description="Tool names (any version) that may resolve the secret. `null`: every "
+        "tool except `http_request`, whose caller picks the destination; list "
+        "`http_request` explicitly to let trees send the secret to any allow-listed host.",
+    )
 
 
 class SecretOut(BaseModel):
@@ -41,6 +74,9 @@ class SecretOut(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+    allowed_tools: list[str] | None = Field(
+        default=None, description="Tools that may use it (`null`: all but `http_request`)."
+    )
 
 
 class SecretList(BaseModel):
@@ -55,6 +91,7 @@ def _out(access: Access, meta: SecretMeta) -> SecretOut:
         reference=str(SecretRef(access.tenant_id, meta.name)),
         created_at=meta.created_at,
         updated_at=meta.updated_at,
+        allowed_tools=None if meta.allowed_tools is None else list(meta.allowed_tools),
     )
 
 
@@ -79,6 +116,25 @@ async def put_secret(
     assert access.tenant_id is not None
     meta = await store.put(access.tenant_id, name, body.value.get_secret_value())
     audit.detail(version=meta.version)
+    return _out(access, meta)
+
+
+@router.put("/{name}/policy")
+async def put_secret_policy(
+    name: SecretName,
+    body: SecretPolicyWrite,
+    access: Annotated[Access, requires(Permission.SECRETS_WRITE)],
+    store: SecretStoreDep,
+    audit: AuditDep,
+) -> SecretOut:
+    """Set which tools may resolve the secret (runs of other tools fail, not leak)."""
+    assert access.tenant_id is not None
+    allowed = None if body.allowed_tools is None else tuple(dict.fromkeys(body.allowed_tools))
+    try:
+        meta = await store.set_policy(access.tenant_id, name, SecretPolicy(allowed))
+    except SecretNotFoundError:
+        raise not_found("secret") from None
+    audit.detail(allowed_tools=list(allowed) if allowed is not None else None)
     return _out(access, meta)
 
 

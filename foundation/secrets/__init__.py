@@ -12,6 +12,7 @@ from foundation.secrets.keyring import Keyring, KeyringError
 from foundation.secrets.store import (
     SecretMeta,
     SecretNotFoundError,
+    SecretPolicy,
     SecretRef,
     SecretStore,
     validate_secret_name,
@@ -24,6 +25,7 @@ __all__ = [
     "KeyringError",
     "SecretMeta",
     "SecretNotFoundError",
+    "SecretPolicy",
     "SecretRef",
     "SecretStore",
     "VaultSecretStore",

@@ -19,6 +19,7 @@ from foundation.secrets.keyring import Keyring
 from foundation.secrets.store import (
     SecretMeta,
     SecretNotFoundError,
+    SecretPolicy,
     SecretRef,
     validate_secret_name,
 )
@@ -33,6 +34,7 @@ tenant_secrets = sa.Table(
     sa.Column("ciphertext", sa.LargeBinary(), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("allowed_tools", sa.JSON(), nullable=True),
 )
 
 
@@ -51,7 +53,12 @@ def _meta(row: Any) -> SecretMeta:
         key_id=row.key_id,
         created_at=_aware(row.created_at),
         updated_at=_aware(row.updated_at),
+        allowed_tools=_policy(row.allowed_tools).allowed_tools,
     )
+
+
+def _policy(stored: Any) -> SecretPolicy:
+    return SecretPolicy(None if stored is None else tuple(str(tool) for tool in stored))
 
 
 class DatabaseSecretStore:
@@ -71,12 +78,13 @@ class DatabaseSecretStore:
         async with self._engine.begin() as conn:
             current = (
                 await conn.execute(
-                    sa.select(t.c.version, t.c.created_at)
+                    sa.select(t.c.version, t.c.created_at, t.c.allowed_tools)
                     .where(t.c.tenant_id == tenant_id, t.c.name == name)
                     .with_for_update()
                 )
             ).first()
             version = 1 if current is None else current.version + 1
+            # The policy column is left alone: replacing a value keeps who may use it.
             key_id, blob = self._keyring.encrypt(value.encode(), _context(tenant_id, name, version))
             values = {"version": version, "key_id": key_id, "ciphertext": blob, "updated_at": now}
             if current is None:
@@ -89,14 +97,19 @@ class DatabaseSecretStore:
                     t.update().where(t.c.tenant_id == tenant_id, t.c.name == name).values(**values)
                 )
                 created = _aware(current.created_at)
-        return SecretMeta(name, version, key_id, created, now)
+        policy = _policy(None if current is None else current.allowed_tools)
+        return SecretMeta(name, version, key_id, created, now, policy.allowed_tools)
 
     async def get(self, ref: SecretRef) -> str:
+        value, _ = await self.get_with_policy(ref)
+        return value
+
+    async def get_with_policy(self, ref: SecretRef) -> tuple[str, SecretPolicy]:
         t = tenant_secrets
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
-                    sa.select(t.c.version, t.c.key_id, t.c.ciphertext).where(
+                    sa.select(t.c.version, t.c.key_id, t.c.ciphertext, t.c.allowed_tools).where(
                         t.c.tenant_id == ref.tenant_id, t.c.name == ref.name
                     )
                 )
@@ -106,14 +119,46 @@ class DatabaseSecretStore:
         plain = self._keyring.decrypt(
             row.key_id, row.ciphertext, _context(ref.tenant_id, ref.name, row.version)
         )
-        return plain.decode()
+        return plain.decode(), _policy(row.allowed_tools)
+
+    async def set_policy(self, tenant_id: uuid.UUID, name: str, policy: SecretPolicy) -> SecretMeta:
+        t = tenant_secrets
+        stored = None if policy.allowed_tools is None else list(policy.allowed_tools)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                t.update()
+                .where(t.c.tenant_id == tenant_id, t.c.name == name)
+                .values(allowed_tools=stored, updated_at=datetime.now(UTC))
+            )
+            if not result.rowcount:
+                raise SecretNotFoundError(f"secret://{tenant_id}/{name}")
+            row = (
+                await conn.execute(
+                    sa.select(
+                        t.c.name,
+                        t.c.version,
+                        t.c.key_id,
+                        t.c.created_at,
+                        t.c.updated_at,
+                        t.c.allowed_tools,
+                    ).where(t.c.tenant_id == tenant_id, t.c.name == name)
+                )
+            ).one()
+        return _meta(row)
 
     async def list(self, tenant_id: uuid.UUID) -> list[SecretMeta]:
         t = tenant_secrets
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(t.c.name, t.c.version, t.c.key_id, t.c.created_at, t.c.updated_at)
+                    sa.select(
+                        t.c.name,
+                        t.c.version,
+                        t.c.key_id,
+                        t.c.created_at,
+                        t.c.updated_at,
+                        t.c.allowed_tools,
+                    )
                     .where(t.c.tenant_id == tenant_id)
                     .order_by(t.c.name)
                 )

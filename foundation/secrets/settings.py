@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from foundation.secrets.db import DatabaseSecretStore
 from foundation.secrets.keyring import DEV_ONLY_SECRET_KEY, Keyring
+from foundation.secrets.payload_codec import TenantPayloadCodec, payload_encryption_enabled
 from foundation.secrets.store import SecretStore
 from foundation.secrets.vault import VaultSecretStore
 from foundation.settings import PlatformSettings
@@ -41,6 +42,12 @@ class SecretsSettings(PlatformSettings):
     database_url: str | None = Field(
         default=None, description="Where the API keeps secrets; unset: tools get no secrets."
     )
+
+    def payload_codec(self) -> TenantPayloadCodec | None:
+        """The Temporal payload codec when payload encryption is on (same keys as the API)."""
+        if not payload_encryption_enabled(self.payload_encryption, dev_mode=self.dev_mode):
+            return None
+        return TenantPayloadCodec(build_keyring(self))
 
     def build_store(self) -> tuple[SecretStore, AsyncEngine | None] | None:
         """The configured store (and the engine to dispose of), or None if not configured."""

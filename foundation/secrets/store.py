@@ -12,8 +12,33 @@ SECRET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"  # noqa: S105 - a p
 _NAME_RE = re.compile(SECRET_NAME_PATTERN)
 
 
+OPT_IN_TOOLS = frozenset({"http_request"})
+"""Tools whose caller (the tree author) picks where a secret is sent. They resolve a
+secret only when its policy names them, so a member who may write trees cannot route
+a secret to an arbitrary allow-listed host unless a tenant admin allowed it."""
+MAX_POLICY_TOOLS = 64
+"""How many tool names one secret's policy may list."""
+
+
 class SecretNotFoundError(LookupError):
     """No secret of that name exists for that tenant."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretPolicy:
+    """Which tools may resolve a secret (set by tenant admins; see docs/api.md).
+
+    ``allowed_tools=None``: every tool except the :data:`OPT_IN_TOOLS`; a tuple: only
+    the tools named (by tool name, any version).
+    """
+
+    allowed_tools: tuple[str, ...] | None = None
+
+    def allows(self, tool: str | None) -> bool:
+        """Whether the tool named `tool` (None: a caller outside a tool) may resolve it."""
+        if self.allowed_tools is None:
+            return tool not in OPT_IN_TOOLS
+        return tool is not None and tool in self.allowed_tools
 
 
 def validate_secret_name(name: str) -> str:
@@ -55,6 +80,7 @@ class SecretMeta:
     key_id: str
     created_at: datetime
     updated_at: datetime
+    allowed_tools: tuple[str, ...] | None = None
 
 
 class SecretStore(Protocol):
@@ -66,6 +92,14 @@ class SecretStore(Protocol):
 
     async def get(self, ref: SecretRef) -> str:
         """Return the plaintext value; raises :class:`SecretNotFoundError`."""
+        ...
+
+    async def get_with_policy(self, ref: SecretRef) -> tuple[str, SecretPolicy]:
+        """The plaintext value and the secret's policy, in one read."""
+        ...
+
+    async def set_policy(self, tenant_id: uuid.UUID, name: str, policy: SecretPolicy) -> SecretMeta:
+        """Replace a secret's policy (its value and version stay)."""
         ...
 
     async def list(self, tenant_id: uuid.UUID) -> list[SecretMeta]:

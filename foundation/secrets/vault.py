@@ -2,11 +2,13 @@
 
 ``hvac`` is optional (``pip install treeflow[vault]``) and synchronous, so calls run in
 a worker thread. Vault keeps its own versions; the ``key_id`` reported is ``"vault"``.
+A secret's tool policy lives in its Vault ``custom_metadata`` (``treeflow_allowed_tools``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +16,18 @@ from typing import Any
 from foundation.secrets.store import (
     SecretMeta,
     SecretNotFoundError,
+    SecretPolicy,
     SecretRef,
     validate_secret_name,
 )
+
+POLICY_METADATA_KEY = "treeflow_allowed_tools"
+
+
+def _policy(metadata: Any) -> SecretPolicy:
+    custom = (metadata or {}).get("custom_metadata") or {}
+    stored = custom.get(POLICY_METADATA_KEY)
+    return SecretPolicy(None if stored is None else tuple(json.loads(stored)))
 
 
 def _parse_time(text: str | None) -> datetime:
@@ -63,7 +74,14 @@ class VaultSecretStore:
         )
         data = result.get("data", {})
         created = _parse_time(data.get("created_time"))
-        return SecretMeta(name, int(data.get("version", 1)), "vault", created, created)
+        meta = await asyncio.to_thread(
+            self._kv.read_secret_metadata,
+            path=self._path(tenant_id, name),
+            mount_point=self._mount,
+        )
+        policy = _policy(meta.get("data"))
+        version = int(data.get("version", 1))
+        return SecretMeta(name, version, "vault", created, created, policy.allowed_tools)
 
     async def get(self, ref: SecretRef) -> str:
         try:
@@ -78,6 +96,42 @@ class VaultSecretStore:
                 raise SecretNotFoundError(str(ref)) from None
             raise
         return str(result["data"]["data"]["value"])
+
+    async def get_with_policy(self, ref: SecretRef) -> tuple[str, SecretPolicy]:
+        value = await self.get(ref)
+        meta = await asyncio.to_thread(
+            self._kv.read_secret_metadata,
+            path=self._path(ref.tenant_id, ref.name),
+            mount_point=self._mount,
+        )
+        return value, _policy(meta.get("data"))
+
+    async def set_policy(self, tenant_id: uuid.UUID, name: str, policy: SecretPolicy) -> SecretMeta:
+        path = self._path(tenant_id, name)
+        try:
+            meta = await asyncio.to_thread(
+                self._kv.read_secret_metadata, path=path, mount_point=self._mount
+            )
+        except Exception as exc:
+            if type(exc).__name__ == "InvalidPath":
+                raise SecretNotFoundError(f"secret://{tenant_id}/{name}") from None
+            raise
+        custom = dict(meta["data"].get("custom_metadata") or {})
+        custom.pop(POLICY_METADATA_KEY, None)
+        if policy.allowed_tools is not None:
+            custom[POLICY_METADATA_KEY] = json.dumps(list(policy.allowed_tools))
+        await asyncio.to_thread(
+            self._kv.update_metadata, path=path, custom_metadata=custom, mount_point=self._mount
+        )
+        data = meta["data"]
+        return SecretMeta(
+            name,
+            int(data["current_version"]),
+            "vault",
+            _parse_time(data.get("created_time")),
+            _parse_time(data.get("updated_time")),
+            policy.allowed_tools,
+        )
 
     async def list(self, tenant_id: uuid.UUID) -> list[SecretMeta]:
         try:
@@ -103,6 +157,7 @@ class VaultSecretStore:
                     "vault",
                     _parse_time(data.get("created_time")),
                     _parse_time(data.get("updated_time")),
+                    _policy(data).allowed_tools,
                 )
             )
         return metas

@@ -5,7 +5,8 @@ It blanks the values of keys that name credentials (`password`, `client_secret`,
 strings everywhere for credentials that hide inside text: `Bearer`/`Basic` auth
 values, Treeflow API keys (`tfk_...`), JWTs, `key=value` pairs with secret-like
 keys, and passwords in URLs. Counters such as `prompt_tokens` are not secrets and
-stay.
+stay. While a tool call runs, the values of the secrets it resolved are scrubbed
+too, by value (`foundation.secrets.scrub`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
+
+from foundation.secrets.scrub import active_scrubber
 
 REDACTED = "[REDACTED]"
 API_KEY_PREFIX = "tfk_"
@@ -85,10 +88,13 @@ def redact_event(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: redact every field of the event (including the message)."""
+    scrubber = active_scrubber()
     for key in list(event_dict):
         value = event_dict[key]
         if key != "event" and is_secret_key(key) and value not in (None, ""):
             event_dict[key] = REDACTED
         else:
             event_dict[key] = redact_value(value)
+            if scrubber:
+                event_dict[key] = scrubber.scrub_data(event_dict[key])
     return event_dict

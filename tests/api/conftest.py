@@ -115,6 +115,8 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
         # The world's actors are session-scoped: their tokens must outlive a slow,
         # loaded run of the whole suite (the default 300 s did not, under load).
         "access_token_ttl_seconds": 3600,
+        # The session's worker has no payload codec; codec tests turn it on with theirs.
+        "payload_encryption": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

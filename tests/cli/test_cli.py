@@ -25,7 +25,8 @@ def treeflow(*args: str, timeout: float = 120, **env: str) -> subprocess.Complet
         text=True,
         timeout=timeout,
         cwd=REPO,
-        env={**os.environ, "COLUMNS": "200", **env},
+        # The session's worker has no payload codec (tests turn it on where they test it).
+        env={**os.environ, "COLUMNS": "200", "TREEFLOW_PAYLOAD_ENCRYPTION": "false", **env},
         stdin=subprocess.DEVNULL,
         check=False,
     )

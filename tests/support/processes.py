@@ -36,6 +36,7 @@ class WorkerProcess:
             "TREEFLOW_WORKER_IDENTITY": self.identity,
             "TREEFLOW_WORKER_TOOL_MODULES": json.dumps(["tests.support.tools:TEST_TOOLS"]),
             "TREEFLOW_WORKER_STICKY_QUEUE_TIMEOUT_SECONDS": "1",
+            "TREEFLOW_PAYLOAD_ENCRYPTION": "false",
             **self.extra_env,
         }
         self.process = subprocess.Popen(
