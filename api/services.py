@@ -17,6 +17,7 @@ from api.auth.oidc import LoginFlows
 from api.auth.refresh import RefreshTokenService
 from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
 from api.db.engine import make_engine, make_session_factory
+from api.paging import PageTokens
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
 from api.runs import RunService
 from api.settings import Settings
@@ -47,6 +48,7 @@ class Services:
     runs: RunService
     metrics: ApiMetrics
     flags: FlagClient
+    page_tokens: PageTokens
     tracer_provider: TracerProvider | None = None
 
 
@@ -65,6 +67,15 @@ def build_secret_store(settings: Settings, engine: AsyncEngine) -> SecretStore:
             settings.vault_url, settings.vault_token.get_secret_value(), settings.vault_mount
         )
     return DatabaseSecretStore(engine, build_keyring(settings))
+
+
+def build_page_tokens(settings: Settings) -> PageTokens:
+    """The page-token signer: the configured key, else one derived from the JWT key."""
+    if settings.page_token_key is not None:
+        return PageTokens(settings.page_token_key.get_secret_value().encode())
+    if settings.jwt_signing_keys:
+        return PageTokens(settings.jwt_signing_keys[0].get_secret_value().encode())
+    return PageTokens.ephemeral()
 
 
 def build_services(
@@ -114,5 +125,6 @@ def build_services(
         runs=RunService(settings.temporal, settings.open_run_cache_seconds),
         metrics=ApiMetrics(),
         flags=FlagClient(settings.flags),
+        page_tokens=build_page_tokens(settings),
         tracer_provider=tracer_provider,
     )
