@@ -17,6 +17,7 @@ from activities.telemetry.tracing import build_tracer_provider
 from api.audit import AuditMiddleware, AuditWriter
 from api.db.migrate import upgrade
 from api.middleware import BodyDeadline, BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
+from api.openapi_params import declare_path_parameters
 from api.problems import install_problem_handlers
 from api.rbac import Permission, api_routes, check_route_policies, route_permissions
 from api.routes import ROUTERS
@@ -39,6 +40,7 @@ def _openapi_factory(app: FastAPI) -> Any:
         schema = get_openapi(
             title="Treeflow API", version=API_VERSION, description=DESCRIPTION, routes=app.routes
         )
+        declare_path_parameters(schema)
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearer": {
                 "type": "http",
