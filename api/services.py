@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from activities.flags.client import FlagClient
 from activities.registry import ToolRegistry
 from activities.secrets import DatabaseSecretStore, Keyring, SecretStore, VaultSecretStore
+from activities.tool_modules import build_registry
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
 from api.auth.oidc import LoginFlows
@@ -117,7 +118,7 @@ def build_services(
         login=LoginFlows(
             settings.oidc_providers, settings.public_url, settings.login_state_ttl_seconds
         ),
-        registry=ToolRegistry.discover(),
+        registry=build_registry(),
         temporal=TemporalGateway(
             settings.temporal,
             tracer=tracer_provider.get_tracer("treeflow") if tracer_provider else None,

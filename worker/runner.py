@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import signal
 import socket
@@ -28,6 +27,7 @@ from activities.sdk import SecretResolver, no_secrets
 from activities.secrets.resolver import SecretsSettings, store_resolver
 from activities.telemetry.health import run_checks
 from activities.telemetry.logs import get_logger
+from activities.tool_modules import build_registry
 from worker.settings import WorkerSettings
 from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer
@@ -40,12 +40,7 @@ log = get_logger("treeflow.worker")
 
 def registry_for(settings: WorkerSettings) -> ToolRegistry:
     """Built-in and entry-point tools, plus the modules named in `tool_modules`."""
-    registry = ToolRegistry.discover()
-    for reference in settings.tool_modules:
-        module_name, _, attribute = reference.partition(":")
-        module = importlib.import_module(module_name)
-        registry.add(getattr(module, attribute) if attribute else module)
-    return registry
+    return build_registry(settings.tool_modules)
 
 
 def build_worker(

@@ -3,6 +3,7 @@ over raw sockets: control characters in plain-HTTP paths, slow heads, slow bodie
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -121,7 +122,8 @@ def test_the_redirect_keeps_the_path_meaning(api: ApiProcess) -> None:
 def test_plain_http_writes_with_control_characters_are_refused(api: ApiProcess, path: str) -> None:
     raw = exchange(
         api,
-        f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode(),
+        f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+        "Connection: close\r\n\r\n{}".encode(),
     )
     status, headers, _ = parse(raw)
     assert status == 403
@@ -177,7 +179,7 @@ def test_a_slow_body_is_answered_408_and_closed(api: ApiProcess) -> None:
     )
     with connect(api) as sock:
         sock.sendall(head)
-        elapsed, answer = trickle_until_closed(sock, body, BODY_TIMEOUT + GRACE)
+        _elapsed, answer = trickle_until_closed(sock, body, BODY_TIMEOUT + GRACE)
     status, headers, _ = parse(answer)
     assert status == 408, answer
     assert headers["connection"] == "close"
@@ -189,7 +191,7 @@ def test_a_body_trickled_after_the_answer_cannot_hold_the_connection(api: ApiPro
     head = b"POST /v1/tenants HTTP/1.1\r\nHost: t\r\nContent-Length: 400\r\n\r\n"
     with connect(api) as sock:
         sock.sendall(head)
-        elapsed, answer = trickle_until_closed(sock, b"x" * 400, HEAD_TIMEOUT + GRACE)
+        _elapsed, answer = trickle_until_closed(sock, b"x" * 400, HEAD_TIMEOUT + GRACE)
     assert parse(answer)[0] == 403
 
 
@@ -240,9 +242,7 @@ def test_prompt_clients_keep_their_connection_for_several_requests(api: ApiProce
 def test_an_oversized_head_is_answered_431(api: ApiProcess) -> None:
     request = b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + b"X-Big: " + b"a" * 20_000 + b"\r\n\r\n"
     with connect(api) as sock:
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         answer = read_all(sock)
     assert parse(answer)[0] == 431

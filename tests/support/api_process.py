@@ -43,7 +43,8 @@ class ApiProcess:
         )
 
         def pump() -> None:
-            assert self.process is not None and self.process.stdout is not None
+            assert self.process is not None
+            assert self.process.stdout is not None
             for line in self.process.stdout:
                 self.lines.append(line)
 
