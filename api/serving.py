@@ -58,8 +58,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 return
         previous = self.cycle
         super().data_received(data)
-        if self.cycle is not previous:  # the head is complete: a new cycle started
-            self._disarm_head_deadline()
+        if self.cycle is not previous or self.transport.get_protocol() is not self:
+            self._disarm_head_deadline()  # the head is complete (or upgraded to WebSocket)
 
     def _arm_head_deadline(self) -> None:
         self._head_bytes = 0

@@ -31,7 +31,7 @@ class ApiProcess:
     process: subprocess.Popen[str] | None = None
     lines: list[str] = field(default_factory=list)
 
-    def start(self, ready_timeout: float = 60.0) -> ApiProcess:
+    def start(self, ready_timeout: float = 180.0) -> ApiProcess:
         self.process = subprocess.Popen(
             [TREEFLOW, "api", "--port", str(self.port)],
             env={**os.environ, "PYTHONPATH": str(REPO), **self.env},
