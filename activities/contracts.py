@@ -48,6 +48,11 @@ class DecisionOption(BaseModel):
     args_schema: dict[str, Any] | None = Field(
         default=None, description="Input JSON Schema when the worker cannot look the tool up."
     )
+    templated_args: list[str] = Field(
+        default_factory=list,
+        description="Arguments the tree fills from templates when the tool runs; they count "
+        "as provided when the decision's arguments are checked.",
+    )
 
 
 class DecisionInput(BaseModel):

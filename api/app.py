@@ -17,7 +17,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.audit import AuditMiddleware, AuditWriter
 from api.codec_cors import CodecCors, origin_of
 from api.db.migrate import upgrade
-from api.middleware import BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
+from api.middleware import BodyDeadline, BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
+from api.openapi_params import declare_path_parameters
 from api.problems import install_problem_handlers
 from api.rbac import Permission, api_routes, check_route_policies, route_permissions
 from api.routes import ROUTERS
@@ -41,6 +42,7 @@ def _openapi_factory(app: FastAPI) -> Any:
         schema = get_openapi(
             title="Treeflow API", version=API_VERSION, description=DESCRIPTION, routes=app.routes
         )
+        declare_path_parameters(schema)
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearer": {
                 "type": "http",
@@ -140,6 +142,7 @@ def create_app(
     # Added innermost first: the last one added wraps all the others. Audit sits outside
     # the body limit (a 413 is recorded as such) and inside the IP limit (a flood of
     # refused requests costs no database writes).
+    app.add_middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(AuditMiddleware, writer=AuditWriter(services.engine))
     app.add_middleware(

@@ -8,11 +8,13 @@ Order, outermost first: uvicorn's `ProxyHeadersMiddleware` (only with trusted pr
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -109,6 +111,22 @@ class RequestContext:
             request_id_var.reset(token)
 
 
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_QUERY_SAFE = _PATH_SAFE + "?%"
+
+
+def https_target(scope: Scope) -> str:
+    """The request's path and query, percent-encoded so a header can carry it.
+
+    The path in the scope is decoded: ``%0d%0a`` or ``%00`` in the request line arrive
+    as CR, LF and NUL, which no header value may hold (``Invalid HTTP header value``).
+    Everything outside RFC 3986's path characters is escaped again, the query too.
+    """
+    path = quote(scope["path"], safe=_PATH_SAFE)
+    query = quote(scope.get("query_string", b"").decode("latin-1"), safe=_QUERY_SAFE)
+    return path + (f"?{query}" if query else "")
+
+
 class HTTPSOnly:
     """Refuse plain HTTP (redirect safe methods to ``public_url``) unless dev mode is on.
 
@@ -130,8 +148,7 @@ class HTTPSOnly:
             return
         request_id = _state(scope).get("request_id")
         if scope["method"] in ("GET", "HEAD"):
-            query = scope.get("query_string", b"").decode("latin-1")
-            location = self._public + scope["path"] + (f"?{query}" if query else "")
+            location = self._public + https_target(scope)
             response = problem_response(
                 request_id,
                 308,
@@ -210,6 +227,60 @@ class BodySizeLimit:
             type_=PROBLEM_BASE + ("too-large" if status == 413 else "bad-request"),
         )
         await response(scope, receive, send)
+
+
+class BodyDeadline:
+    """408 when a request body has not fully arrived ``seconds`` after the route asks for it.
+
+    A trickled body (one byte every few seconds) otherwise holds a connection and a
+    handler for as long as the client likes. The answer says ``Connection: close``.
+    """
+
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self._seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _NO_BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        complete = started = timed_out = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, complete, timed_out
+            if complete or timed_out:
+                return await receive() if complete else {"type": "http.disconnect"}
+            if deadline is None:
+                deadline = loop.time() + self._seconds
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                timed_out = True
+                if not started:
+                    await problem_response(
+                        _state(scope).get("request_id"),
+                        408,
+                        detail=f"request body not received within {self._seconds:g} s",
+                        type_=PROBLEM_BASE + "timeout",
+                        headers={"Connection": "close"},
+                    )(scope, receive, send)
+                return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                complete = True
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if timed_out:
+                return  # the 408 went out; the app's late answer is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, timed_receive, tracking_send)
 
 
 class IPRateLimit:

@@ -7,7 +7,6 @@ closed runs, which never change (so reading them needs no Temporal call).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import time
@@ -32,7 +31,8 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord, utcnow
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.paging import PageTokens, invalid_page_token
+from api.problems import not_found
 from api.run_lookups import RunCounts, TreePlans
 from api.run_policy import (
     StartAttempt,
@@ -71,6 +71,8 @@ _STATUS_QUERY = {
 CLOSED_CACHE_SIZE = 10_000
 """Run views (closed for good, open for `open_run_cache_seconds`) kept per replica."""
 QUERY_TIMEOUT = timedelta(seconds=3)
+LIST_RPC_TIMEOUT = timedelta(seconds=5)
+"""Longest a visibility list call may take before the request fails."""
 
 
 class TreeRef(BaseModel):
@@ -360,6 +362,7 @@ class RunService:
         status: str | None,
         limit: int,
         page_token: str | None,
+        page_tokens: PageTokens,
     ) -> RunPage:
         clauses = [f"{sa_keys.TENANT_ID.name} = '{tenant_id}'"]
         if tree is not None:
@@ -367,14 +370,16 @@ class RunService:
         if status is not None:
             clauses.append(_STATUS_QUERY[status])
         query = " AND ".join(clauses)
-        token = _decode_token(page_token)
-        iterator = client.list_workflows(query, page_size=limit, next_page_token=token)
+        token = page_tokens.open("runs", tenant_id, query, page_token)
+        iterator = client.list_workflows(
+            query, page_size=limit, next_page_token=token, rpc_timeout=LIST_RPC_TIMEOUT
+        )
         try:
             await iterator.fetch_next_page(page_size=limit)
         except RPCError:
             if token is None:
                 raise
-            raise _invalid_token() from None  # Temporal cannot read the token it was given
+            raise invalid_page_token() from None  # signed by us, yet Temporal refuses it
         prefix = f"{tenant_id}:"
         runs = []
         for execution in iterator.current_page or []:
@@ -394,10 +399,9 @@ class RunService:
                     links=self.links(tenant_id, key, execution.id),
                 )
             )
-        next_token = iterator.next_page_token
         return RunPage(
             runs=runs,
-            next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+            next_page_token=page_tokens.seal("runs", tenant_id, query, iterator.next_page_token),
         )
 
     async def submit_input(
@@ -456,21 +460,3 @@ def _summary_status(status: WorkflowExecutionStatus | None, run_status: str | No
     if status == WorkflowExecutionStatus.RUNNING or status is None:
         return "waiting_input" if run_status == "waiting_input" else "running"
     return _CLOSED.get(status, "failed")
-
-
-def _decode_token(token: str | None) -> bytes | None:
-    if not token:
-        return None
-    try:
-        return base64.urlsafe_b64decode(token.encode())
-    except (ValueError, TypeError):
-        raise _invalid_token() from None
-
-
-def _invalid_token() -> ProblemError:
-    return ProblemError(
-        422,
-        "invalid page token",
-        type_=PROBLEM_BASE + "validation",
-        errors=[FieldError(field="query.page_token", message="not a token from this API")],
-    )

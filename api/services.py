@@ -9,12 +9,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from activities.registry import ToolRegistry
+from activities.tool_modules import build_registry
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
 from api.auth.oidc import LoginFlows
 from api.auth.refresh import RefreshTokenService
 from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
 from api.db.engine import make_engine, make_session_factory
+from api.paging import PageTokens
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
 from api.runs import RunService
 from api.settings import Settings
@@ -49,9 +51,19 @@ class Services:
     runs: RunService
     metrics: ApiMetrics
     flags: FlagClient
+    page_tokens: PageTokens
     tracer_provider: TracerProvider | None = None
     payload_codec: TenantPayloadCodec | None = None
     """The payload codec under the platform key ring (the codec endpoint uses it)."""
+
+
+def build_page_tokens(settings: Settings) -> PageTokens:
+    """The page-token signer: the configured key, else one derived from the JWT key."""
+    if settings.page_token_key is not None:
+        return PageTokens(settings.page_token_key.get_secret_value().encode())
+    if settings.jwt_signing_keys:
+        return PageTokens(settings.jwt_signing_keys[0].get_secret_value().encode())
+    return PageTokens.ephemeral()
 
 
 def build_services(
@@ -97,7 +109,7 @@ def build_services(
         login=LoginFlows(
             settings.oidc_providers, settings.public_url, settings.login_state_ttl_seconds
         ),
-        registry=ToolRegistry.discover(),
+        registry=build_registry(),
         temporal=TemporalGateway(
             settings.temporal,
             tracer=tracer_provider.get_tracer("treeflow") if tracer_provider else None,
@@ -106,6 +118,7 @@ def build_services(
         runs=RunService(settings.temporal, settings.open_run_cache_seconds),
         metrics=ApiMetrics(),
         flags=FlagClient(settings.flags),
+        page_tokens=build_page_tokens(settings),
         tracer_provider=tracer_provider,
         payload_codec=codec,
     )

@@ -15,6 +15,11 @@ from temporal_client.connection import TemporalSettings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+HTTP_HEADER_TIMEOUT_SECONDS = 10.0
+HTTP_BODY_TIMEOUT_SECONDS = 30.0
+HTTP_KEEP_ALIVE_SECONDS = 5
+HTTP_MAX_HEADER_BYTES = 32 * 1024
+
 
 class OIDCProvider(BaseModel):
     """One login provider. ``kind`` picks the protocol details; endpoints may be overridden."""
@@ -81,6 +86,37 @@ class Settings(PlatformSettings):
     rate_limit_backend: Literal["memory", "database"] = "memory"
     rate_limit_ip_per_minute: int = Field(default=1200, ge=1)
     rate_limit_principal_per_minute: int = Field(default=600, ge=1)
+    # Slow clients (api/serving.py; docs/api.md "Timeouts"): bounds where uvicorn runs.
+    http_header_timeout_seconds: float = Field(
+        default=HTTP_HEADER_TIMEOUT_SECONDS,
+        gt=0,
+        le=300,
+        description="A request's line and headers must arrive within this (else 408, closed).",
+    )
+    http_body_timeout_seconds: float = Field(
+        default=HTTP_BODY_TIMEOUT_SECONDS,
+        gt=0,
+        le=3600,
+        description="A request body must arrive within this once the route reads it (408).",
+    )
+    http_keep_alive_seconds: int = Field(
+        default=HTTP_KEEP_ALIVE_SECONDS,
+        ge=1,
+        le=300,
+        description="An idle kept-alive connection closes after this.",
+    )
+    http_max_header_bytes: int = Field(
+        default=HTTP_MAX_HEADER_BYTES,
+        ge=4096,
+        le=1024 * 1024,
+        description="Largest request line plus headers (else 431, closed).",
+    )
+
+    page_token_key: SecretStr | None = Field(
+        default=None,
+        description="Key (16+ bytes) signing page tokens; every replica needs the same one. "
+        "Unset: derived from the first JWT signing key (ephemeral in dev mode without one).",
+    )
 
     # Tools
     declarative_http_allowed_hosts: list[str] = Field(

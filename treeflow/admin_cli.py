@@ -27,6 +27,7 @@ def serve_api(
     import uvicorn
 
     from api.app import create_app
+    from api.serving import server_config
     from api.settings import Settings
     from foundation.telemetry.logs import configure_logging
 
@@ -36,8 +37,8 @@ def serve_api(
         telemetry = telemetry.model_copy(update={"environment": "dev"})
     configure_logging(telemetry)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=host, port=port, proxy_headers=False, log_config=None, access_log=False
+    config = server_config(
+        app, settings, host=host, port=port, proxy_headers=False, log_config=None, access_log=False
     )
     asyncio.run(uvicorn.Server(config).serve())
 

@@ -7,10 +7,9 @@ import json
 import logging
 import signal
 import sys
-import traceback
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +18,10 @@ from rich.table import Table
 from treeflow import exit as process_exit
 from treeflow.admin_cli import admin_app, serve_api
 from treeflow.data_cli import data_app
+from treeflow.errors import report
+
+if TYPE_CHECKING:
+    from temporalio.client import WorkflowExecutionStatus
 
 app = typer.Typer(
     name="treeflow",
@@ -98,10 +101,10 @@ def schema() -> None:
 @app.command()
 def tools() -> None:
     """List every registered tool version."""
-    from activities.registry import ToolRegistry
+    from treeflow.toolbox import default_registry
 
     table = Table("tool", "kind", "description")
-    for definition in ToolRegistry.discover():
+    for definition in default_registry():
         spec = definition.spec
         note = f" [yellow](deprecated: {spec.deprecated})[/yellow]" if spec.deprecated else ""
         table.add_row(spec.activity_name, spec.kind, spec.description.split("\n")[0] + note)
@@ -201,11 +204,10 @@ async def _start_and_follow(
     answers: dict[str, Any],
     wait: bool,
 ) -> int:
-    from temporalio.client import Client
+    from temporalio.client import Client, WorkflowExecutionStatus
 
     from temporal_client.run_start import InvalidInputs, run_request, start_options, workflow_id
     from treeflow.console_run import follow_with_progress
-    from workflows.workflow import DecisionTreeWorkflow
 
     try:
         request = run_request(compiled, inputs, tenant)
@@ -216,8 +218,8 @@ async def _start_and_follow(
     from foundation.secrets.settings import SecretsSettings
 
     client = await Client.connect(**settings.connect_kwargs(SecretsSettings().payload_codec()))
-    handle = await client.start_workflow(
-        DecisionTreeWorkflow.run,
+    handle, existing = await _start_or_attach(
+        client,
         request,
         **start_options(
             compiled,
@@ -227,11 +229,57 @@ async def _start_and_follow(
         ),
     )
     url = settings.run_url(handle.id, handle.result_run_id)
-    console.print(f"started [bold]{handle.id}[/bold]")
+    if existing is None:
+        console.print(f"started [bold]{handle.id}[/bold]")
+    elif existing == WorkflowExecutionStatus.RUNNING:
+        console.print(
+            f"attached to the open run [bold]{handle.id}[/bold] (--id {key} is taken; "
+            "nothing new started, following it)"
+        )
+    else:
+        console.print(
+            f"run [bold]{handle.id}[/bold] already ended ({existing.name.lower()}); "
+            "nothing new started, showing it"
+        )
     console.print(f"  {url}", soft_wrap=True)
     if not wait:
         return 0
     return await follow_with_progress(console, handle, answers, url)
+
+
+async def _start_or_attach(
+    client: Any, request: Any, **options: Any
+) -> tuple[Any, WorkflowExecutionStatus | None]:
+    """Start the run, or find the run already holding this id (open or closed).
+
+    Returns the handle and, when nothing was started, the existing run's status. An
+    open run with the id is returned by the start itself (USE_EXISTING), so it is
+    looked up first; a closed one makes the start fail (ids are never reused).
+    """
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.workflow import DecisionTreeWorkflow
+
+    async def status_of(workflow_id: str) -> tuple[Any, WorkflowExecutionStatus | None]:
+        handle = client.get_workflow_handle_for(DecisionTreeWorkflow.run, workflow_id)
+        try:
+            description = await handle.describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return handle, None
+            raise
+        return handle, description.status or WorkflowExecutionStatus.RUNNING
+
+    handle, status = await status_of(options["id"])
+    if status is not None:
+        return handle, status
+    try:
+        return await client.start_workflow(DecisionTreeWorkflow.run, request, **options), None
+    except WorkflowAlreadyStartedError:
+        handle, status = await status_of(options["id"])  # started by someone meanwhile
+        return handle, status or WorkflowExecutionStatus.RUNNING
 
 
 @app.command("temporal-setup")
@@ -317,9 +365,8 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         code = 130
-    except Exception:
-        traceback.print_exc()
-        code = 1
+    except Exception as error:
+        code = report(error, err_console)
     process_exit.exit_now(code)
 
 

@@ -18,6 +18,7 @@ from activities.sdk import SecretResolver
 from activities.secrets.resolver import store_resolver
 from api.admin import ensure_dev_tenant
 from api.app import create_app
+from api.serving import server_config
 from api.settings import Settings
 from foundation.secrets.payload_codec import payload_encryption_enabled
 from foundation.secrets.settings import SecretsSettings
@@ -62,7 +63,9 @@ def _save_key(key_file: Path, key: str) -> None:
 
 async def _start_api(settings: Settings, port: int, running: contextlib.AsyncExitStack) -> None:
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        server_config(
+            create_app(settings), settings, host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     task = asyncio.create_task(server.serve())
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import templates
 from activities.registry import ToolRegistry
+from activities.tool_modules import build_registry
 from workflows.compiled import CompiledTree
 from workflows.compiler import compile_tree
 from workflows.spec import TreeSpec
@@ -15,7 +16,8 @@ from workflows.spec import TreeSpec
 
 @lru_cache(maxsize=1)
 def default_registry() -> ToolRegistry:
-    return ToolRegistry.discover()
+    """The same registry the API and workers build (TREEFLOW_WORKER_TOOL_MODULES included)."""
+    return build_registry()
 
 
 def template_loader(name: str) -> TreeSpec | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import signal
 import socket
@@ -26,6 +25,7 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import SecretResolver, no_secrets
 from activities.secrets.resolver import store_resolver
+from activities.tool_modules import build_registry
 from foundation.secrets.settings import SecretsSettings
 from foundation.telemetry.health import run_checks
 from foundation.telemetry.logs import get_logger
@@ -43,12 +43,7 @@ log = get_logger("treeflow.worker")
 
 def registry_for(settings: WorkerSettings) -> ToolRegistry:
     """Built-in and entry-point tools, plus the modules named in `tool_modules`."""
-    registry = ToolRegistry.discover()
-    for reference in settings.tool_modules:
-        module_name, _, attribute = reference.partition(":")
-        module = importlib.import_module(module_name)
-        registry.add(getattr(module, attribute) if attribute else module)
-    return registry
+    return build_registry(settings.tool_modules)
 
 
 def build_worker(

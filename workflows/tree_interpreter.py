@@ -455,6 +455,9 @@ class TreeRun:
             update["accepts_args"] = True
             if isinstance(target.agent_args, tuple):
                 update["writable_args"] = list(target.agent_args)
+            templated = sorted(k for k, v in target.args.items() if is_templated(v))
+            if templated:
+                update["templated_args"] = templated
             definition = self.tree.declarative_tools.get(target.tool)
             if definition is not None:
                 update["args_schema"] = definition.get("input_schema")

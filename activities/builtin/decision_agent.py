@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from activities.builtin.decision_options import available_options
 from activities.builtin.router import route
@@ -149,7 +150,7 @@ def decision_problem(
         model = models.get(choice)
         if model is None:
             return None
-        return _args_problem(model, option.args)
+        return _args_problem(model, option, {})
     if not option.accepts_args:
         return f"branch '{choice}' takes no arguments; leave args empty"
     if option.writable_args:
@@ -159,17 +160,60 @@ def decision_problem(
     model = models.get(choice)
     if model is None:
         return None
-    return _args_problem(model, {**option.args, **answer.args})
+    return _args_problem(model, option, answer.args)
 
 
-def _args_problem(model: type[BaseModel], merged: Mapping[str, Any]) -> str | None:
+def _args_problem(
+    model: type[BaseModel], option: DecisionOption, written: Mapping[str, Any]
+) -> str | None:
     try:
-        model.model_validate(dict(merged))
+        validated_args(model, option, written)
     except ValidationError as exc:
         return "invalid args: " + "; ".join(
             f"args.{part}" for part in validation_problem(exc).split("; ")
         )
     return None
+
+
+def validated_args(
+    model: type[BaseModel], option: DecisionOption, written: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``written`` arguments, validated and coerced to JSON values.
+
+    The tool's whole input is checked (fixed plus written arguments) unless the tree
+    fills some arguments from templates: their values exist only when the tool runs,
+    so they count as provided, each written argument is checked on its own, and the
+    tool checks the rendered whole (its errors reach the next decision).
+    """
+    if not option.templated_args:
+        validated = model.model_validate({**option.args, **written}).model_dump(mode="json")
+        return {key: validated.get(key, value) for key, value in written.items()}
+    fields = model.model_fields
+    errors: list[InitErrorDetails] = []
+    coerced: dict[str, Any] = {}
+    for key, value in written.items():
+        field = fields.get(key)
+        if field is None:
+            coerced[key] = value  # the model decides about unknown keys at run time
+            continue
+        annotated: Any = Annotated[field.annotation, field]
+        adapter: TypeAdapter[Any] = TypeAdapter(annotated)
+        try:
+            coerced[key] = adapter.dump_python(adapter.validate_python(value), mode="json")
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                errors.append(
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            error["type"], error["msg"].replace("{", "{{").replace("}", "}}")
+                        ),
+                        loc=(key, *error["loc"]),
+                        input=error.get("input"),
+                    )
+                )
+    if errors:
+        raise ValidationError.from_exception_data(model.__name__, errors)
+    return coerced
 
 
 def written_args(
@@ -180,8 +224,7 @@ def written_args(
         return {}
     if model is None:
         return dict(answer.args)
-    validated = model.model_validate({**option.args, **answer.args}).model_dump(mode="json")
-    return {key: validated.get(key, value) for key, value in answer.args.items()}
+    return validated_args(model, option, answer.args)
 
 
 def _clip(data: Any) -> str:
@@ -204,6 +247,8 @@ def prompt(
             lines.append(f"  tool: {option.tool}")
         if option.args:
             lines.append(f"  fixed arguments: {_clip(option.args)}")
+        if option.templated_args:
+            lines.append(f"  filled by the tree when it runs: {', '.join(option.templated_args)}")
         model = models.get(option.id)
         if option.accepts_args and model is not None:
             writable = option.writable_args or "any"

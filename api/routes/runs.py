@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.run_policy import StartRequest
@@ -114,12 +115,25 @@ async def list_runs(
         Query(),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    page_token: Annotated[str | None, Query(max_length=2000)] = None,
+    page_token: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_PAGE_TOKEN_CHARS,
+            description="`next_page_token` of the previous page, unchanged; it is valid only "
+            "with the same filters in the same tenant.",
+        ),
+    ] = None,
 ) -> RunPage:
     """This tenant's runs from Temporal visibility, newest first (eventually consistent)."""
     assert access.tenant_id is not None
     return await services.runs.list(
-        client, access.tenant_id, tree=tree, status=status, limit=limit, page_token=page_token
+        client,
+        access.tenant_id,
+        tree=tree,
+        status=status,
+        limit=limit,
+        page_token=page_token,
+        page_tokens=services.page_tokens,
     )
 
 

@@ -223,3 +223,40 @@ async def test_router_without_the_extra_is_plain_bm25(tmp_path: Path) -> None:
     out = await router.run(args, ToolContext.for_testing(EmbeddingRouter))
     assert out.choice == "a"
     assert "bm25" in out.reasoning
+
+
+TEMPLATED = DecisionOption(
+    id="search",
+    description="find tickets",
+    tool="query@1.0.0",
+    args={"limit": 5},  # `collection` (required) is templated in the tree
+    accepts_args=True,
+    writable_args=["query", "limit"],
+    templated_args=["collection"],
+)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [({}, {}), ({"query": "lockout", "limit": "2"}, {"query": "lockout", "limit": 2})],
+)
+async def test_templated_required_arguments_count_as_provided(
+    host: ToolHost, written: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    reply = {"reasoning": "search", "choice": "search", "args": written}
+    out = await decide(
+        host, [{"contains": [QUESTION], "reply": reply}], _input(options=[TEMPLATED])
+    )
+    assert out.choice == "search"
+    assert out.args == expected
+
+
+async def test_the_prompt_says_which_arguments_the_tree_fills(host: ToolHost) -> None:
+    messages = prompt(_input(options=[TEMPLATED]), {}, [], {})
+    assert "filled by the tree when it runs: collection" in messages[1].content
+
+
+async def test_templated_arguments_still_check_what_the_agent_writes(host: ToolHost) -> None:
+    reply = {"reasoning": "search", "choice": "search", "args": {"limit": "many"}}
+    with pytest.raises(InvalidModelOutput, match=r"args\.limit"):
+        await decide(host, [{"contains": [QUESTION], "reply": reply}], _input(options=[TEMPLATED]))

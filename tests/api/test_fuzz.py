@@ -1,5 +1,6 @@
-"""Schemathesis against the app's own OpenAPI, over real HTTP: >= 1,000 generated requests
-(valid and invalid), and not one 5xx. Every error must be problem+json."""
+"""Schemathesis against the OpenAPI document the server serves (unpatched), over real
+HTTP: >= 5,000 generated requests (valid and invalid), and not one 5xx. Every error must
+be problem+json."""
 
 from __future__ import annotations
 
@@ -22,17 +23,17 @@ from api.settings import Settings
 from temporal_client.connection import TemporalSettings
 from tests.api.conftest import create_actor, create_tenant, live_server
 
-MIN_REQUESTS = 1_000
-EXAMPLES_PER_MODE = 40
+MIN_REQUESTS = 5_000
+EXAMPLES_PER_MODE = 55
 
 
-def _fuzz(
-    openapi: dict[str, Any], base: str, token: str, tenant: uuid.UUID
-) -> tuple[int, list[str]]:
+def _fuzz(base: str, token: str, tenant: uuid.UUID) -> tuple[int, list[str]]:
     """Run every operation in positive and negative mode; return (requests, failures)."""
-    schema = schemathesis.openapi.from_dict(openapi)
     session = requests.Session()
     headers = {"Authorization": f"Bearer {token}", "X-Forwarded-Proto": "https"}
+    served = session.get(f"{base}/openapi.json", headers=headers, timeout=30)
+    served.raise_for_status()
+    schema = schemathesis.openapi.from_dict(served.json())  # as served: no patching
     sent = 0
     failures: list[str] = []
     statuses: Counter[int] = Counter()
@@ -91,7 +92,7 @@ async def test_schemathesis_finds_no_server_errors(
     actor = await create_actor(app, "fuzzer", {tenant: Role.ADMIN}, operator=True)
     await actor.client.aclose()
     async with live_server(app) as base:
-        sent, failures = await asyncio.to_thread(_fuzz, app.openapi(), base, actor.token, tenant)
+        sent, failures = await asyncio.to_thread(_fuzz, base, actor.token, tenant)
     assert not failures, f"{len(failures)} bad answers, first: {failures[:5]}"
     assert sent >= MIN_REQUESTS, f"only {sent} requests generated"
     print(f"schemathesis sent {sent} requests")

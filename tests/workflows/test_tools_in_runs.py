@@ -27,9 +27,18 @@ from workflows.tool_routing import WAITING_STATUS
 QUEUE = "tests-tools"
 Q_LOCKED = "Why do users get locked out of their accounts?"
 Q_HEAL = "Which urgent tickets mention refunds?"
+Q_TEMPLATED = "Search where the tree says, please"
+Q_TEMPLATED_WRITES = "Search where the tree says, two at most"
 
 SEARCH_OK = "node search (tool, query@1.0.0) ok"
 RULES: list[dict[str, Any]] = [
+    {"contains": [Q_TEMPLATED, SEARCH_OK], "reply": {"reasoning": "done", "choice": "answer"}},
+    {"contains": [Q_TEMPLATED_WRITES, SEARCH_OK], "reply": {"reasoning": "ok", "choice": "answer"}},
+    {"contains": [Q_TEMPLATED], "reply": {"reasoning": "as configured", "choice": "search"}},
+    {
+        "contains": [Q_TEMPLATED_WRITES],
+        "reply": {"reasoning": "two", "choice": "search", "args": {"query": "login", "limit": 2}},
+    },
     {"contains": [Q_LOCKED, SEARCH_OK], "reply": {"reasoning": "enough", "choice": "answer"}},
     {
         "contains": [Q_LOCKED],
@@ -168,6 +177,25 @@ async def test_the_agent_sees_a_tool_error_and_fixes_its_arguments(
     assert "Unknown property 'colour'" in run.result.errors["query"][0]
     assert set(run.result.output["priorities"]) == {"urgent"}
     assert run.result.output["query"] == "refund"
+
+
+@pytest.mark.parametrize(
+    ("question", "found"), [(Q_TEMPLATED, 4), (Q_TEMPLATED_WRITES, 2)], ids=["none", "some"]
+)
+async def test_an_llm_decision_routes_to_a_node_whose_required_argument_is_templated(
+    run_tree: RunTree, tools_queue: str, question: str, found: int
+) -> None:
+    doc = agent_tree()
+    doc["inputs"] |= {"collection": {"type": "string"}, "topic": {"type": "string"}}
+    doc["nodes"]["search"]["args"] = {
+        "collection": "{{ inputs.collection }}",  # required by query@1
+        "query": "{{ inputs.topic }}",  # required by query@1 in hybrid mode
+        "limit": 4,
+    }
+    inputs = {"question": question, "collection": "SupportTickets", "topic": "locked account"}
+    run = await run_tree(doc, inputs, task_queue=tools_queue)
+    assert run.result.path == ["decide", "search", "decide", "answer", "done"]
+    assert run.result.output["found"] == found
 
 
 def test_agent_args_must_name_arguments_of_the_tool(registry: ToolRegistry) -> None:
