@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from activities.telemetry.tracing import build_tracer_provider
 from api.audit import AuditMiddleware, AuditWriter
 from api.db.migrate import upgrade
+from api.docs_pages import install_docs
 from api.middleware import BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
 from api.problems import install_problem_handlers
 from api.rbac import Permission, api_routes, check_route_policies, route_permissions
@@ -102,9 +103,10 @@ def create_app(
         title="Treeflow API",
         version=API_VERSION,
         lifespan=lifespan,
+        docs_url=None,
         redoc_url=None,
-        swagger_ui_parameters={"persistAuthorization": True},
     )
+    install_docs(app, title="Treeflow API", swagger_parameters={"persistAuthorization": True})
     app.state.services = services
     install_problem_handlers(app)
     for router in ROUTERS:

@@ -91,6 +91,22 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "database"] = "memory"
     rate_limit_ip_per_minute: int = Field(default=1200, ge=1)
     rate_limit_principal_per_minute: int = Field(default=600, ge=1)
+    auth_failures_per_ip_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications from one client address per minute before 429.",
+    )
+    auth_failures_per_key_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Failed authentications against one API-key prefix per minute before 429.",
+    )
+    session_revocation_poll_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How soon other replicas refuse the access tokens of a logged-out session.",
+    )
 
     # Tools
     declarative_http_allowed_hosts: list[str] = Field(

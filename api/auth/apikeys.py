@@ -69,11 +69,22 @@ class ApiKeyService:
         self._cache_seconds = cache_seconds
         self._cache: dict[bytes, tuple[float, _Entry]] = {}
         self._loading: dict[bytes, asyncio.Task[_Entry]] = {}
+        # Wrong keys are remembered too, so repeating one costs no database lookup.
+        self._unknown: dict[bytes, float] = {}
+
+    def is_cached(self, raw: str) -> bool:
+        """Whether ``raw`` would be answered from this replica's memory (valid or not)."""
+        digest = hash_secret(raw)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        return (hit is not None and hit[0] > now) or self._unknown.get(digest, 0.0) > now
 
     async def authenticate(self, raw: str) -> Principal:
         """The principal a key string stands for, or :class:`InvalidApiKeyError`."""
         digest = hash_secret(raw)
         hit = self._cache.get(digest)
+        if self._unknown.get(digest, 0.0) > time.monotonic():
+            raise InvalidApiKeyError("unknown")
         if hit is not None and hit[0] > time.monotonic():
             entry = hit[1]
         else:
@@ -83,7 +94,13 @@ class ApiKeyService:
                 task = asyncio.create_task(self._load(raw, digest))
                 self._loading[digest] = task
                 task.add_done_callback(lambda _: self._loading.pop(digest, None))
-            entry = await asyncio.shield(task)
+            try:
+                entry = await asyncio.shield(task)
+            except InvalidApiKeyError:
+                if len(self._unknown) > 50_000:
+                    self._unknown.clear()
+                self._unknown[digest] = time.monotonic() + max(self._cache_seconds, 1.0)
+                raise
             if len(self._cache) > 50_000:
                 self._cache.clear()
             self._cache[digest] = (time.monotonic() + self._cache_seconds, entry)
