@@ -30,6 +30,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.flags.client import FlagClient, FlagContext
@@ -70,6 +71,9 @@ CLOSED_CACHE_SIZE = 10_000
 PLAN_CACHE_SIZE = 1_000
 TREE_CACHE_SECONDS = 1.0
 QUERY_TIMEOUT = timedelta(seconds=3)
+RACE_WAIT_STEPS = 50
+RACE_WAIT_SECONDS = 0.1
+"""How long a start that lost an idempotency race waits for the winner's record (5 s)."""
 
 
 class TreeRef(BaseModel):
@@ -248,18 +252,23 @@ class RunService:
         # one connection, and holding it across the round trip serialises every start.
         await session.rollback()
         wf_id = workflow_id(str(tenant_id), key)
-        handle = await client.start_workflow(
-            DecisionTreeWorkflow.run,
-            run_request(compiled, inputs, str(tenant_id)),
-            **start_options(
-                compiled,
-                tenant_id=str(tenant_id),
-                workflow_id=wf_id,
-                task_queue=self.temporal.task_queue,
-                memo={"tree_version_number": number, "started_by": actor},
-                rollout=rollout.record() if rollout is not None else None,
-            ),
-        )
+        try:
+            handle = await client.start_workflow(
+                DecisionTreeWorkflow.run,
+                run_request(compiled, inputs, str(tenant_id)),
+                **start_options(
+                    compiled,
+                    tenant_id=str(tenant_id),
+                    workflow_id=wf_id,
+                    task_queue=self.temporal.task_queue,
+                    memo={"tree_version_number": number, "started_by": actor},
+                    rollout=rollout.record() if rollout is not None else None,
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            # A concurrent request with this key started the run (and it may have ended
+            # already): answer with that request's record once it is written.
+            return await self._raced(session, client, tenant_id, key, digest), False
         record = RunRecord(
             tenant_id=tenant_id,
             key=key,
@@ -389,6 +398,32 @@ class RunService:
             raise _quota(f"{today} runs today; the limit is {quotas.runs_per_day}", wait)
 
     # ------------------------------------------------------------ read
+
+    async def _raced(
+        self,
+        session: AsyncSession,
+        client: Client,
+        tenant_id: uuid.UUID,
+        key: str,
+        digest: str,
+    ) -> RunView:
+        """The run another request with this key started: its view once its record exists
+        (409 if it was a different request, or if its record does not appear in time)."""
+        for _ in range(RACE_WAIT_STEPS):
+            await session.rollback()
+            raced = await self._record(session, tenant_id, key)
+            if raced is not None:
+                if raced.request_hash != digest:
+                    raise conflict(
+                        "this Idempotency-Key was used for a different request",
+                        "idempotency-conflict",
+                    )
+                return await self.view(session, client, raced)
+            await asyncio.sleep(RACE_WAIT_SECONDS)
+        raise conflict(
+            "a run with this Idempotency-Key is being started; retry the request",
+            "idempotency-conflict",
+        )
 
     async def _record(
         self, session: AsyncSession, tenant_id: uuid.UUID, key: str
