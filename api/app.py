@@ -17,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.audit import AuditMiddleware, AuditWriter
 from api.codec_cors import CodecCors, origin_of
 from api.db.migrate import upgrade
+from api.docs_pages import install_docs
 from api.middleware import BodyDeadline, BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
 from api.openapi_params import declare_path_parameters
 from api.problems import install_problem_handlers
@@ -129,9 +130,10 @@ def create_app(
         title="Treeflow API",
         version=API_VERSION,
         lifespan=lifespan,
+        docs_url=None,
         redoc_url=None,
-        swagger_ui_parameters={"persistAuthorization": True},
     )
+    install_docs(app, title="Treeflow API", swagger_parameters={"persistAuthorization": True})
     app.state.services = services
     install_problem_handlers(app)
     for router in ROUTERS:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.docs_pages import OPENAPI_CSP
 from api.problems import PROBLEM_BASE, problem_response
 from api.ratelimit import RateLimiter
 
@@ -26,7 +27,8 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "treeflow_request_id", default=None
 )
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{8,128}$")
-_DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
+_DOC_PATHS = ("/docs", "/redoc")
+"""Pages that carry their own content security policy (``api.docs_pages``)."""
 HEALTH_PATH = "/v1/health"
 PLAIN_HTTP_PATHS = frozenset({HEALTH_PATH, "/healthz", "/readyz", "/metrics"})
 """Probes and scrapes reach these over plain HTTP inside the cluster."""
@@ -77,9 +79,7 @@ class RequestContext:
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
         if not docs:
-            extra.append(
-                (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-            )
+            extra.append((b"content-security-policy", OPENAPI_CSP.encode()))
         if secure:
             extra.append((b"strict-transport-security", self._hsts))
         started = False

@@ -7,6 +7,7 @@ closed runs, which never change (so reading them needs no Temporal call).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -28,6 +29,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord, utcnow
@@ -73,6 +75,9 @@ CLOSED_CACHE_SIZE = 10_000
 QUERY_TIMEOUT = timedelta(seconds=3)
 LIST_RPC_TIMEOUT = timedelta(seconds=5)
 """Longest a visibility list call may take before the request fails."""
+RACE_WAIT_STEPS = 50
+RACE_WAIT_SECONDS = 0.1
+"""How long a start that lost an idempotency race waits for the winner's record (5 s)."""
 
 
 class TreeRef(BaseModel):
@@ -186,7 +191,12 @@ class RunService:
         # End the read transaction before the Temporal call: the embedded SQLite has
         # one connection, and holding it across the round trip serialises every start.
         await session.rollback()
-        record = await self._start_workflow(client, attempt)
+        try:
+            record = await self._start_workflow(client, attempt)
+        except WorkflowAlreadyStartedError:
+            # A concurrent request with this key started the run (and it may have ended
+            # already): answer with that request's record once it is written.
+            return await self._raced(session, client, request, digest), False
         session.add(record)
         try:
             await session.commit()
@@ -244,6 +254,24 @@ class RunService:
         )
 
     # ------------------------------------------------------------ read
+
+    async def _raced(
+        self, session: AsyncSession, client: Client, request: StartRequest, digest: str
+    ) -> RunView:
+        """The run another request with this key started: its view once its record exists
+        (409 if it was a different request, or if its record does not appear in time)."""
+        for _ in range(RACE_WAIT_STEPS):
+            await session.rollback()
+            raced = await find_run(session, request.tenant_id, request.key)
+            if raced is not None:
+                if raced.request_hash != digest:
+                    raise idempotency_conflict()
+                return await self.view(session, client, raced)
+            await asyncio.sleep(RACE_WAIT_SECONDS)
+        raise conflict(
+            "a run with this Idempotency-Key is being started; retry the request",
+            "idempotency-conflict",
+        )
 
     def cached(self, tenant_id: uuid.UUID, key: str) -> bytes | None:
         hit = self._views.get((tenant_id, key))

@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from activities.registry import ToolRegistry
 from activities.tool_modules import build_registry
+from api.auth.abuse import AuthFailureLimiter
 from api.auth.apikeys import ApiKeyService
 from api.auth.authenticator import Authenticator
 from api.auth.oidc import LoginFlows
 from api.auth.refresh import RefreshTokenService
+from api.auth.revocation import SessionRevocations
 from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
 from api.db.engine import make_engine, make_session_factory
 from api.paging import PageTokens
@@ -40,6 +42,7 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     tokens: TokenService
     refresh: RefreshTokenService
+    revocations: SessionRevocations
     api_keys: ApiKeyService
     authenticator: Authenticator
     rate_limiter: RateLimiter
@@ -93,16 +96,30 @@ def build_services(
         if settings.rate_limit_backend == "database"
         else MemoryRateLimiter()
     )
+    revocations = SessionRevocations(
+        sessions,
+        poll_seconds=settings.session_revocation_poll_seconds,
+        # An access token of a revoked session lives at most its lifetime plus leeway.
+        keep_seconds=settings.access_token_ttl_seconds + 60,
+    )
+    failures = AuthFailureLimiter(
+        limiter,
+        per_ip=settings.auth_failures_per_ip_per_minute,
+        per_key=settings.auth_failures_per_key_per_minute,
+    )
     return Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
         tokens=tokens,
         refresh=RefreshTokenService(
-            settings.refresh_token_ttl_seconds, settings.refresh_family_max_age_seconds
+            settings.refresh_token_ttl_seconds,
+            settings.refresh_family_max_age_seconds,
+            revocations,
         ),
+        revocations=revocations,
         api_keys=api_keys,
-        authenticator=Authenticator(tokens, api_keys),
+        authenticator=Authenticator(tokens, api_keys, failures, revocations),
         rate_limiter=limiter,
         tenant_settings=TenantSettingsCache(sessions),
         secrets=build_secret_store(settings, engine),

@@ -117,6 +117,22 @@ class Settings(PlatformSettings):
         description="Key (16+ bytes) signing page tokens; every replica needs the same one. "
         "Unset: derived from the first JWT signing key (ephemeral in dev mode without one).",
     )
+    auth_failures_per_ip_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications from one client address per minute before 429.",
+    )
+    auth_failures_per_key_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Failed authentications against one API-key prefix per minute before 429.",
+    )
+    session_revocation_poll_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How soon other replicas refuse the access tokens of a logged-out session.",
+    )
 
     # Tools
     declarative_http_allowed_hosts: list[str] = Field(

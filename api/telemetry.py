@@ -51,7 +51,7 @@ class ApiMetrics:
         )
         self.rate_limited = Counter(
             "treeflow_rate_limit_rejections",
-            "Requests refused by a rate limit, by scope (ip, principal, tenant).",
+            "Requests refused by a rate limit, by scope (ip, principal, tenant, auth_failures).",
             ["scope"],
             registry=self.registry,
         )
@@ -62,7 +62,7 @@ class ApiMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        for scope in ("ip", "principal", "tenant"):
+        for scope in ("ip", "principal", "tenant", "auth_failures"):
             self.rate_limited.labels(scope)
         for reason in AUTH_FAILURE_REASONS:
             self.auth_failures.labels(reason)

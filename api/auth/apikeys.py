@@ -25,6 +25,8 @@ from api.db.models import ApiKey, Role, utcnow
 from api.singleflight import SingleFlight
 
 KEY_PREFIX = "tfk_"
+UNKNOWN_KEY_SECONDS = 1.0
+"""The least time a wrong key is remembered as wrong (at least the key cache lifetime)."""
 KEY_CACHE_SIZE = 50_000
 """Key lookups an API replica keeps in memory."""
 
@@ -70,14 +72,29 @@ class ApiKeyService:
         self._sessions = sessions
         self._cache: TTLCache[bytes, _Entry] = TTLCache(KEY_CACHE_SIZE, ttl=cache_seconds)
         self._loading: SingleFlight[bytes, _Entry] = SingleFlight()
+        # Wrong keys are remembered too, so repeating one costs no database lookup.
+        self._unknown: TTLCache[bytes, bool] = TTLCache(
+            KEY_CACHE_SIZE, ttl=max(cache_seconds, UNKNOWN_KEY_SECONDS)
+        )
+
+    def is_cached(self, raw: str) -> bool:
+        """Whether ``raw`` would be answered from this replica's memory (valid or not)."""
+        digest = hash_secret(raw)
+        return digest in self._cache or digest in self._unknown
 
     async def authenticate(self, raw: str) -> Principal:
         """The principal a key string stands for, or :class:`InvalidApiKeyError`."""
         digest = hash_secret(raw)
+        if digest in self._unknown:
+            raise InvalidApiKeyError("unknown")
         entry = self._cache.get(digest)
         if entry is None:
             # Concurrent requests with the same key share one database read.
-            entry = await self._loading.get(digest, lambda: self._load(raw, digest))
+            try:
+                entry = await self._loading.get(digest, lambda: self._load(raw, digest))
+            except InvalidApiKeyError:
+                self._unknown[digest] = True
+                raise
             self._cache[digest] = entry
         if entry.revoked or (entry.expires_at is not None and entry.expires_at <= utcnow()):
             raise InvalidApiKeyError("revoked or expired")

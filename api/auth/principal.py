@@ -21,6 +21,8 @@ class Principal:
     roles: Mapping[uuid.UUID, Role] = field(default_factory=dict)
     scopes: frozenset[str] | None = None
     """For API keys with scopes: the only permissions the key may use (None = role's)."""
+    session_id: uuid.UUID | None = None
+    """For access tokens: the login session (refresh family); logout revokes it."""
 
     def role_in(self, tenant_id: uuid.UUID) -> Role | None:
         """The caller's role in a tenant, or None if it is not a member."""

@@ -6,6 +6,8 @@
   become memberships (at any login, once each).
 * On the first login only, a verified email whose domain a tenant claims joins that
   tenant with the rule's role (so removing a member is not undone by the next login).
+* A platform operator joins only by an invitation of the tenant's admin
+  (``api.auth.operators``); other invitations and domain rules pass it by.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.oidc import ExternalIdentity
+from api.auth.operators import invited_by_tenant_admin
 from api.db.models import Identity, Invitation, Membership, TenantDomain, User, utcnow
 
 
@@ -76,6 +79,8 @@ async def _accept_invitations(
         return
     member_of = await _member_tenants(session, user)
     for invitation in invitations:
+        if user.is_operator and not await invited_by_tenant_admin(session, invitation):
+            continue  # stays pending: visible to the tenant's admins, who can withdraw it
         invitation.accepted_at = utcnow()
         if invitation.tenant_id not in member_of:
             session.add(
@@ -85,6 +90,8 @@ async def _accept_invitations(
 
 
 async def _apply_domain_rule(session: AsyncSession, user: User, email: str) -> None:
+    if user.is_operator:
+        return
     domain = email.rpartition("@")[2]
     rule = await session.get(TenantDomain, domain)
     if rule is None:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.apikeys import hash_secret
+from api.auth.revocation import SessionRevocations
 from api.db.models import RefreshToken, utcnow
 
 TOKEN_PREFIX = "tfr_"  # noqa: S105 - a prefix, not a secret
@@ -44,9 +45,15 @@ class IssuedRefresh:
 class RefreshTokenService:
     """Database-backed refresh-token families (all methods leave committing to the caller)."""
 
-    def __init__(self, ttl_seconds: int, family_max_age_seconds: int) -> None:
+    def __init__(
+        self,
+        ttl_seconds: int,
+        family_max_age_seconds: int,
+        revocations: SessionRevocations | None = None,
+    ) -> None:
         self._ttl = timedelta(seconds=ttl_seconds)
         self._family_age = timedelta(seconds=family_max_age_seconds)
+        self._revocations = revocations
 
     def issue(
         self,
@@ -102,14 +109,15 @@ class RefreshTokenService:
         await self.revoke_family(session, row.family_id)
         return row.user_id
 
-    @staticmethod
-    async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
-        """Revoke every token of a family."""
+    async def revoke_family(self, session: AsyncSession, family_id: uuid.UUID) -> None:
+        """Revoke every token of a family, and the session's access tokens with them."""
         await session.execute(
             sa.update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
+        if self._revocations is not None:
+            await self._revocations.revoke(session, family_id)
 
     @staticmethod
     async def _find(session: AsyncSession, raw: str) -> RefreshToken:

@@ -34,7 +34,7 @@ async def access_for(
 ) -> TokenPair:
     """Mint an access token with the user's current roles next to ``refresh``."""
     roles = await roles_of(session, user.id)
-    access = tokens.issue(user.id, roles, operator=user.is_operator)
+    access = tokens.issue(user.id, roles, operator=user.is_operator, session_id=refresh.family_id)
     return TokenPair(access, refresh.token, tokens.ttl_seconds, user.id)
 
 

@@ -105,9 +105,10 @@ class TokenService:
         roles: Mapping[uuid.UUID, Role],
         *,
         operator: bool = False,
+        session_id: uuid.UUID | None = None,
         now: float | None = None,
     ) -> str:
-        """A signed access token for a user with its tenant roles."""
+        """A signed access token for a user with its tenant roles (and login session)."""
         issued = int(now if now is not None else time.time())
         claims = {
             "iss": self._issuer,
@@ -120,6 +121,8 @@ class TokenService:
             "op": operator,
             "ten": {str(t): r.value for t, r in roles.items()},
         }
+        if session_id is not None:
+            claims["sid"] = str(session_id)
         return self.sign(claims)
 
     def sign(self, claims: Mapping[str, Any], header: Mapping[str, Any] | None = None) -> str:
@@ -190,12 +193,20 @@ class TokenService:
         tenants = claims.get("ten", {})
         if not isinstance(sub, str) or not sub.startswith("user:") or not isinstance(tenants, dict):
             raise InvalidTokenError("malformed subject")
+        sid = claims.get("sid")
+        if sid is not None and not isinstance(sid, str):
+            raise InvalidTokenError("malformed session")
         try:
             user_id = uuid.UUID(sub[5:])
             roles = {uuid.UUID(t): Role(r) for t, r in tenants.items()}
+            session_id = uuid.UUID(sid) if sid is not None else None
         except ValueError as exc:
             raise InvalidTokenError("malformed subject") from exc
         principal = Principal(
-            subject=sub, user_id=user_id, operator=claims.get("op") is True, roles=roles
+            subject=sub,
+            user_id=user_id,
+            operator=claims.get("op") is True,
+            roles=roles,
+            session_id=session_id,
         )
         return float(exp) + self._leeway, principal

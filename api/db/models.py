@@ -164,6 +164,20 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class RevokedSession(Base):
+    """A login session (refresh family) whose access tokens stop working before they expire.
+
+    Replicas poll rows newer than their last look (``api.auth.revocation``); a row is
+    only needed until the last access token of the session has expired.
+    """
+
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    expires_at: Mapped[datetime]
+
+
 class ApiKey(Base):
     """A machine credential. Tenant keys carry a role; platform keys act as an operator."""
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth.apikeys import KEY_PREFIX
+from api.auth.delegation import check_key_manageable, check_not_rotated, check_within
 from api.db.models import ApiKey, Role, utcnow
 from api.deps import AuditDep, ServicesDep, SessionDep
 from api.problems import not_found
@@ -124,7 +125,10 @@ async def create_key(
     services: ServicesDep,
     audit: AuditDep,
 ) -> ApiKeyCreated:
-    """Create a key. The response carries the only copy of its secret."""
+    """Create a key. The response carries the only copy of its secret.
+
+    The key can hold no permission the caller does not hold (role and scopes)."""
+    check_within(access, body.role, body.scopes, "the new key")
     expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     key, raw = await services.api_keys.create(
         session,
@@ -161,10 +165,15 @@ async def rotate_key(
     audit: AuditDep,
     body: ApiKeyRotate | None = None,
 ) -> ApiKeyCreated:
-    """Issue a successor key; the old one keeps working for the grace period, then stops."""
+    """Issue a successor key; the old one keeps working for the grace period, then stops.
+
+    A key that already has a successor answers 409; only a full-scope admin rotates keys
+    it does not own."""
     key = await _key(session, access, key_id)
     if key.revoked_at is not None:
         raise not_found("API key")
+    check_key_manageable(access, key)
+    check_not_rotated(key)
     grace = body.grace_seconds if body and body.grace_seconds is not None else None
     new, raw = await services.api_keys.rotate(
         session,
@@ -185,5 +194,6 @@ async def revoke_key(
 ) -> None:
     """Revoke a key now (other replicas drop it within the key cache lifetime)."""
     key = await _key(session, access, key_id)
+    check_key_manageable(access, key)
     services.api_keys.revoke(key)
     await session.commit()

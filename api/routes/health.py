@@ -4,10 +4,15 @@
 the readiness checks (database, Temporal, flag backend) and lists each with its
 status and latency; it answers 503 only when one of them failed (a degraded flag
 backend keeps the API ready: it serves the last known flags).
+
+The probes are public (load balancers and kubelets call them without credentials), so
+outside dev mode a failed check's detail (the error text; drivers name hosts and users in
+it) goes to the log, not to the caller.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -18,6 +23,7 @@ from api.rbac import Permission, requires
 from api.readiness import readiness_checks
 from foundation.telemetry.health import run_checks
 
+log = logging.getLogger("treeflow.api.health")
 router = APIRouter(prefix="/v1", tags=["health"])
 probes = APIRouter(tags=["health"])
 
@@ -58,5 +64,12 @@ async def healthz() -> Health:
 )
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: database, Temporal and flag backend, each with status and latency."""
-    report = await run_checks(readiness_checks(request.app.state.services))
-    return JSONResponse(report.as_dict(), status_code=report.http_status)
+    services = request.app.state.services
+    report = await run_checks(readiness_checks(services))
+    body = report.as_dict()
+    if not services.settings.dev_mode:
+        for name, check in body["checks"].items():
+            if check["status"] == "failed" and "detail" in check:
+                log.warning("readiness check %s failed: %s", name, check["detail"])
+                check["detail"] = "failed; the API log has the error"
+    return JSONResponse(body, status_code=report.http_status)

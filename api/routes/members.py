@@ -11,6 +11,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth.delegation import check_within
+from api.auth.operators import refuse_operator_self_invite
 from api.db.models import Invitation, Membership, Role, User, utcnow
 from api.deps import AuditDep, SessionDep
 from api.problems import PROBLEM_BASE, ProblemError, not_found
@@ -156,6 +158,8 @@ async def change_role(
 ) -> MemberOut:
     """Change a member's role (takes effect at the member's next token refresh)."""
     assert access.tenant_id is not None
+    if access.role is not None:  # members grant no more than they hold; operators see below
+        check_within(access, body.role, None, "that role")
     member = await _membership(session, access.tenant_id, user_id)
     demoting = body.role is not Role.ADMIN and member.role == Role.ADMIN.value
     if demoting and await _other_admins(session, access.tenant_id, user_id) == 0:
@@ -191,8 +195,15 @@ async def remove_member(user_id: uuid.UUID, access: ManageMembers, session: Sess
 async def invite(
     body: InvitationCreate, access: ManageMembers, session: SessionDep, audit: AuditDep
 ) -> InvitationOut:
-    """Invite someone; the invitation becomes a membership at their next login."""
+    """Invite someone; the invitation becomes a membership at their next login.
+
+    Members invite with no more than they hold. A platform operator who is not a member
+    cannot invite an operator (itself included): joining a tenant takes its admin."""
     assert access.tenant_id is not None
+    if access.role is not None:
+        check_within(access, body.role, None, "the invited member")
+    else:
+        await refuse_operator_self_invite(session, body.email, body.provider, body.subject)
     now = utcnow()
     invitation = Invitation(
         id=uuid.uuid4(),

@@ -111,6 +111,8 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
         "secret_active_key_id": "k1",
         "rate_limit_ip_per_minute": 1_000_000,
         "rate_limit_principal_per_minute": 1_000_000,
+        "auth_failures_per_ip_per_minute": 1_000_000,
+        "auth_failures_per_key_per_minute": 1_000_000,
         "database_pool_size": 5,
         # The world's actors are session-scoped: their tokens must outlive a slow,
         # loaded run of the whole suite (the default 300 s did not, under load).

@@ -125,6 +125,9 @@ async def test_readiness_fails_without_temporal_and_degrades_without_the_flag_se
     checks = response.json()["checks"]
     assert checks["database"]["status"] == "ok"
     assert checks["temporal"]["status"] == "failed"
+    # Production mode: the error text (which names the address) stays in the log.
+    assert nowhere not in response.text
+    assert checks["temporal"]["detail"] == "failed; the API log has the error"
     assert checks["flags"]["status"] == "degraded"
     assert "serving last known flags" in checks["flags"]["detail"]
 

@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import yaml
 
+from api.db.models import RunRecord
+from api.services import Services
 from tests.api.conftest import World
 from tests.api.test_trees import create, tree_source, unique
 
@@ -286,3 +289,34 @@ async def test_runs_without_any_worker_still_answer(start_app: Any, make_setting
     assert (first.status_code, again.status_code, read.status_code) == (201, 200, 200)
     assert again.json()["status"] == read.json()["status"] == "running"
     await admin.client.aclose()
+
+
+async def test_a_start_that_loses_the_race_to_a_finished_run_is_not_a_500(
+    world: World, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workflow exists (another request with the key started it, and it may have
+    ended) but that request's record is not written yet: wait for it, never a 500."""
+    from api import runs as runs_module
+
+    name = unique()
+    await create(world.user.client, world.tenant_a, tree_source(name))
+    key = unique("lost-race")
+    first = await start(world.user.client, world.tenant_a, name, key)
+    assert first.status_code == 201
+    for _ in range(200):  # the run ends, so a new start of its workflow id is refused
+        view = (await world.user.client.get(f"{runs_url(world.tenant_a)}/{key}")).json()
+        if view["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert view["status"] == "completed", view
+    async with services.sessions() as session:
+        record = await session.scalar(sa.select(RunRecord).where(RunRecord.key == key))
+        assert record is not None
+        await session.delete(record)  # as if the winner had not committed its record yet
+        await session.commit()
+    monkeypatch.setattr(runs_module, "RACE_WAIT_STEPS", 3)
+    monkeypatch.setattr(runs_module, "RACE_WAIT_SECONDS", 0.01)
+    again = await start(world.user.client, world.tenant_a, name, key)
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"] == "application/problem+json"
+    assert "being started" in again.json()["detail"]
