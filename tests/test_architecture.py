@@ -86,7 +86,7 @@ def test_io_contract_catches_an_io_library_reached_through_our_modules(tmp_path:
     _write(tmp_path, {"activities/sdk.py": "import json\n\nimport httpx\n"})
     broken = _lint_imports(tmp_path, "contracts.toml")
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert "workflows.tree_interpreter -> activities.sdk" in broken.stdout
+    assert "workflows.engine -> activities.sdk" in broken.stdout
     assert "activities.sdk -> httpx" in broken.stdout
 
 
