@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-MAX_SOURCE_LENGTH = 4000
-MAX_DEPTH = 64
+from workflows.limits import MAX_EXPRESSION_DEPTH as MAX_DEPTH
+from workflows.limits import MAX_EXPRESSION_LENGTH as MAX_SOURCE_LENGTH
+
 MAX_SIZE = 100_000  # characters of a string or items of a list an expression may build
 
 
@@ -166,6 +167,17 @@ class _Parser:
             )
         return token
 
+    def nest(self) -> None:
+        """One level deeper in the tree being built; refused past `MAX_DEPTH`, so neither
+        this parser nor the evaluator can run out of stack (operator chains count too)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionSyntaxError(
+                f"expression nested deeper than {MAX_DEPTH} levels",
+                self.source,
+                self.current.position,
+            )
+
     def parse(self) -> Node:
         if self.current.kind == "end":
             raise ExpressionSyntaxError("empty expression", self.source, 0)
@@ -205,7 +217,10 @@ class _Parser:
 
     def not_expr(self) -> Node:
         if self.accept("keyword", "not"):
-            return ("not", self.not_expr())
+            self.nest()
+            node = ("not", self.not_expr())
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -235,29 +250,40 @@ class _Parser:
         return ("compare", tuple(operators), tuple(operands), position)
 
     def additive(self) -> Node:
+        depth = self.depth
         node = self.term()
         while self.current.kind == "op" and self.current.value in ("+", "-"):
             token = self.advance()
+            self.nest()
             node = ("binary", token.value, node, self.term(), token.position)
+        self.depth = depth
         return node
 
     def term(self) -> Node:
+        depth = self.depth
         node = self.unary()
         while self.current.kind == "op" and self.current.value in ("*", "/", "//", "%"):
             token = self.advance()
+            self.nest()
             node = ("binary", token.value, node, self.unary(), token.position)
+        self.depth = depth
         return node
 
     def unary(self) -> Node:
         if self.current.kind == "op" and self.current.value in ("-", "+"):
             token = self.advance()
-            return ("unary", token.value, self.unary(), token.position)
+            self.nest()
+            node = ("unary", token.value, self.unary(), token.position)
+            self.depth -= 1
+            return node
         return self.postfix()
 
     def postfix(self) -> Node:
+        depth = self.depth
         node = self.primary()
         while True:
             if self.accept("op", "."):
+                self.nest()
                 token = self.current
                 if token.kind not in ("name", "keyword"):
                     raise ExpressionSyntaxError(
@@ -266,8 +292,10 @@ class _Parser:
                 self.advance()
                 node = ("attr", node, token.value)
             elif self.accept("op", "["):
+                self.nest()
                 node = self.subscript(node)
             else:
+                self.depth = depth
                 return node
 
     def subscript(self, target: Node) -> Node:
