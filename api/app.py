@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from activities.telemetry.tracing import build_tracer_provider
 from api.audit import AuditMiddleware, AuditWriter
 from api.db.migrate import upgrade
+from api.json_bodies import JSONBodyGuard
 from api.middleware import BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
 from api.problems import install_problem_handlers
 from api.rbac import Permission, api_routes, check_route_policies, route_permissions
@@ -115,6 +116,7 @@ def create_app(
     # Added innermost first: the last one added wraps all the others. Audit sits outside
     # the body limit (a 413 is recorded as such) and inside the IP limit (a flood of
     # refused requests costs no database writes).
+    app.add_middleware(JSONBodyGuard)  # inside the size limit: it buffers bounded bodies
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(AuditMiddleware, writer=AuditWriter(services.engine))
     app.add_middleware(

@@ -19,9 +19,8 @@ from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.tenancy import TenantSettings
 from workflows.compiled import CompiledTree
 from workflows.compiler import CompileError, parse_spec
+from workflows.limits import MAX_SUBTREE_DEPTH
 from workflows.spec import SubtreeNode, TreeSpec
-
-MAX_SUBTREE_DEPTH = 10
 
 
 def conflict(detail: str, kind: str = "conflict") -> ProblemError:

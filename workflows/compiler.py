@@ -81,7 +81,7 @@ class CompileError(ValueError):
 
 
 def compile_tree(
-    source: TreeSpec | Mapping[str, Any] | str,
+    source: TreeSpec | Mapping[str, Any] | str | bytes,
     catalog: ToolCatalog,
     *,
     load_tree: TreeLoader | None = None,

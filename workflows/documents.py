@@ -28,11 +28,16 @@ from workflows.limits import (
 
 
 class DocumentError(ValueError):
-    """A document cannot be loaded; `path` says where (empty for the whole document)."""
+    """A document cannot be loaded; `path` says where (empty for the whole document).
 
-    def __init__(self, path: str, message: str) -> None:
+    `parts` holds the same location as keys and indexes, for callers that spell
+    paths their own way (the API's `body.inputs.x.0`).
+    """
+
+    def __init__(self, path: str, message: str, parts: tuple[str | int, ...] = ()) -> None:
         self.path = path
         self.message = message
+        self.parts = parts
         super().__init__(f"{path}: {message}" if path else message)
 
 
@@ -115,15 +120,12 @@ def check_data(
         item, where = stack.pop()
         count += 1
         if count > MAX_DOCUMENT_VALUES:
-            raise DocumentError(
-                join_path(where), f"{what} holds more than {MAX_DOCUMENT_VALUES} values"
-            )
+            raise _at(where, f"{what} holds more than {MAX_DOCUMENT_VALUES} values")
         if len(where) - len(base) >= max_depth:
-            raise DocumentError(
-                join_path(where), f"{what} is nested deeper than {max_depth} levels"
-            )
+            raise _at(where, f"{what} is nested deeper than {max_depth} levels")
         if isinstance(item, float) and not math.isfinite(item):
-            raise DocumentError(join_path(where), f"{item} is not a finite number")
+            number = "NaN" if math.isnan(item) else ("-" if item < 0 else "") + "Infinity"
+            raise _at(where, f"{number} is not a finite number (JSON has no NaN or Infinity)")
         if isinstance(item, Mapping):
             stack.extend((child, [*where, str(key)]) for key, child in item.items())
         elif isinstance(item, list | tuple):
@@ -139,6 +141,10 @@ def data_problem(
     except DocumentError as exc:
         return exc
     return None
+
+
+def _at(where: list[str | int], message: str) -> DocumentError:
+    return DocumentError(join_path(where), message, tuple(where))
 
 
 def _too_deep(path: str) -> DocumentError:
@@ -165,7 +171,7 @@ class _BoundedLoader(yaml.SafeLoader):
         # id(node) -> (expanded values, expanded depth); nodes stay alive in the graph.
         self._measured: dict[int, tuple[int, int]] = {}
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             return self._alias(parent, index)
         if isinstance(index, yaml.ScalarNode):
@@ -178,13 +184,14 @@ class _BoundedLoader(yaml.SafeLoader):
             if len(self._path) > MAX_NESTING_DEPTH:
                 raise _too_deep(self._where())
             node = super().compose_node(parent, index)
-            self._measure(node)
+            if node is not None:
+                self._measure(node)
             return node
         finally:
             self._path.pop()
 
-    def _alias(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
+    def _alias(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         assert isinstance(event, yaml.AliasEvent)
         target = self.anchors.get(event.anchor or "")
         if target is not None:
@@ -200,8 +207,7 @@ class _BoundedLoader(yaml.SafeLoader):
                 )
             if len(self._path) + measured[1] > MAX_NESTING_DEPTH:
                 raise _too_deep(self._where())
-        node = super().compose_node(parent, index)  # an unknown anchor: PyYAML's own error
-        return node
+        return super().compose_node(parent, index)  # an unknown anchor: PyYAML's own error
 
     def _measure(self, node: yaml.Node) -> None:
         if isinstance(node, yaml.SequenceNode):

@@ -62,35 +62,42 @@ def _human(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def _duration_type(maximum: float) -> Any:
-    """A duration field in seconds, at most `maximum` (whatever unit it is written in)."""
+def _at_most(maximum: float) -> Any:
+    """A validator: a duration in any unit, at most `maximum` seconds."""
 
-    def at_most(value: Any) -> float:
+    def check(value: Any) -> float:
         seconds = _seconds(value)
         if seconds > maximum:
             raise ValueError(f"a duration here is at most {_human(maximum)} ({maximum:.0f} s)")
         return seconds
 
-    return Annotated[
-        float,
-        BeforeValidator(at_most),
-        PlainSerializer(lambda v: v, return_type=float),
-        WithJsonSchema(
-            {
-                "anyOf": [
-                    {"type": "number", "exclusiveMinimum": 0, "maximum": maximum},
-                    {"type": "string", "pattern": _DURATION.pattern},
-                ],
-                "description": "Seconds, or a string such as '500ms', '30s', '5m', '1h', '2d'; "
-                f"at most {_human(maximum)}.",
-                "examples": ["30s", "5m", 2.5],
-            }
-        ),
-    ]
+    return check
 
 
-Duration = _duration_type(bounds.MAX_DURATION_SECONDS)
-RetryInterval = _duration_type(bounds.MAX_RETRY_INTERVAL_SECONDS)
+def _duration_schema(maximum: float) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "number", "exclusiveMinimum": 0, "maximum": maximum},
+            {"type": "string", "pattern": _DURATION.pattern},
+        ],
+        "description": "Seconds, or a string such as '500ms', '30s', '5m', '1h', '2d'; "
+        f"at most {_human(maximum)}.",
+        "examples": ["30s", "5m", 2.5],
+    }
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_at_most(bounds.MAX_DURATION_SECONDS)),
+    PlainSerializer(lambda v: v, return_type=float),
+    WithJsonSchema(_duration_schema(bounds.MAX_DURATION_SECONDS)),
+]
+RetryInterval = Annotated[
+    float,
+    BeforeValidator(_at_most(bounds.MAX_RETRY_INTERVAL_SECONDS)),
+    PlainSerializer(lambda v: v, return_type=float),
+    WithJsonSchema(_duration_schema(bounds.MAX_RETRY_INTERVAL_SECONDS)),
+]
 NodeId = Annotated[str, Field(pattern=NODE_ID)]
 Key = Annotated[str, Field(max_length=bounds.MAX_ID_LENGTH)]
 Name = Annotated[str, Field(max_length=bounds.MAX_NAME_LENGTH)]
