@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 from workflows.limits import (
     MAX_DOCUMENT_VALUES,
@@ -102,6 +103,12 @@ def load_document(source: str | bytes) -> Any:
     loader = _BoundedLoader(text)
     try:
         data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        if "maximum nesting depth" not in str(exc.problem):
+            raise
+        # libyaml's scanner looks ahead and stops at its own depth limit first.
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise _too_deep("", f" (line {line})") from None
     finally:
         loader.dispose()
     check_data(data)
@@ -147,8 +154,8 @@ def _at(where: list[str | int], message: str) -> DocumentError:
     return DocumentError(join_path(where), message, tuple(where))
 
 
-def _too_deep(path: str) -> DocumentError:
-    return DocumentError(path, f"document is nested deeper than {MAX_NESTING_DEPTH} levels")
+def _too_deep(path: str, where: str = "") -> DocumentError:
+    return DocumentError(path, f"document is nested deeper than {MAX_NESTING_DEPTH} levels{where}")
 
 
 def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -160,12 +167,31 @@ def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """A SafeLoader that measures each composed node (values after alias expansion,
-    depth) and refuses duplicate keys, deep nesting and alias bombs as it goes."""
+class _PythonParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """The pure-Python event parser, where libyaml is missing."""
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+try:  # libyaml's event parser (in PyYAML's wheels): several times faster, not recursive
+    from yaml._yaml import CParser as _EventParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _EventParser = _PythonParser  # type: ignore[misc,assignment]
+
+
+class _BoundedLoader(yaml.composer.Composer, _EventParser, SafeConstructor, yaml.resolver.Resolver):
+    """SafeLoader semantics with PyYAML's Python composer over a fast event parser; the
+    composer measures each node (values after alias expansion, depth) and refuses deep
+    nesting and alias bombs as it goes, the constructor refuses duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        _EventParser.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
         self._path: list[str | int] = []
         self._aliases = 0
         # id(node) -> (expanded values, expanded depth); nodes stay alive in the graph.
@@ -191,7 +217,7 @@ class _BoundedLoader(yaml.SafeLoader):
             self._path.pop()
 
     def _alias(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()
         assert isinstance(event, yaml.AliasEvent)
         target = self.anchors.get(event.anchor or "")
         if target is not None:
@@ -245,4 +271,6 @@ def _construct_mapping(loader: _BoundedLoader, node: yaml.MappingNode) -> dict[A
     return mapping
 
 
-_BoundedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_BoundedLoader.add_constructor(  # type: ignore[type-var]  # the stubs know only stock loaders
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)

@@ -19,7 +19,7 @@ MAX_SOURCE_BYTES: Final = 512 * 1024
 MAX_YAML_ALIASES: Final = 200
 """Alias references (`*name`) in one YAML document."""
 
-MAX_DOCUMENT_VALUES: Final = 100_000
+MAX_DOCUMENT_VALUES: Final = 50_000
 """Values (scalars, lists, mappings) in a document once YAML aliases are expanded:
 a few hundred bytes of anchors can otherwise stand for billions of values."""
 

@@ -52,7 +52,7 @@ def _alias_bomb() -> str:
 
 
 def _deep() -> str:
-    return "name: deep\nstart: e\nnodes: {e: {kind: end}}\nstate:\n  x: " + "[" * 5000 + "]" * 5000
+    return "name: deep\nstart: e\nnodes: {e: {kind: end}}\nstate:\n  x: " + "[" * 500 + "]" * 500
 
 
 def _unary() -> str:
