@@ -21,6 +21,7 @@ from workflows.documents import DocumentError, check_data, shorten
 from workflows.expressions import ExpressionSyntaxError, parse
 from workflows.limits import MAX_COMPILED_BYTES, MAX_MESSAGE_CHARS, MAX_NODES, MAX_SUBTREE_DEPTH
 from workflows.spec import (
+    AUTHORING,
     DecisionNode,
     EndNode,
     InputNode,
@@ -118,7 +119,7 @@ def parse_spec(source: TreeSpec | Mapping[str, Any] | str | bytes) -> TreeSpec:
     if not isinstance(data, Mapping):
         raise CompileError([CompileIssue("", "a tree must be a mapping with `name` and `nodes`")])
     try:
-        return TreeSpec.model_validate(data)
+        return TreeSpec.model_validate(data, context={AUTHORING: True})
     except ValidationError as exc:
         raise CompileError(_validation_issues(exc)) from None
 

@@ -12,20 +12,48 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from workflows import limits as bounds
 from workflows.documents import DuplicateKeyError, load_document, shorten
 
-__all__ = ["DuplicateKeyError", "TreeSpec", "json_schema", "load_document"]
+__all__ = ["AUTHORING", "DuplicateKeyError", "TreeSpec", "json_schema", "load_document"]
+
+AUTHORING = "treeflow.authoring"
+"""Validation-context key set when a tree is authored (text, data or API body): only
+then do the size and range limits of `workflows.limits` that came after trees were
+first accepted apply. Compiled trees already travelling (workflow inputs of runs in
+flight, stored versions) decode exactly as they were accepted."""
+
+
+def _authoring(info: ValidationInfo) -> bool:
+    context = info.context
+    return isinstance(context, Mapping) and bool(context.get(AUTHORING))
+
+
+def _max_length(limit: int) -> Any:
+    def check(value: str, info: ValidationInfo) -> str:
+        if len(value) > limit and _authoring(info):
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": limit},
+            )
+        return value
+
+    return check
+
 
 NODE_ID = rf"^[A-Za-z_][A-Za-z0-9_-]{{0,{bounds.MAX_ID_LENGTH - 1}}}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -65,9 +93,9 @@ def _human(seconds: float) -> str:
 def _at_most(maximum: float) -> Any:
     """A validator: a duration in any unit, at most `maximum` seconds."""
 
-    def check(value: Any) -> float:
+    def check(value: Any, info: ValidationInfo) -> float:
         seconds = _seconds(value)
-        if seconds > maximum:
+        if seconds > maximum and _authoring(info):
             raise ValueError(f"a duration here is at most {_human(maximum)} ({maximum:.0f} s)")
         return seconds
 
@@ -99,8 +127,16 @@ RetryInterval = Annotated[
     WithJsonSchema(_duration_schema(bounds.MAX_RETRY_INTERVAL_SECONDS)),
 ]
 NodeId = Annotated[str, Field(pattern=NODE_ID)]
-Key = Annotated[str, Field(max_length=bounds.MAX_ID_LENGTH)]
-Name = Annotated[str, Field(max_length=bounds.MAX_NAME_LENGTH)]
+Key = Annotated[
+    str,
+    AfterValidator(_max_length(bounds.MAX_ID_LENGTH)),
+    WithJsonSchema({"type": "string", "maxLength": bounds.MAX_ID_LENGTH}),
+]
+Name = Annotated[
+    str,
+    AfterValidator(_max_length(bounds.MAX_NAME_LENGTH)),
+    WithJsonSchema({"type": "string", "maxLength": bounds.MAX_NAME_LENGTH}),
+]
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -138,8 +174,8 @@ class InputSpec(_Model):
     default: Any = None
 
     @model_validator(mode="after")
-    def _default_fits(self) -> InputSpec:
-        if self.default is None or self.type == "any":
+    def _default_fits(self, info: ValidationInfo) -> InputSpec:
+        if self.default is None or self.type == "any" or not _authoring(info):
             return self
         allowed = _JSON_TYPES[self.type]
         is_bool = isinstance(self.default, bool)
@@ -222,10 +258,7 @@ class DecisionNode(_NodeBase):
 
 class ToolNode(_NodeBase):
     kind: Literal["tool"]
-    tool: str = Field(
-        max_length=bounds.MAX_NAME_LENGTH,
-        description="Tool name and version constraint, e.g. `query@^2`.",
-    )
+    tool: Name = Field(description="Tool name and version constraint, e.g. `query@^2`.")
     args: dict[str, Any] = Field(default_factory=dict)
     next: NodeId | None = None
     on_error: NodeId | None = Field(
@@ -251,16 +284,24 @@ class ToolNode(_NodeBase):
 class InputNode(_NodeBase):
     kind: Literal["input"]
     prompt: str = Field(description="The question shown to the user (template).")
-    save_as: str = Field(
-        pattern=rf"^[A-Za-z_][A-Za-z0-9_]{{0,{bounds.MAX_ID_LENGTH - 1}}}$",
-        description="State key.",
-    )
+    save_as: Key = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="State key.")
     choices: tuple[str, ...] | None = Field(
-        default=None, min_length=1, description="Accepted answers (at least one when given)."
+        default=None, description="Accepted answers (at least one when given)."
     )
     timeout: Duration | None = None
     next: NodeId | None = None
     on_timeout: NodeId | None = None
+
+    @field_validator("choices")
+    @classmethod
+    def _some_choices(
+        cls, value: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        if value == () and _authoring(info):
+            raise PydanticCustomError(
+                "too_short", "List should have at least 1 item after validation, not 0"
+            )
+        return value
 
 
 class ParallelNode(_NodeBase):
@@ -272,9 +313,7 @@ class ParallelNode(_NodeBase):
 
 class SubtreeNode(_NodeBase):
     kind: Literal["subtree"]
-    tree: str | None = Field(
-        default=None, max_length=bounds.MAX_NAME_LENGTH, description="Name of another tree."
-    )
+    tree: Name | None = Field(default=None, description="Name of another tree.")
     spec: TreeSpec | None = Field(default=None, description="An inline tree.")
     inputs: dict[str, Any] = Field(default_factory=dict)
     next: NodeId | None = None
@@ -309,7 +348,7 @@ class TreeSpec(_Model):
     limits: Limits = Limits()
     defaults: Defaults = Defaults()
     start: NodeId
-    nodes: dict[NodeId, Node] = Field(min_length=1, max_length=bounds.MAX_NODES)
+    nodes: dict[NodeId, Node] = Field(min_length=1)
 
     @field_validator("nodes", mode="before")
     @classmethod
@@ -327,10 +366,21 @@ class TreeSpec(_Model):
             nodes[node_id] = {k: v for k, v in item.items() if k != "id"}
         return nodes
 
+    @field_validator("nodes")
+    @classmethod
+    def _not_too_many(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if len(value) > bounds.MAX_NODES and _authoring(info):
+            raise PydanticCustomError(
+                "too_long",
+                "Dictionary should have at most {max} items after validation, not {count}",
+                {"max": bounds.MAX_NODES, "count": len(value)},
+            )
+        return value
+
     @classmethod
     def from_text(cls, text: str) -> TreeSpec:
         """Parse YAML or JSON text (duplicate keys are errors, not silent overwrites)."""
-        return cls.model_validate(load_document(text))
+        return cls.model_validate(load_document(text), context={AUTHORING: True})
 
 
 SubtreeNode.model_rebuild()

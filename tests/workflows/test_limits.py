@@ -319,3 +319,18 @@ def test_every_limit_is_documented_with_its_value() -> None:
     for name in names:
         value = getattr(limits, name)
         assert f"| `{name}` | {value}" in docs, name
+
+
+def test_compiled_trees_accepted_before_the_limits_still_decode(registry: ToolRegistry) -> None:
+    """Runs in flight and stored versions carry trees compiled under older rules."""
+    ask = {"kind": "input", "prompt": "?", "save_as": "a", "choices": ["y"], "next": "e"}
+    doc = tree({"ask": ask, "e": end()}, inputs={"n": {"type": "integer", "default": 1}})
+    data = compile_tree(doc, registry).model_dump(mode="json")
+    data["spec"]["nodes"]["ask"]["choices"] = []
+    data["spec"]["nodes"]["ask"]["timeout"] = 1e300
+    data["spec"]["inputs"]["n"]["default"] = "one"
+    data["spec"]["state"]["k" * 500] = 1
+    decoded = CompiledTree.model_validate(data)
+    assert decoded.spec.nodes["ask"].kind == "input"
+    with pytest.raises(CompileError):
+        compile_tree(data["spec"], registry)
