@@ -18,6 +18,7 @@ from api.audit import AuditMiddleware, AuditWriter
 from api.codec_cors import CodecCors, origin_of
 from api.db.migrate import upgrade
 from api.docs_pages import install_docs
+from api.json_bodies import JSONBodyGuard
 from api.middleware import BodyDeadline, BodySizeLimit, HTTPSOnly, IPRateLimit, RequestContext
 from api.openapi_params import declare_path_parameters
 from api.problems import install_problem_handlers
@@ -144,6 +145,7 @@ def create_app(
     # Added innermost first: the last one added wraps all the others. Audit sits outside
     # the body limit (a 413 is recorded as such) and inside the IP limit (a flood of
     # refused requests costs no database writes).
+    app.add_middleware(JSONBodyGuard)  # inside the size limit: it buffers bounded bodies
     app.add_middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(AuditMiddleware, writer=AuditWriter(services.engine))

@@ -19,9 +19,8 @@ from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.tenancy import TenantSettings
 from workflows.compiled import CompiledTree
 from workflows.compiler import CompileError, parse_spec
+from workflows.limits import MAX_SUBTREE_DEPTH
 from workflows.spec import SubtreeNode, TreeSpec
-
-MAX_SUBTREE_DEPTH = 10
 
 
 def conflict(detail: str, kind: str = "conflict") -> ProblemError:
@@ -108,9 +107,17 @@ async def _named_spec(session: AsyncSession, tenant_id: uuid.UUID, name: str) ->
             TreeVersionRecord, (tree.id, tree.published_version or tree.latest_version)
         )
         if version is not None:
-            return parse_spec(version.source)
+            return _stored_spec(name, version.source)
     text = templates.tree_text(name)
     return parse_spec(text) if text is not None else None
+
+
+def _stored_spec(name: str, source: str) -> TreeSpec:
+    """A stored version's spec; one stored before a limit it breaks answers 422, not 500."""
+    try:
+        return parse_spec(source)
+    except CompileError as exc:
+        raise compile_problem(exc, f"subtree({name})") from None
 
 
 async def compile_source(

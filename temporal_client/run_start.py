@@ -15,6 +15,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from workflows import search_attributes
 from workflows.compiled import CompiledTree
+from workflows.documents import data_problem
+from workflows.limits import MAX_INPUT_DEPTH
 from workflows.run_inputs import input_problems
 from workflows.run_models import RunRequest
 from workflows.tool_routing import TOOLS_MEMO_KEY, pinned_activities
@@ -40,7 +42,16 @@ class InvalidInputs(ValueError):
 
 
 def check_inputs(tree: CompiledTree, inputs: Mapping[str, Any]) -> list[InputProblem]:
-    """Problems with `inputs` against the tree's `inputs` block (none if undeclared)."""
+    """Problems with `inputs` against the tree's `inputs` block (none if undeclared).
+
+    Any run's inputs must be finite JSON data nested at most `MAX_INPUT_DEPTH` deep.
+    """
+    shapes = [
+        data_problem(v, f"inputs.{k}", max_depth=MAX_INPUT_DEPTH, what="input")
+        for k, v in inputs.items()
+    ]
+    if any(shapes):
+        return [InputProblem(p.path, p.message) for p in shapes if p is not None]
     declared = tree.spec.inputs
     if declared is None:
         return []

@@ -70,15 +70,13 @@ def compile(
     as_json: Annotated[bool, typer.Option("--json", help="Print the compiled tree.")] = False,
 ) -> None:
     """Validate a tree and pin its tools; print every problem with its node path."""
-    from treeflow.toolbox import compile_text
+    from treeflow.toolbox import compile_text, print_compile_error, read_source
     from workflows.compiler import CompileError
 
     try:
-        compiled = compile_text(file.read_text())
+        compiled = compile_text(read_source(file))
     except CompileError as exc:
-        err_console.print(f"[red]{file}: {len(exc.issues)} problem(s)[/red]")
-        for issue in exc.issues:
-            err_console.print(f"  [bold]{issue.path or '(tree)'}[/bold]: {issue.message}")
+        print_compile_error(err_console, str(file), exc)
         raise typer.Exit(1) from None
     if as_json:
         console.print_json(compiled.model_dump_json())
@@ -182,9 +180,14 @@ def run(
 ) -> None:
     """Start a run on a running Temporal (TREEFLOW_TEMPORAL_ADDRESS) and follow it."""
     from temporal_client.connection import TemporalSettings
-    from treeflow.toolbox import resolve_tree
+    from treeflow.toolbox import print_compile_error, resolve_tree
+    from workflows.compiler import CompileError
 
-    compiled, sample_inputs, answers = resolve_tree(tree, sample)
+    try:
+        compiled, sample_inputs, answers = resolve_tree(tree, sample)
+    except CompileError as exc:
+        print_compile_error(err_console, tree, exc)
+        raise typer.Exit(1) from None
     inputs = sample_inputs | _parse_inputs(input or [], inputs_file)
     settings = TemporalSettings()
     code = asyncio.run(

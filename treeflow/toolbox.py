@@ -6,11 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.markup import escape
+
 import templates
 from activities.registry import ToolRegistry
 from activities.tool_modules import build_registry
 from workflows.compiled import CompiledTree
-from workflows.compiler import compile_tree
+from workflows.compiler import CompileError, CompileIssue, compile_tree
+from workflows.limits import MAX_SOURCE_BYTES
 from workflows.spec import TreeSpec
 
 
@@ -26,8 +30,26 @@ def template_loader(name: str) -> TreeSpec | None:
     return TreeSpec.from_text(text) if text is not None else None
 
 
-def compile_text(text: str, registry: ToolRegistry | None = None) -> CompiledTree:
+def compile_text(text: str | bytes, registry: ToolRegistry | None = None) -> CompiledTree:
+    """Load (within `workflows.limits`) and compile a tree's text or bytes."""
     return compile_tree(text, registry or default_registry(), load_tree=template_loader)
+
+
+def read_source(path: Path) -> bytes:
+    """A tree file's bytes; a file over `MAX_SOURCE_BYTES` is refused without reading it."""
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        message = f"tree source is {size} bytes; the limit is {MAX_SOURCE_BYTES}"
+        raise CompileError([CompileIssue("", message)])
+    return path.read_bytes()
+
+
+def print_compile_error(console: Console, where: str, error: CompileError) -> None:
+    """Every problem on its own line with its node path (user text printed verbatim)."""
+    console.print(f"[red]{escape(where)}: {len(error.issues)} problem(s)[/red]")
+    for issue in error.issues:
+        path = escape(issue.path or "(tree)")
+        console.print(f"  [bold]{path}[/bold]: {escape(issue.message)}", soft_wrap=True)
 
 
 def resolve_tree(
@@ -38,7 +60,7 @@ def resolve_tree(
     if path.is_file():
         if sample is not None:
             raise ValueError("--sample applies to templates only")
-        return compile_text(path.read_text()), {}, {}
+        return compile_text(read_source(path)), {}, {}
     template = templates.load(name_or_path)
     chosen = template.samples[0] if template.samples and sample is None else None
     for candidate in template.samples:

@@ -46,6 +46,29 @@ class CompiledTree(BaseModel):
     def version(self) -> str:
         return self.spec.version
 
+    def child(self, tree_hash: str) -> CompiledTree:
+        """The subtree `tree_hash` with every subtree it uses, ready to run as a child.
+
+        The compiler stores each subtree once, in the top tree's flat `subtrees`
+        table (entries carry no copies). Inputs recorded before that carried nested
+        copies inside each entry; those are kept, so old runs start the same children.
+        """
+        entry = self.subtrees[tree_hash]
+        needed: dict[str, CompiledTree] = dict(entry.subtrees)
+        pending = [entry]
+        while pending:
+            tree = pending.pop()
+            for node in tree.spec.nodes.values():
+                if node.kind != "subtree" or node.tree is None or node.tree in needed:
+                    continue
+                found = self.subtrees.get(node.tree)
+                if found is not None:
+                    needed[node.tree] = found
+                    pending.append(found)
+        if needed == entry.subtrees:
+            return entry
+        return entry.model_copy(update={"subtrees": needed})
+
     def pins(self) -> dict[str, str]:
         """Node id -> exact activity (`name@x.y.z`) for every tool and decision activity."""
         pinned: dict[str, str] = {}

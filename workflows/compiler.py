@@ -17,12 +17,14 @@ from activities.sdk import ToolSpec
 from activities.versions import ToolRef, Version, VersionError
 from workflows import graph, templating
 from workflows.compiled import CompiledTree, meaning_hash
+from workflows.documents import DocumentError, check_data, shorten
 from workflows.expressions import ExpressionSyntaxError, parse
+from workflows.limits import MAX_COMPILED_BYTES, MAX_MESSAGE_CHARS, MAX_NODES, MAX_SUBTREE_DEPTH
 from workflows.scope import SCOPE_NAMES
 from workflows.spec import (
+    AUTHORING,
     NODE_KINDS,
     DecisionNode,
-    DuplicateKeyError,
     EndNode,
     InputNode,
     Node,
@@ -71,36 +73,54 @@ class CompileError(ValueError):
     """The tree is invalid; `issues` lists every problem found."""
 
     def __init__(self, issues: Iterable[CompileIssue]) -> None:
-        self.issues = tuple(issues)
+        # Problems quote user text (ids, keys): cut it, so reporting stays cheap.
+        self.issues = tuple(
+            CompileIssue(shorten(i.path, MAX_MESSAGE_CHARS), shorten(i.message, MAX_MESSAGE_CHARS))
+            for i in issues
+        )
         lines = "\n".join(f"  - {issue}" for issue in self.issues)
         super().__init__(f"{len(self.issues)} problem(s) in tree:\n{lines}")
 
 
 def compile_tree(
-    source: TreeSpec | Mapping[str, Any] | str,
+    source: TreeSpec | Mapping[str, Any] | str | bytes,
     catalog: ToolCatalog,
     *,
     load_tree: TreeLoader | None = None,
 ) -> CompiledTree:
-    """Validate and resolve a tree given as a spec, parsed data, or YAML/JSON text."""
+    """Validate and resolve a tree given as a spec, parsed data, or YAML/JSON text.
+
+    Every limit of `workflows.limits` is checked on the way; breaking one is a
+    `CompileError` naming the path, like any other problem.
+    """
     spec = parse_spec(source)
-    return _Compiler(catalog, load_tree or (lambda name: None)).compile(spec, ())
+    compiled = _Compiler(catalog, load_tree or (lambda name: None)).compile(spec, ())
+    size = len(compiled.model_dump_json())
+    if size > MAX_COMPILED_BYTES:
+        raise CompileError(
+            [CompileIssue("", f"compiled tree is {size} bytes; the limit is {MAX_COMPILED_BYTES}")]
+        )
+    return compiled
 
 
-def parse_spec(source: TreeSpec | Mapping[str, Any] | str) -> TreeSpec:
+def parse_spec(source: TreeSpec | Mapping[str, Any] | str | bytes) -> TreeSpec:
     """Shape-check a tree; pydantic errors become `CompileError` with paths."""
     if isinstance(source, TreeSpec):
         return source
     try:
-        data = load_document(source) if isinstance(source, str) else source
-    except DuplicateKeyError as exc:
-        raise CompileError([CompileIssue("", str(exc))]) from None
+        if isinstance(source, str | bytes):
+            data = load_document(source)
+        else:
+            check_data(source)
+            data = source
+    except DocumentError as exc:
+        raise CompileError([CompileIssue(exc.path, exc.message)]) from None
     except Exception as exc:  # yaml.YAMLError and friends: report, never crash
         raise CompileError([CompileIssue("", f"not valid YAML or JSON: {exc}")]) from None
     if not isinstance(data, Mapping):
         raise CompileError([CompileIssue("", "a tree must be a mapping with `name` and `nodes`")])
     try:
-        return TreeSpec.model_validate(data)
+        return TreeSpec.model_validate(data, context={AUTHORING: True})
     except ValidationError as exc:
         raise CompileError(_validation_issues(exc)) from None
 
@@ -109,7 +129,7 @@ def _validation_issues(exc: ValidationError, prefix: str = "") -> list[CompileIs
     issues = []
     for error in exc.errors(include_url=False, include_input=False):
         # Drop discriminator tags (`tool`, `decision`...) pydantic inserts into locations.
-        loc = [str(p) for p in error["loc"] if p not in NODE_KINDS]
+        loc = [shorten(str(p)) for p in error["loc"] if p not in NODE_KINDS]
         path = ".".join(filter(None, [prefix, *loc]))
         issues.append(CompileIssue(path, error["msg"]))
     return issues
@@ -128,6 +148,9 @@ class _Compiler:
 
     def compile(self, spec: TreeSpec, stack: tuple[str, ...]) -> CompiledTree:
         nodes = spec.nodes
+        if len(stack) > MAX_SUBTREE_DEPTH:
+            self.error("", f"subtrees are nested deeper than {MAX_SUBTREE_DEPTH} levels")
+            raise CompileError(self.issues)
         if spec.start not in nodes:
             self.error("start", f"unknown node '{spec.start}'")
         edges = graph.edges(nodes)
@@ -145,9 +168,13 @@ class _Compiler:
             if isinstance(node, SubtreeNode):
                 child = self.subtree(node, path, (*stack, spec.name))
                 if child is not None:
-                    subtrees[child.hash] = child
+                    # Stored once, by hash: the table is flat, entries carry no copies.
+                    subtrees[child.hash] = child.model_copy(update={"subtrees": {}})
                     subtrees.update(child.subtrees)
                     resolved[node_id] = node.model_copy(update={"tree": child.hash, "spec": None})
+        total = len(nodes) + sum(len(tree.spec.nodes) for tree in subtrees.values())
+        if total > MAX_NODES and not stack:
+            self.error("nodes", f"{total} nodes with its subtrees; the limit is {MAX_NODES}")
         if spec.start in nodes and not self.issues:
             self.graph_checks(spec, resolved)
         if self.issues:

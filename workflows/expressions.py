@@ -30,9 +30,8 @@ from workflows.budgets import (
     text_size,
 )
 from workflows.budgets import MAX_SIZE as MAX_SIZE  # re-exported where it was defined before
-
-MAX_SOURCE_LENGTH = 4000
-MAX_DEPTH = 64
+from workflows.limits import MAX_EXPRESSION_DEPTH as MAX_DEPTH
+from workflows.limits import MAX_EXPRESSION_LENGTH as MAX_SOURCE_LENGTH
 
 
 class ExpressionError(ValueError):
@@ -330,6 +329,17 @@ class _Parser:
             )
         return token
 
+    def nest(self) -> None:
+        """One level deeper in the tree being built; refused past `MAX_DEPTH`, so neither
+        this parser nor the evaluator can run out of stack (operator chains count too)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionSyntaxError(
+                f"expression nested deeper than {MAX_DEPTH} levels",
+                self.source,
+                self.current.position,
+            )
+
     def parse(self) -> Expr:
         if self.current.kind == "end":
             raise ExpressionSyntaxError("empty expression", self.source, 0)
@@ -369,7 +379,10 @@ class _Parser:
 
     def not_expr(self) -> Expr:
         if self.accept("keyword", "not"):
-            return Not(self.not_expr())
+            self.nest()
+            negated = Not(self.not_expr())
+            self.depth -= 1
+            return negated
         return self.comparison()
 
     def comparison(self) -> Expr:
@@ -399,29 +412,40 @@ class _Parser:
         return Compare(tuple(operators), tuple(operands), position)
 
     def additive(self) -> Expr:
+        depth = self.depth
         node = self.term()
         while self.current.kind == "op" and self.current.value in ("+", "-"):
             token = self.advance()
+            self.nest()
             node = Binary(token.value, node, self.term(), token.position)
+        self.depth = depth
         return node
 
     def term(self) -> Expr:
+        depth = self.depth
         node = self.unary()
         while self.current.kind == "op" and self.current.value in ("*", "/", "//", "%"):
             token = self.advance()
+            self.nest()
             node = Binary(token.value, node, self.unary(), token.position)
+        self.depth = depth
         return node
 
     def unary(self) -> Expr:
         if self.current.kind == "op" and self.current.value in ("-", "+"):
             token = self.advance()
-            return Unary(token.value, self.unary(), token.position)
+            self.nest()
+            operand = Unary(token.value, self.unary(), token.position)
+            self.depth -= 1
+            return operand
         return self.postfix()
 
     def postfix(self) -> Expr:
+        depth = self.depth
         node = self.primary()
         while True:
             if self.accept("op", "."):
+                self.nest()
                 token = self.current
                 if token.kind not in ("name", "keyword"):
                     raise ExpressionSyntaxError(
@@ -430,8 +454,10 @@ class _Parser:
                 self.advance()
                 node = Attr(node, token.value)
             elif self.accept("op", "["):
+                self.nest()
                 node = self.subscript(node)
             else:
+                self.depth = depth
                 return node
 
     def subscript(self, target: Expr) -> Expr:

@@ -6,26 +6,57 @@ These models check shape only (types, required fields, known keys). Meaning
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from workflows import limits as bounds
 from workflows.activity_defaults import MAX_HEARTBEAT_TIMEOUT_SECONDS, MIN_HEARTBEAT_TIMEOUT_SECONDS
+from workflows.documents import DuplicateKeyError, load_document, shorten
 
-NODE_ID = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+__all__ = ["AUTHORING", "DuplicateKeyError", "TreeSpec", "json_schema", "load_document"]
+
+AUTHORING = "treeflow.authoring"
+"""Validation-context key set when a tree is authored (text, data or API body): only
+then do the size and range limits of `workflows.limits` that came after trees were
+first accepted apply. Compiled trees already travelling (workflow inputs of runs in
+flight, stored versions) decode exactly as they were accepted."""
+
+
+def _authoring(info: ValidationInfo) -> bool:
+    context = info.context
+    return isinstance(context, Mapping) and bool(context.get(AUTHORING))
+
+
+def _max_length(limit: int) -> Any:
+    def check(value: str, info: ValidationInfo) -> str:
+        if len(value) > limit and _authoring(info):
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": limit},
+            )
+        return value
+
+    return check
+
+
+NODE_ID = rf"^[A-Za-z_][A-Za-z0-9_-]{{0,{bounds.MAX_ID_LENGTH - 1}}}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -35,49 +66,102 @@ def _seconds(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration cannot be a boolean")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"'{value}' is not a duration (examples: 500ms, 30s, 5m, 1h)")
+            raise ValueError(f"'{shorten(value)}' is not a duration (examples: 500ms, 30s, 5m, 1h)")
         seconds = float(match[1]) * _UNITS[match[2]]
     else:
         raise ValueError("a duration is a number of seconds or a string such as '30s'")
+    if math.isnan(seconds):
+        raise ValueError("a duration must be a finite number")
     if seconds <= 0:
         raise ValueError("a duration must be positive")
     return seconds
 
 
+def _human(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _at_most(maximum: float) -> Any:
+    """A validator: a duration in any unit, at most `maximum` seconds."""
+
+    def check(value: Any, info: ValidationInfo) -> float:
+        seconds = _seconds(value)
+        if seconds > maximum and _authoring(info):
+            raise ValueError(f"a duration here is at most {_human(maximum)} ({maximum:.0f} s)")
+        return seconds
+
+    return check
+
+
+def _duration_schema(maximum: float) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "number", "exclusiveMinimum": 0, "maximum": maximum},
+            {"type": "string", "pattern": _DURATION.pattern},
+        ],
+        "description": "Seconds, or a string such as '500ms', '30s', '5m', '1h', '2d'; "
+        f"at most {_human(maximum)}.",
+        "examples": ["30s", "5m", 2.5],
+    }
+
+
 Duration = Annotated[
     float,
-    BeforeValidator(_seconds),
+    BeforeValidator(_at_most(bounds.MAX_DURATION_SECONDS)),
     PlainSerializer(lambda v: v, return_type=float),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": _DURATION.pattern},
-            ],
-            "description": "Seconds, or a string such as '500ms', '30s', '5m', '1h', '2d'.",
-            "examples": ["30s", "5m", 2.5],
-        }
-    ),
+    WithJsonSchema(_duration_schema(bounds.MAX_DURATION_SECONDS)),
+]
+RetryInterval = Annotated[
+    float,
+    BeforeValidator(_at_most(bounds.MAX_RETRY_INTERVAL_SECONDS)),
+    PlainSerializer(lambda v: v, return_type=float),
+    WithJsonSchema(_duration_schema(bounds.MAX_RETRY_INTERVAL_SECONDS)),
 ]
 NodeId = Annotated[str, Field(pattern=NODE_ID)]
+Key = Annotated[
+    str,
+    AfterValidator(_max_length(bounds.MAX_ID_LENGTH)),
+    WithJsonSchema({"type": "string", "maxLength": bounds.MAX_ID_LENGTH}),
+]
+Name = Annotated[
+    str,
+    AfterValidator(_max_length(bounds.MAX_NAME_LENGTH)),
+    WithJsonSchema({"type": "string", "maxLength": bounds.MAX_NAME_LENGTH}),
+]
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class RetrySpec(_Model):
     """Retry policy of a node's activity (Temporal semantics)."""
 
-    max_attempts: int = Field(default=3, ge=1, le=100)
-    initial_interval: Duration = 1.0
-    backoff: float = Field(default=2.0, ge=1.0, le=10.0)
-    max_interval: Duration = 60.0
-    non_retryable: tuple[str, ...] = Field(
+    max_attempts: int = Field(default=3, ge=1, le=bounds.MAX_RETRY_ATTEMPTS)
+    initial_interval: RetryInterval = 1.0
+    backoff: float = Field(default=2.0, ge=1.0, le=bounds.MAX_RETRY_BACKOFF)
+    max_interval: RetryInterval = 60.0
+    non_retryable: tuple[Name, ...] = Field(
         default=(), description="Error types that must not be retried."
     )
 
@@ -90,19 +174,32 @@ class InputSpec(_Model):
     required: bool = True
     default: Any = None
 
+    @model_validator(mode="after")
+    def _default_fits(self, info: ValidationInfo) -> InputSpec:
+        if self.default is None or self.type == "any" or not _authoring(info):
+            return self
+        allowed = _JSON_TYPES[self.type]
+        is_bool = isinstance(self.default, bool)
+        if (is_bool and self.type != "boolean") or not isinstance(self.default, allowed):
+            got = "boolean" if is_bool else type(self.default).__name__
+            raise ValueError(f"`default` must be of type {self.type}, got {got}")
+        return self
+
 
 class Limits(_Model):
     max_passes: int | None = Field(
         default=None,
         ge=1,
-        le=1000,
+        le=bounds.MAX_PASSES,
         description="Default visit limit for decisions inside loops (Elysia's recursion limit).",
     )
-    max_steps: int = Field(default=1000, ge=1, le=100_000, description="Hard cap on node visits.")
+    max_steps: int = Field(
+        default=1000, ge=1, le=bounds.MAX_STEPS, description="Hard cap on node visits."
+    )
     continue_as_new_after: int = Field(
         default=4000,
         ge=20,
-        le=40_000,
+        le=bounds.MAX_CONTINUE_AS_NEW_AFTER,
         description="History events after which a run continues as new at a safe point.",
     )
 
@@ -122,11 +219,11 @@ class Branch(_Model):
     """One way out of a decision."""
 
     to: NodeId
-    id: str | None = Field(default=None, description="Branch name; defaults to `to`.")
+    id: Key | None = Field(default=None, description="Branch name; defaults to `to`.")
     when: str | None = Field(default=None, description="Rule expression (rules strategy).")
     description: str = Field(default="", description="What this branch is for (router, llm).")
-    keywords: tuple[str, ...] = ()
-    requires: tuple[str, ...] = Field(
+    keywords: tuple[Name, ...] = ()
+    requires: tuple[Name, ...] = Field(
         default=(),
         description="Tool names or node ids that must have completed before this branch "
         "is offered (Elysia's from_tool_ids).",
@@ -149,7 +246,7 @@ class DecisionNode(_NodeBase):
     using: str | None = Field(
         default=None, description="Decision activity and version, e.g. `router@^1`."
     )
-    max_passes: int | None = Field(default=None, ge=1, le=1000)
+    max_passes: int | None = Field(default=None, ge=1, le=bounds.MAX_PASSES)
     on_limit: NodeId | None = Field(
         default=None, description="Where to go when max_passes is reached."
     )
@@ -162,7 +259,7 @@ class DecisionNode(_NodeBase):
 
 class ToolNode(_NodeBase):
     kind: Literal["tool"]
-    tool: str = Field(description="Tool name and version constraint, e.g. `query@^2`.")
+    tool: Name = Field(description="Tool name and version constraint, e.g. `query@^2`.")
     args: dict[str, Any] = Field(default_factory=dict)
     next: NodeId | None = None
     on_error: NodeId | None = Field(
@@ -179,11 +276,11 @@ class ToolNode(_NodeBase):
         description="How long the tool may go without a heartbeat before Temporal retries "
         "it elsewhere (1s-1h; default: the tool's own, else 10s).",
     )
-    set: dict[str, Any] = Field(
+    set: dict[Key, Any] = Field(
         default_factory=dict, description="State updates; `result` is this node's output."
     )
     summary: str | None = Field(default=None, description="Shown in the Temporal UI (template).")
-    agent_args: bool | tuple[str, ...] = Field(
+    agent_args: bool | tuple[Name, ...] = Field(
         default=False,
         description="Let the LLM decision that routes here write this tool's arguments "
         "(validated against its input model), merged over `args`. `true` allows every "
@@ -194,11 +291,24 @@ class ToolNode(_NodeBase):
 class InputNode(_NodeBase):
     kind: Literal["input"]
     prompt: str = Field(description="The question shown to the user (template).")
-    save_as: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="State key.")
-    choices: tuple[str, ...] | None = None
+    save_as: Key = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="State key.")
+    choices: tuple[str, ...] | None = Field(
+        default=None, description="Accepted answers (at least one when given)."
+    )
     timeout: Duration | None = None
     next: NodeId | None = None
     on_timeout: NodeId | None = None
+
+    @field_validator("choices")
+    @classmethod
+    def _some_choices(
+        cls, value: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        if value == () and _authoring(info):
+            raise PydanticCustomError(
+                "too_short", "List should have at least 1 item after validation, not 0"
+            )
+        return value
 
 
 class ParallelNode(_NodeBase):
@@ -210,7 +320,7 @@ class ParallelNode(_NodeBase):
 
 class SubtreeNode(_NodeBase):
     kind: Literal["subtree"]
-    tree: str | None = Field(default=None, description="Name of another tree.")
+    tree: Name | None = Field(default=None, description="Name of another tree.")
     spec: TreeSpec | None = Field(default=None, description="An inline tree.")
     inputs: dict[str, Any] = Field(default_factory=dict)
     next: NodeId | None = None
@@ -246,8 +356,8 @@ class TreeSpec(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
     version: str = Field(default="0.1.0", max_length=64)
     description: str = ""
-    inputs: dict[str, InputSpec] | None = None
-    state: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[Key, InputSpec] | None = None
+    state: dict[Key, Any] = Field(default_factory=dict)
     limits: Limits = Limits()
     defaults: Defaults = Defaults()
     start: NodeId
@@ -261,60 +371,29 @@ class TreeSpec(_Model):
             return value
         nodes: dict[str, Any] = {}
         for index, item in enumerate(value):
-            if not isinstance(item, Mapping) or "id" not in item:
-                raise ValueError(f"nodes[{index}] needs an `id`")
+            if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+                raise ValueError(f"nodes[{index}] needs an `id` (a string)")
             node_id = item["id"]
             if node_id in nodes:
-                raise ValueError(f"duplicate node id '{node_id}'")
+                raise ValueError(f"duplicate node id '{shorten(node_id)}'")
             nodes[node_id] = {k: v for k, v in item.items() if k != "id"}
         return nodes
+
+    @field_validator("nodes")
+    @classmethod
+    def _not_too_many(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if len(value) > bounds.MAX_NODES and _authoring(info):
+            raise PydanticCustomError(
+                "too_long",
+                "Dictionary should have at most {max} items after validation, not {count}",
+                {"max": bounds.MAX_NODES, "count": len(value)},
+            )
+        return value
 
     @classmethod
     def from_text(cls, text: str) -> TreeSpec:
         """Parse YAML or JSON text (duplicate keys are errors, not silent overwrites)."""
-        return cls.model_validate(load_document(text))
-
-
-class DuplicateKeyError(ValueError):
-    """A YAML mapping repeats a key (a duplicate node id, for example)."""
-
-
-class _StrictLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        if key in mapping:
-            line = key_node.start_mark.line + 1
-            raise DuplicateKeyError(f"duplicate key '{key}' at line {line}")
-        mapping[key] = loader.construct_object(value_node)
-    return mapping
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def load_document(text: str) -> Any:
-    """YAML or JSON to Python data; JSON is tried first when the text looks like JSON."""
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            return json.loads(text, object_pairs_hook=_no_duplicate_pairs)
-        except json.JSONDecodeError:
-            pass
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise DuplicateKeyError(f"duplicate key '{key}'")
-        result[key] = value
-    return result
+        return cls.model_validate(load_document(text), context={AUTHORING: True})
 
 
 SubtreeNode.model_rebuild()

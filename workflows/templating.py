@@ -66,9 +66,22 @@ def check(value: Any, path: str = "") -> list[tuple[str, ExpressionSyntaxError]]
             parse(source)
         except ExpressionSyntaxError as exc:
             problems.append((where, exc))
-    if isinstance(value, str) and value.count("{{") != value.count("}}"):
-        problems.append((path, ExpressionSyntaxError("unbalanced '{{' / '}}'", value)))
+    for where, text in _strings_in(value, path):
+        if text.count("{{") != text.count("}}"):
+            problems.append((where, ExpressionSyntaxError("unbalanced '{{' / '}}'", text)))
     return problems
+
+
+def _strings_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string inside a template value, at any depth, with its path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings_in(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _strings_in(item, f"{path}[{index}]")
 
 
 def parsed_expressions(value: Any, path: str = "") -> Iterator[tuple[str, Expression]]:

@@ -590,7 +590,7 @@ class TreeRun:
 
     async def _subtree(self, node_id: str, node: SubtreeNode) -> str | None:
         assert node.tree is not None
-        child = self.tree.subtrees[node.tree]
+        child = self.tree.child(node.tree)
         inputs = self._render(node.inputs, f"nodes.{node_id}.inputs")
         visit = self.env.passes.get(node_id, 0) + 1
         self.env.passes[node_id] = visit

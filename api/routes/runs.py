@@ -14,6 +14,7 @@ from api.routes.common import RESPONSES, tenant_settings_of
 from api.run_policy import StartRequest
 from api.runs import RunPage, RunView
 from api.services import Services
+from workflows.limits import MAX_VERSION_NUMBER
 from workflows.run_models import UserInput
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"], responses=RESPONSES)
@@ -40,7 +41,10 @@ class StartRun(BaseModel):
 
     tree: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
     version: int | None = Field(
-        default=None, ge=1, description="Default: the published version, else the latest."
+        default=None,
+        ge=1,
+        le=MAX_VERSION_NUMBER,
+        description="Default: the published version, else the latest.",
     )
     inputs: dict[str, Any] = Field(default_factory=dict)
 

@@ -15,6 +15,7 @@ from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.routes.trees import TreeCreated, TreeOut, VersionOut
+from workflows.limits import MAX_PASSES
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant_id}/templates", tags=["templates"], responses=RESPONSES
@@ -56,7 +57,7 @@ class Instantiate(BaseModel):
     input_defaults: dict[str, Any] = Field(
         default_factory=dict, description="New default values for declared inputs."
     )
-    max_passes: int | None = Field(default=None, ge=1, le=1000)
+    max_passes: int | None = Field(default=None, ge=1, le=MAX_PASSES)
     publish: bool = Field(default=True, description="Publish version 1 right away.")
 
 

@@ -14,11 +14,11 @@ from api.db.models import TreeRecord, TreeVersionRecord
 from api.deps import AuditDep, ServicesDep, SessionDep
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
+from workflows.limits import MAX_SOURCE_BYTES, MAX_VERSION_NUMBER
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/trees", tags=["trees"], responses=RESPONSES)
 TreeName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$", examples=["support-triage"])]
-VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
-MAX_SOURCE = 512 * 1024
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION_NUMBER)]
 
 EXAMPLE_SOURCE = """name: hello
 start: greet
@@ -37,7 +37,7 @@ class TreeSource(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"source": EXAMPLE_SOURCE}]}
     )
 
-    source: str | None = Field(default=None, max_length=MAX_SOURCE)
+    source: str | None = Field(default=None, max_length=MAX_SOURCE_BYTES)
     spec: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -110,7 +110,7 @@ class VersionList(BaseModel):
 
 class Publish(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1, examples=[2])
+    version: int = Field(ge=1, le=MAX_VERSION_NUMBER, examples=[2])
 
 
 class DiffOut(BaseModel):
@@ -255,8 +255,8 @@ async def diff_versions(
     name: TreeName,
     access: Annotated[Access, requires(Permission.TREES_READ)],
     session: SessionDep,
-    from_version: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
-    to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION_NUMBER)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_VERSION_NUMBER)],
 ) -> DiffOut:
     """What changed between two versions: nodes, pinned tools, meaning hash and text."""
     assert access.tenant_id is not None
