@@ -45,6 +45,7 @@ def deploy_tools() -> dict[str, Path]:
         "hadolint": BIN / "hadolint",
         "yamllint": BIN / "yamllint",
         "actionlint": BIN / "actionlint",
+        "shellcheck": BIN / "shellcheck",
         "kubernetes-validate": BIN / "kubernetes-validate",
     }
     if not all(path.exists() for path in tools.values()):
