@@ -27,8 +27,8 @@ def actionlint(tool: Path, *files: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def workflow(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+def workflow(name: str) -> dict[Any, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
     return loaded
 
 
