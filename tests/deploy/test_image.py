@@ -20,10 +20,9 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
 import pytest
-import typer
 import yaml
+from typer.testing import CliRunner
 
 from tests.deploy.conftest import REPO, ok, run
 from treeflow import healthcheck
@@ -168,17 +167,13 @@ def commands_run_by_the_deployment() -> set[tuple[str, ...]]:
 
 
 def test_every_command_the_deployment_runs_exists(wheel: Path) -> None:
-    root = typer.main.get_command(app)
-    assert isinstance(root, click.Group)
     paths = commands_run_by_the_deployment()
     assert {("api",), ("worker",), ("admin", "migrate")} <= paths
+    runner = CliRunner()
     for path in paths:
-        group: click.Command = root
-        for name in path:
-            assert isinstance(group, click.Group), path
-            found = group.get_command(click.Context(group), name)
-            assert found is not None, f"`treeflow {' '.join(path)}` is not a command"
-            group = found
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, f"`treeflow {' '.join(path)}` is not a command"
+    assert runner.invoke(app, ["admin", "migrat", "--help"]).exit_code != 0  # can fail
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
