@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-admin_app = typer.Typer(help="Operator tasks: the first operator, secret key rotation.")
+if TYPE_CHECKING:
+    from api.settings import Settings
+
+admin_app = typer.Typer(help="Operator tasks: migrations, the first operator, secret key rotation.")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -36,11 +39,69 @@ def serve_api(
     if settings.dev_mode and "TREEFLOW_ENVIRONMENT" not in os.environ:
         telemetry = telemetry.model_copy(update={"environment": "dev"})
     configure_logging(telemetry)
+    refuse_dev_defaults("API", settings)
     app = create_app(settings)
     config = server_config(
         app, settings, host=host, port=port, proxy_headers=False, log_config=None, access_log=False
     )
     asyncio.run(uvicorn.Server(config).serve())
+
+
+def refuse_dev_defaults(process: str, settings: Settings) -> None:
+    """Exit 1 with the findings when production mode meets dev defaults (treeflow.production)."""
+    from treeflow.production import DevDefaultsError, api_findings, enforce
+
+    try:
+        enforce(process, api_findings(settings))
+    except DevDefaultsError as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+@admin_app.command("migrate")
+def migrate(
+    revision: Annotated[str, typer.Option(help="Alembic revision to upgrade to.")] = "head",
+) -> None:
+    """Upgrade the database schema (the one-shot migration job; the API then skips it)."""
+    from api.db.engine import make_engine
+    from api.db.migrate import upgrade
+    from api.settings import Settings
+
+    settings = Settings()
+    refuse_dev_defaults("migrations", settings)
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await upgrade(engine, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    console.print(f"database schema at {revision}")
+
+
+@admin_app.command("downgrade")
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="Alembic revision to go back to.")],
+) -> None:
+    """Downgrade the schema to REVISION (rollback: run with the NEW image, see docs/rollback.md)."""
+    from api.db.engine import make_engine
+    from api.db.migrate import downgrade as run_downgrade
+    from api.settings import Settings
+
+    settings = Settings()
+    refuse_dev_defaults("migrations", settings)
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await run_downgrade(engine, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    console.print(f"database schema at {revision}")
 
 
 @admin_app.command("bootstrap")

@@ -135,7 +135,22 @@ def worker(
     if verbose:
         settings = settings.model_copy(update={"log_level": "DEBUG"})
     configure_logging(settings)
+    _refuse_dev_defaults_in_worker()
     asyncio.run(run_worker())
+
+
+def _refuse_dev_defaults_in_worker() -> None:
+    """Exit 1 with the findings when production mode meets dev defaults (treeflow.production)."""
+    from foundation.flags.settings import FlagSettings
+    from foundation.secrets.settings import SecretsSettings
+    from temporal_client.connection import TemporalSettings
+    from treeflow.production import DevDefaultsError, enforce, worker_findings
+
+    try:
+        enforce("worker", worker_findings(SecretsSettings(), TemporalSettings(), FlagSettings()))
+    except DevDefaultsError as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 @app.command()
