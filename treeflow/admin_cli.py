@@ -58,13 +58,10 @@ def refuse_dev_defaults(process: str, settings: Settings) -> None:
         raise typer.Exit(1) from None
 
 
-@admin_app.command("migrate")
-def migrate(
-    revision: Annotated[str, typer.Option(help="Alembic revision to upgrade to.")] = "head",
-) -> None:
-    """Upgrade the database schema (the one-shot migration job; the API then skips it)."""
+def _move_schema(revision: str, *, down: bool) -> None:
+    """Upgrade (or downgrade) the platform database to ``revision``."""
     from api.db.engine import make_engine
-    from api.db.migrate import upgrade
+    from api.db.migrate import downgrade, upgrade
     from api.settings import Settings
 
     settings = Settings()
@@ -73,12 +70,20 @@ def migrate(
     async def run() -> None:
         engine = make_engine(settings.database_url)
         try:
-            await upgrade(engine, revision)
+            await (downgrade if down else upgrade)(engine, revision)
         finally:
             await engine.dispose()
 
     asyncio.run(run())
     console.print(f"database schema at {revision}")
+
+
+@admin_app.command("migrate")
+def migrate(
+    revision: Annotated[str, typer.Option(help="Alembic revision to upgrade to.")] = "head",
+) -> None:
+    """Upgrade the database schema (the one-shot migration job; the API then skips it)."""
+    _move_schema(revision, down=False)
 
 
 @admin_app.command("downgrade")
@@ -86,22 +91,7 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Alembic revision to go back to.")],
 ) -> None:
     """Downgrade the schema to REVISION (rollback: run with the NEW image, see docs/rollback.md)."""
-    from api.db.engine import make_engine
-    from api.db.migrate import downgrade as run_downgrade
-    from api.settings import Settings
-
-    settings = Settings()
-    refuse_dev_defaults("migrations", settings)
-
-    async def run() -> None:
-        engine = make_engine(settings.database_url)
-        try:
-            await run_downgrade(engine, revision)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-    console.print(f"database schema at {revision}")
+    _move_schema(revision, down=True)
 
 
 @admin_app.command("bootstrap")

@@ -13,8 +13,6 @@ fleet that lacks the version, not this worker that is broken).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Iterable
 
@@ -23,6 +21,7 @@ from temporalio.client import Client
 from foundation.telemetry.health import CheckOutcome
 from foundation.telemetry.logs import get_logger
 from foundation.telemetry.metrics import ToolVersionMetrics
+from worker.polling import PeriodicPoller
 from workflows.search_attributes import RUN_STATUS
 from workflows.tool_routing import TOOLS_MEMO_KEY, WAITING_STATUS
 
@@ -69,8 +68,11 @@ def _names(counts: Counter[str]) -> str:
     return ", ".join(named) + (f" and {more} more" if more > 0 else "")
 
 
-class ToolVersionWatch:
+class ToolVersionWatch(PeriodicPoller):
     """This worker's view of runs pinned to versions it or the fleet lacks."""
+
+    task_name = "treeflow-tool-versions"
+    failure = "counting runs waiting for tool versions failed"
 
     def __init__(
         self,
@@ -88,7 +90,6 @@ class ToolVersionWatch:
         self.interval = interval
         self.missing_here: Counter[str] = Counter()
         self.waiting = 0
-        self._task: asyncio.Task[None] | None = None
 
     async def report_at_startup(self) -> Counter[str]:
         """Scan open runs once and warn about versions this worker does not host.
@@ -129,22 +130,3 @@ class ToolVersionWatch:
                 detail += f"; this worker lacks {_names(self.missing_here)}"
             return ("degraded", detail)
         return "ok"
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.poll_once()
-            except Exception as exc:  # the next poll may succeed; readiness covers Temporal
-                log.warning("counting runs waiting for tool versions failed: %s", exc)
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        if self._task is None and self.interval > 0:
-            self._task = asyncio.create_task(self._loop(), name="treeflow-tool-versions")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

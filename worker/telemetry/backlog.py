@@ -8,9 +8,6 @@ approximate (Temporal's own wording) and about as fresh as the poll interval.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from prometheus_client import CollectorRegistry, Gauge
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -18,6 +15,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from foundation.telemetry.logs import get_logger
+from worker.polling import PeriodicPoller
 
 log = get_logger("treeflow.worker.backlog")
 
@@ -45,8 +43,11 @@ class BacklogMetrics:
         )
 
 
-class BacklogMonitor:
+class BacklogMonitor(PeriodicPoller):
     """Polls `DescribeTaskQueue(report_stats=True)` for one queue into `BacklogMetrics`."""
+
+    task_name = "treeflow-backlog"
+    failure = "task queue backlog poll failed"
 
     def __init__(
         self,
@@ -60,7 +61,6 @@ class BacklogMonitor:
         self.task_queue = task_queue
         self.metrics = metrics
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
 
     async def poll_once(self) -> None:
         for label, kind in _TYPES.items():
@@ -76,22 +76,3 @@ class BacklogMonitor:
             age = stats.approximate_backlog_age
             self.metrics.count.labels(self.task_queue, label).set(stats.approximate_backlog_count)
             self.metrics.age.labels(self.task_queue, label).set(age.seconds + age.nanos / 1e9)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.poll_once()
-            except Exception as exc:  # the next poll may succeed; readiness covers Temporal
-                log.warning("task queue backlog poll failed: %s", exc)
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        if self._task is None and self.interval > 0:
-            self._task = asyncio.create_task(self._loop(), name="treeflow-backlog")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
