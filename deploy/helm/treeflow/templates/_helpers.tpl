@@ -118,6 +118,7 @@ TREEFLOW_TEMPORAL_ADDRESS: {{ .Values.temporal.address | quote }}
 TREEFLOW_TEMPORAL_NAMESPACE: {{ .Values.temporal.namespace | quote }}
 TREEFLOW_TEMPORAL_TASK_QUEUE: {{ .Values.temporal.taskQueue | quote }}
 TREEFLOW_TEMPORAL_TLS: {{ .Values.temporal.tls | quote }}
+TREEFLOW_PAYLOAD_ENCRYPTION: {{ .Values.payloadEncryption | quote }}
 {{- with .Values.temporal.uiUrl }}
 TREEFLOW_TEMPORAL_UI_URL: {{ . | quote }}
 {{- end }}
