@@ -235,7 +235,12 @@ async def _start_and_follow(
         return 2
     from foundation.secrets.settings import SecretsSettings
 
-    client = await Client.connect(**settings.connect_kwargs(SecretsSettings().payload_codec()))
+    secrets = SecretsSettings()
+    # With keys (or encryption asked for) the CLI encodes like the fleet; without keys it
+    # is a plain client of a dev server (encrypting workers still decode plaintext).
+    encrypting = bool(secrets.secret_keys) or secrets.payload_encryption is True
+    codec = secrets.payload_codec() if encrypting else None
+    client = await Client.connect(**settings.connect_kwargs(codec))
     handle, existing = await _start_or_attach(
         client,
         request,

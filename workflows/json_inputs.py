@@ -78,7 +78,7 @@ def _described(
 ) -> list[tuple[tuple[int, int], JsonProblem]]:
     """Treeflow's wording for one jsonschema error, ranked for a stable order."""
     if not error.absolute_path and error.validator == "additionalProperties":
-        names = ", ".join(declared)
+        names = ", ".join(sorted(declared))  # stable whatever order storage kept
         return [
             ((0, given.index(name)), JsonProblem(name, f"unknown input (declared: {names})"))
             for name in given

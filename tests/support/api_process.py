@@ -34,7 +34,14 @@ class ApiProcess:
     def start(self, ready_timeout: float = 180.0) -> ApiProcess:
         self.process = subprocess.Popen(
             [TREEFLOW, "api", "--port", str(self.port)],
-            env={**os.environ, "PYTHONPATH": str(REPO), **self.env},
+            # Production-mode processes here run on SQLite: allow the dev defaults the
+            # start-up guard (treeflow/production.py) would otherwise refuse.
+            env={
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "TREEFLOW_ALLOW_DEV_DEFAULTS": "true",
+                **self.env,
+            },
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -28,7 +28,7 @@ _OLD_TYPES: dict[str, tuple[type, ...]] = {
 def reference(declared: dict[str, InputSpec], inputs: dict[str, Any]) -> list[tuple[str, str]]:
     """The checks as they were before the JSON Schema path (workflows/launch.py)."""
     found = [
-        (name, "unknown input (declared: " + ", ".join(declared) + ")")
+        (name, "unknown input (declared: " + ", ".join(sorted(declared)) + ")")
         for name in inputs
         if name not in declared
     ]
