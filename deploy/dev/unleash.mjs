@@ -16,6 +16,13 @@ for (const name of ['DATABASE_URL', 'HTTP_HOST', 'HTTP_PORT']) {
   }
 }
 
+// Unleash 8.2.0 records feature lifecycles in async event listeners; when a test archives
+// and deletes a flag at once, the late insert fails its foreign key and the rejection is
+// unhandled, which would end the whole (shared) server. Log it and keep serving.
+process.on('unhandledRejection', (reason) => {
+  console.error('unleash.mjs: unhandled rejection (kept running):', reason);
+});
+
 let unleash;
 try {
   unleash = await start({
