@@ -46,6 +46,12 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _meta_columns() -> tuple[sa.Column[Any], ...]:
+    """The columns a `SecretMeta` is read from (never the ciphertext)."""
+    t = tenant_secrets
+    return (t.c.name, t.c.version, t.c.key_id, t.c.created_at, t.c.updated_at, t.c.allowed_tools)
+
+
 def _meta(row: Any) -> SecretMeta:
     return SecretMeta(
         name=row.name,
@@ -134,14 +140,7 @@ class DatabaseSecretStore:
                 raise SecretNotFoundError(f"secret://{tenant_id}/{name}")
             row = (
                 await conn.execute(
-                    sa.select(
-                        t.c.name,
-                        t.c.version,
-                        t.c.key_id,
-                        t.c.created_at,
-                        t.c.updated_at,
-                        t.c.allowed_tools,
-                    ).where(t.c.tenant_id == tenant_id, t.c.name == name)
+                    sa.select(*_meta_columns()).where(t.c.tenant_id == tenant_id, t.c.name == name)
                 )
             ).one()
         return _meta(row)
@@ -151,16 +150,7 @@ class DatabaseSecretStore:
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(
-                        t.c.name,
-                        t.c.version,
-                        t.c.key_id,
-                        t.c.created_at,
-                        t.c.updated_at,
-                        t.c.allowed_tools,
-                    )
-                    .where(t.c.tenant_id == tenant_id)
-                    .order_by(t.c.name)
+                    sa.select(*_meta_columns()).where(t.c.tenant_id == tenant_id).order_by(t.c.name)
                 )
             ).all()
         return [_meta(r) for r in rows]
