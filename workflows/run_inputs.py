@@ -1,7 +1,7 @@
 """A tree's `inputs` block as a JSON Schema, and run inputs checked against it.
 
 Client-side (the API and the CLI call it through `temporal_client.run_start.check_inputs`);
-the interpreter never imports it. The check itself is `workflows.json_inputs`, the
+the interpreter never imports it. The check itself is `activities.json_inputs`, the
 one JSON Schema validator for inputs.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows.json_inputs import JsonProblem, json_problems, object_schema
+from activities.json_inputs import JsonProblem, json_problems, object_schema
 from workflows.spec import InputSpec
 
 

@@ -30,7 +30,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from activities.builtin.decision_options import available_options
 from activities.builtin.router import route
 from activities.contracts import DecisionInput, DecisionOption, DecisionOutput
-from activities.declarative.model import InputSchema, input_model
+from activities.declarative.model import InputSchema, SchemaCheckedArguments, input_model
 from activities.llm import Message, ProviderPool, complete_structured, llm_config, total_usage
 from activities.llm.structured import validation_problem
 from activities.sdk import ToolContext, tool
@@ -188,6 +188,9 @@ def validated_args(
     if not option.templated_args:
         validated = model.model_validate({**option.args, **written}).model_dump(mode="json")
         return {key: validated.get(key, value) for key, value in written.items()}
+    if issubclass(model, SchemaCheckedArguments):
+        model.check_given(written)  # JSON Schema: the values stay as written
+        return dict(written)
     fields = model.model_fields
     errors: list[InitErrorDetails] = []
     coerced: dict[str, Any] = {}

@@ -5,6 +5,11 @@ A definition names the tool, its version and description, the input parameters
 default, bounds, length and pattern) and a request template whose `{param}`
 placeholders are filled from the arguments. The host is literal, so the allow-list
 is checked when the tool is registered and again by the worker at run time.
+
+The input schema is the tool's contract with JSON Schema semantics: arguments are
+checked by `activities.json_inputs` (strict JSON types, no `"5"` -> `5` coercion);
+the pydantic model a `ToolSpec` needs only carries the checked values and the
+declared defaults.
 """
 
 from __future__ import annotations
@@ -14,25 +19,35 @@ import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 
 from activities.http_policy import SecretHeader, header_value_problem, host_allowed
+from activities.json_inputs import JsonProblem, json_problems, object_schema
 from activities.sdk import ToolSpec
 from activities.versions import ToolRef, Version, VersionError
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object"]
-_PY_TYPES: dict[str, Any] = {
-    "string": str,
-    "integer": int,
-    "number": float,
-    "boolean": bool,
-    "array": list[Any],
-    "object": dict[str, Any],
+_LENGTH_KEYWORDS: dict[str, tuple[str, str]] = {
+    "array": ("minItems", "maxItems"),
+    "object": ("minProperties", "maxProperties"),
 }
+"""What `minLength`/`maxLength` bound when the parameter is not a string."""
 
 
 class _Strict(BaseModel):
@@ -63,6 +78,20 @@ class ParameterSchema(_Strict):
                 raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
+    def json_schema(self) -> dict[str, Any]:
+        """This parameter in standard JSON Schema; on arrays and objects the declared
+        lengths bound the number of items or keys."""
+        schema = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"items"})
+        if not self.description:
+            del schema["description"]
+        low, high = _LENGTH_KEYWORDS.get(self.type, ("minLength", "maxLength"))
+        for declared, keyword in (("minLength", low), ("maxLength", high)):
+            if declared in schema:
+                schema[keyword] = schema.pop(declared)
+        if self.items is not None:
+            schema["items"] = self.items.json_schema()
+        return schema
+
 
 class InputSchema(_Strict):
     """The tool's input: an object with named parameters."""
@@ -79,6 +108,13 @@ class InputSchema(_Strict):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
                 raise ValueError(f"'{name}' is not a parameter name (letters, digits, '_')")
         return value
+
+    def json_schema(self) -> dict[str, Any]:
+        """The arguments' JSON Schema: a closed object of the declared parameters."""
+        return object_schema(
+            {name: param.json_schema() for name, param in self.properties.items()},
+            list(self.required),
+        )
 
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -228,13 +264,10 @@ def _param_problems(path: str, param: ParameterSchema) -> list[tuple[str, str]]:
         problems.append((f"{path}.items.type", "array elements must be scalars"))
     if param.pattern is not None and param.type != "string":
         problems.append((f"{path}.pattern", "only strings have a pattern"))
-    if param.default is not None:
-        try:
-            create_model("Default", value=(_field_type(param), ...)).model_validate(
-                {"value": param.default}
-            )
-        except ValidationError:
-            problems.append((f"{path}.default", f"{param.default!r} does not fit the schema"))
+    if param.default is not None and json_problems(
+        object_schema({"default": param.json_schema()}, []), {"default": param.default}
+    ):
+        problems.append((f"{path}.default", f"{param.default!r} does not fit the schema"))
     return problems
 
 
@@ -274,40 +307,77 @@ def _template_strings(request: RequestTemplate) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- models
 
 
-def _field_type(param: ParameterSchema) -> Any:
-    if param.enum is not None:
-        return Literal[tuple(param.enum)]
-    if param.type == "array" and param.items is not None:
-        return list[_field_type(param.items)]  # type: ignore[misc]
-    return _PY_TYPES[param.type]
+class SchemaCheckedArguments(BaseModel):
+    """Arguments whose contract is the JSON Schema `args_schema`.
+
+    Validation is `activities.json_inputs` (each problem keeps its path as the error's
+    location, so callers report `args.<path>: message` as for any tool); the fields
+    only carry the checked values and fill the declared defaults. Subclasses are built
+    by `input_model`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    args_schema: ClassVar[dict[str, Any]] = object_schema({}, [])
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _fits_the_schema(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, Mapping):
+            raise PydanticCustomError(
+                "json_schema", "expected object, got {type}", {"type": type(data).__name__}
+            )
+        cls._raise_problems(json_problems(cls.args_schema, data), data)
+        return handler(data)
+
+    @classmethod
+    def check_given(cls, values: Mapping[str, Any]) -> None:
+        """Check only the arguments in `values`: none counts as missing, and unknown
+        names are left to the whole check when the tool runs."""
+        given = {**cls.args_schema, "required": [], "additionalProperties": True}
+        cls._raise_problems(json_problems(given, values), values)
+
+    @classmethod
+    def _raise_problems(cls, problems: list[JsonProblem], data: Mapping[str, Any]) -> None:
+        if problems:
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("json_schema", problem.message),
+                        loc=tuple(problem.path.split(".")) if problem.path else (),
+                        input=data,
+                    )
+                    for problem in problems
+                ],
+            )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"title": cls.__name__, **cls.args_schema}
 
 
-def _field(param: ParameterSchema, required: bool) -> tuple[Any, Any]:
-    constraints: dict[str, Any] = {"description": param.description or None}
-    if param.minimum is not None:
-        constraints["ge"] = param.minimum
-    if param.maximum is not None:
-        constraints["le"] = param.maximum
-    if param.min_length is not None:
-        constraints["min_length"] = param.min_length
-    if param.max_length is not None:
-        constraints["max_length"] = param.max_length
-    if param.pattern is not None:
-        constraints["pattern"] = param.pattern
-    annotation = _field_type(param)
-    if required:
-        return annotation, Field(..., **constraints)
-    return annotation | None, Field(default=param.default, **constraints)
-
-
-def input_model(schema: InputSchema, name: str) -> type[BaseModel]:
-    """A pydantic model (extra arguments forbidden) for an input schema."""
+def input_model(schema: InputSchema, name: str) -> type[SchemaCheckedArguments]:
+    """The arguments model of an input schema: checked as JSON Schema, extra names refused."""
     required = set(schema.required)
-    fields = {pname: _field(param, pname in required) for pname, param in schema.properties.items()}
+    fields: dict[str, Any] = {
+        pname: (
+            Any,
+            Field(
+                ... if pname in required else param.default,
+                description=param.description or None,
+            ),
+        )
+        for pname, param in schema.properties.items()
+    }
     title = "".join(part.capitalize() for part in re.split(r"[_.-]", name)) + "Input"
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
-        title, __config__=ConfigDict(extra="forbid"), **fields
+    model: type[SchemaCheckedArguments] = create_model(
+        title, __base__=SchemaCheckedArguments, **fields
     )
+    model.args_schema = schema.json_schema()
     return model
 
 

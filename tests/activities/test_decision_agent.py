@@ -260,3 +260,36 @@ async def test_templated_arguments_still_check_what_the_agent_writes(host: ToolH
     reply = {"reasoning": "search", "choice": "search", "args": {"limit": "many"}}
     with pytest.raises(InvalidModelOutput, match=r"args\.limit"):
         await decide(host, [{"contains": [QUESTION], "reply": reply}], _input(options=[TEMPLATED]))
+
+
+DECLARATIVE_SCHEMA = {
+    "properties": {"term": {"type": "string"}, "limit": {"type": "integer", "maximum": 10}},
+    "required": ["term"],
+}
+
+
+@pytest.mark.parametrize("templated", [[], ["term"]])
+async def test_declarative_arguments_are_checked_as_json_schema_and_kept_as_written(
+    host: ToolHost, templated: list[str]
+) -> None:
+    """A tenant tool's arguments fit its JSON Schema strictly: "3" is re-asked, not
+    coerced, with or without arguments the tree fills from templates."""
+    option = DecisionOption(
+        id="lookup",
+        description="look a term up",
+        tool="lookup@1.0.0",  # a tenant tool: the worker's registry does not know it
+        args={} if templated else {"term": "lockout"},
+        accepts_args=True,
+        writable_args=["limit"],
+        templated_args=templated,
+        args_schema=DECLARATIVE_SCHEMA,
+    )
+    rules = [
+        {
+            "contains": ["args.limit: expected integer, got str"],
+            "reply": {"reasoning": "r", "choice": "lookup", "args": {"limit": 4}},
+        },
+        {"contains": [], "reply": {"reasoning": "r", "choice": "lookup", "args": {"limit": "3"}}},
+    ]
+    out = await decide(host, rules, _input(options=[option]))
+    assert out.args == {"limit": 4}  # the re-asked answer: "3" was not coerced

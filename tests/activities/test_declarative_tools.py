@@ -21,6 +21,8 @@ from activities.registry import ToolRegistry
 from activities.versions import Version
 
 ALLOWED = ["127.0.0.1", "*.example.com"]
+HOSTS: dict[str, Any] = {"allowed_hosts": ALLOWED}
+URL = "https://api.example.com/search"
 
 
 def definition(**changes: Any) -> dict[str, Any]:
@@ -71,9 +73,38 @@ def test_a_valid_definition_becomes_a_tool_spec_with_an_input_model() -> None:
         model.model_validate({"ticket_id": "nope"})
     with pytest.raises(ValidationError, match="priority"):
         model.model_validate({"ticket_id": "TCK-1", "priority": "urgent"})
-    with pytest.raises(ValidationError, match="Extra inputs"):
+    with pytest.raises(ValidationError, match="unknown input"):
         model.model_validate({"ticket_id": "TCK-1", "other": 1})
     assert model.model_json_schema()["required"] == ["ticket_id"]
+
+
+def test_arguments_are_checked_as_json_schema_without_coercion() -> None:
+    """The input schema is a JSON Schema contract: a string is not an integer, lengths
+    of arrays count items, and each problem names the argument's path."""
+    schema = {
+        "properties": {
+            "limit": {"type": "integer", "minimum": 1},
+            "ratio": {"type": "number"},
+            "tags": {"type": "array", "items": {"type": "string"}, "maxLength": 2},
+        },
+        "required": ["limit"],
+    }
+    tool = validate_definition(definition(input_schema=schema, request={"url": URL}), **HOSTS)
+    model = tool_spec(tool).input_model
+    with pytest.raises(ValidationError) as info:
+        model.model_validate({"limit": "5", "ratio": True, "tags": ["a", 3, "c"]})
+    assert {(".".join(map(str, e["loc"])), e["msg"]) for e in info.value.errors()} == {
+        ("limit", "expected integer, got str"),
+        ("ratio", "expected number, got bool"),
+        ("tags", "['a', 3, 'c'] is too long"),
+        ("tags.1", "expected string, got int"),
+    }
+    assert model.model_validate({"limit": 5, "ratio": 2}).model_dump(mode="json") == {
+        "limit": 5,
+        "ratio": 2,
+        "tags": None,
+    }
+    assert tool_spec(tool).input_schema()["properties"]["tags"]["maxItems"] == 2
 
 
 @pytest.mark.parametrize(
@@ -101,6 +132,20 @@ def test_a_valid_definition_becomes_a_tool_spec_with_an_input_model() -> None:
         ),
         (
             {"input_schema": {"properties": {"x": {"type": "integer", "default": "a"}}}},
+            "input_schema.properties.x.default",
+            "does not fit",
+        ),
+        (
+            {"input_schema": {"properties": {"x": {"type": "integer", "default": "5"}}}},
+            "input_schema.properties.x.default",
+            "does not fit",
+        ),
+        (
+            {
+                "input_schema": {
+                    "properties": {"x": {"type": "integer", "minimum": 1, "default": 0}}
+                }
+            },
             "input_schema.properties.x.default",
             "does not fit",
         ),

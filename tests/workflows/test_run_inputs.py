@@ -1,4 +1,4 @@
-"""Run inputs checked through the one JSON Schema validator (workflows/json_inputs.py).
+"""Run inputs checked through the one JSON Schema validator (activities/json_inputs.py).
 
 The reference below is the hand-written type table this replaced; the property test
 shows the JSON Schema path reports exactly the same problems, in the same order.
@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.json_inputs import JsonProblem, json_problems, object_schema
+from activities.json_inputs import JsonProblem, json_problems, object_schema
 from workflows.run_inputs import input_problems, inputs_schema
 from workflows.spec import InputSpec
 

@@ -276,6 +276,35 @@ async def test_a_declarative_tool_runs_from_the_compiled_tree(
     assert scheduled_activities(await events_of(run.handle)) == ["lookup@1.0.0"]
 
 
+def with_limit(definition: dict[str, Any]) -> dict[str, Any]:
+    definition["input_schema"]["properties"]["limit"] = {"type": "integer"}
+    return definition
+
+
+def test_declarative_arguments_are_checked_as_json_schema_when_compiling(
+    registry: ToolRegistry,
+) -> None:
+    catalog = asyncio.run(tenant_catalog(registry, with_limit(lookup_definition("127.0.0.1", 1))))
+    doc = lookup_tree()
+    doc["nodes"]["call"]["args"] |= {"limit": "5"}  # a string is not an integer: no coercion
+    with pytest.raises(CompileError, match=r"nodes\.call\.args\.limit: expected integer, got str"):
+        compile_tree(doc, catalog)
+
+
+async def test_declarative_arguments_rendered_at_run_time_are_checked_by_the_worker(
+    start_tree: StartTree, registry: ToolRegistry, tools_queue: str, server: _Server
+) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    catalog = await tenant_catalog(registry, with_limit(lookup_definition("127.0.0.1", port)))
+    doc = lookup_tree() | {"inputs": {"limit": {"type": "any"}}}
+    doc["nodes"]["call"]["args"] |= {"limit": "{{ inputs.limit }}"}
+    handle = await start_tree(compile_tree(doc, catalog), {"limit": "5"}, task_queue=tools_queue)
+    with pytest.raises(WorkflowFailureError) as info:
+        await handle.result()
+    message = failure_message(info.value)
+    assert "lookup@1.0.0: invalid args: args.limit: expected integer, got str" in message
+
+
 def test_the_definition_is_part_of_the_tree_hash(registry: ToolRegistry) -> None:
     import asyncio
 

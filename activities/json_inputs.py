@@ -4,8 +4,10 @@ One validator for "does this JSON object fit its declared inputs": each problem 
 the input's path and says what is wrong, in Treeflow's words (`required`,
 `unknown input (declared: ...)`, `expected integer, got str`; other keywords keep
 jsonschema's message). JSON types are strict: a bool is not a number and `5.0` is
-not an integer. Client-side only (the API, the CLI): the workflow sandbox never
-imports this module.
+not an integer. Used for run inputs (`workflows.run_inputs`, client side: the API and
+the CLI) and for declarative tools' arguments (`activities.declarative.model`, where
+the compiler, the decision agent and the worker check them); it lives at the tools'
+layer so both sides can import it. The workflow sandbox never imports it.
 """
 
 from __future__ import annotations
