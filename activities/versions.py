@@ -109,36 +109,45 @@ def _parse_part(part: str) -> list[_Bound]:
     if not part:
         raise VersionError("empty version constraint")
     if part[0] == "^":
-        major, minor, patch = _partial(part[1:])
-        low = Version(major, minor or 0, patch or 0)
-        if major > 0 or minor is None:
-            high = Version(major + 1, 0, 0)
-        elif minor > 0 or patch is None:
-            high = Version(0, minor + 1, 0)
-        else:
-            high = Version(0, 0, (patch or 0) + 1)
-        return [_Bound(">=", low), _Bound("<", high)]
+        return _caret(*_partial(part[1:]))
     if part[0] == "~":
-        major, minor, patch = _partial(part[1:])
-        low = Version(major, minor or 0, patch or 0)
-        high = Version(major + 1, 0, 0) if minor is None else Version(major, minor + 1, 0)
-        return [_Bound(">=", low), _Bound("<", high)]
+        return _tilde(*_partial(part[1:]))
     match = _COMPARATOR_RE.match(part)
     if not match:
         raise VersionError(f"'{part}' is not a version constraint")
     op, rest = match[1], match[2]
     if op in (None, "=", "=="):
-        major, minor, patch = _partial(rest)
-        if patch is not None:
-            return [_Bound("==", Version(major, minor or 0, patch))]
-        if minor is not None:
-            return [
-                _Bound(">=", Version(major, minor, 0)),
-                _Bound("<", Version(major, minor + 1, 0)),
-            ]
-        return [_Bound(">=", Version(major, 0, 0)), _Bound("<", Version(major + 1, 0, 0))]
+        return _exact(*_partial(rest))
     major, minor, patch = _partial(rest)
     return [_Bound(op, Version(major, minor or 0, patch or 0))]
+
+
+def _caret(major: int, minor: int | None, patch: int | None) -> list[_Bound]:
+    """`^1.2.3`: the same leftmost non-zero part (`^0.2` stays below `0.3`)."""
+    low = Version(major, minor or 0, patch or 0)
+    if major > 0 or minor is None:
+        high = Version(major + 1, 0, 0)
+    elif minor > 0 or patch is None:
+        high = Version(0, minor + 1, 0)
+    else:
+        high = Version(0, 0, (patch or 0) + 1)
+    return [_Bound(">=", low), _Bound("<", high)]
+
+
+def _tilde(major: int, minor: int | None, patch: int | None) -> list[_Bound]:
+    """`~1.2.3`: patch updates only (`~1`: any 1.x)."""
+    low = Version(major, minor or 0, patch or 0)
+    high = Version(major + 1, 0, 0) if minor is None else Version(major, minor + 1, 0)
+    return [_Bound(">=", low), _Bound("<", high)]
+
+
+def _exact(major: int, minor: int | None, patch: int | None) -> list[_Bound]:
+    """`1.2.3` is that version; `1.2` and `1` are every version they name."""
+    if patch is not None:
+        return [_Bound("==", Version(major, minor or 0, patch))]
+    if minor is not None:
+        return [_Bound(">=", Version(major, minor, 0)), _Bound("<", Version(major, minor + 1, 0))]
+    return [_Bound(">=", Version(major, 0, 0)), _Bound("<", Version(major + 1, 0, 0))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,16 @@ import base64
 import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from activities.errors import NonRetryableToolError
 from activities.sdk import ToolContext, tool
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 MAX_ROWS = 5000
 MAX_IMAGE_CHARS = 600_000
@@ -134,41 +138,55 @@ def render(args: VisualizeInput, rows: list[dict[str, Any]]) -> str:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     if args.kind == "histogram":
-        values = [n for n in (_number(r.get(args.x)) for r in rows) if n is not None]
-        if not values:
-            raise NonRetryableToolError(f"visualize: field {args.x!r} has no numeric values")
-        axes.hist(values, bins=args.bins, color="#4c78a8")
-        axes.set_ylabel("count")
+        _draw_histogram(axes, args, rows)
     else:
-        assert args.y is not None
-        pairs = [(r.get(args.x), _number(r.get(args.y))) for r in rows]
-        pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
-        if not pairs:
-            raise NonRetryableToolError(
-                f"visualize: no row has both {args.x!r} and a numeric {args.y!r}"
-            )
-        ys: list[float] = [float(y) for _, y in pairs if y is not None]
-        if args.kind == "bar":
-            axes.bar([str(x) for x, _ in pairs], ys, color="#4c78a8")
-            axes.tick_params(axis="x", labelrotation=30)
-        else:
-            numeric = [_number(x) for x, _ in pairs]
-            xs: list[Any] = (
-                [float(n) for n in numeric if n is not None]
-                if all(n is not None for n in numeric)
-                else [str(x) for x, _ in pairs]
-            )
-            if args.kind == "line":
-                axes.plot(xs, ys, marker="o", color="#4c78a8")
-            else:
-                axes.scatter(xs, ys, s=12, color="#4c78a8")
-        axes.set_ylabel(args.y)
+        _draw_pairs(axes, args, rows)
     axes.set_xlabel(args.x)
     if args.title:
         axes.set_title(args.title)
     figure.tight_layout()
+    return _encoded(figure, args.format)
+
+
+def _draw_histogram(axes: Axes, args: VisualizeInput, rows: list[dict[str, Any]]) -> None:
+    values = [n for n in (_number(r.get(args.x)) for r in rows) if n is not None]
+    if not values:
+        raise NonRetryableToolError(f"visualize: field {args.x!r} has no numeric values")
+    axes.hist(values, bins=args.bins, color="#4c78a8")
+    axes.set_ylabel("count")
+
+
+def _draw_pairs(axes: Axes, args: VisualizeInput, rows: list[dict[str, Any]]) -> None:
+    """Bar, line or scatter: one mark per row with an x and a numeric y."""
+    assert args.y is not None
+    pairs = [(r.get(args.x), _number(r.get(args.y))) for r in rows]
+    pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+    if not pairs:
+        raise NonRetryableToolError(
+            f"visualize: no row has both {args.x!r} and a numeric {args.y!r}"
+        )
+    ys: list[float] = [float(y) for _, y in pairs if y is not None]
+    if args.kind == "bar":
+        axes.bar([str(x) for x, _ in pairs], ys, color="#4c78a8")
+        axes.tick_params(axis="x", labelrotation=30)
+    elif args.kind == "line":
+        axes.plot(_x_positions(pairs), ys, marker="o", color="#4c78a8")
+    else:
+        axes.scatter(_x_positions(pairs), ys, s=12, color="#4c78a8")
+    axes.set_ylabel(args.y)
+
+
+def _x_positions(pairs: list[tuple[Any, float | None]]) -> list[Any]:
+    """Numbers when every x is numeric, else the x values as category labels."""
+    numeric = [_number(x) for x, _ in pairs]
+    if all(n is not None for n in numeric):
+        return [float(n) for n in numeric if n is not None]
+    return [str(x) for x, _ in pairs]
+
+
+def _encoded(figure: Figure, image_format: str) -> str:
     buffer = io.BytesIO()
-    if args.format == "svg":
+    if image_format == "svg":
         figure.savefig(buffer, format="svg", metadata={"Date": None})
         return buffer.getvalue().decode()
     figure.savefig(buffer, format="png", metadata={"Software": None})

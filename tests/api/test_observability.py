@@ -22,6 +22,7 @@ from temporal_client.connection import TemporalSettings
 from temporal_client.run_start import run_request, start_options
 from tests.api.conftest import World, client_for, live_server
 from tests.support.observed import Observed
+from tests.support.traces import Trace
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import free_port
 from workflows.compiler import compile_tree
@@ -310,27 +311,16 @@ async def test_a_request_that_starts_a_run_is_one_trace_to_the_activities(
         if s.name == "StartWorkflow:DecisionTreeWorkflow"
         and (s.attributes or {}).get("temporalWorkflowID") == run_id
     )
-    trace_id = start.context.trace_id if start.context else None
-    in_trace = [s for s in spans if s.context and s.context.trace_id == trace_id]
-    server = [s for s in in_trace if s.name == "POST /v1/test/runs"]
-    assert len(server) == 1
-    by_id = {s.context.span_id: s for s in in_trace if s.context}
-
-    def ancestors(span: Any) -> list[str]:
-        names = []
-        while span.parent is not None and span.parent.span_id in by_id:
-            span = by_id[span.parent.span_id]
-            names.append(span.name)
-        return names
-
-    assert ancestors(start)[0] == "POST /v1/test/runs"  # the request's server span
-    executed = [s for s in in_trace if s.name.startswith("RunActivity:")]
+    trace = Trace(spans, start.context.trace_id if start.context else None)
+    trace.one("POST /v1/test/runs")
+    assert trace.ancestors(start)[0] == "POST /v1/test/runs"  # the request's server span
+    executed = [s for s in trace.spans if s.name.startswith("RunActivity:")]
     assert sorted(s.name for s in executed) == [
         "RunActivity:echo@1.0.0",
         "RunActivity:text_response@1.0.0",
         "RunActivity:text_response@1.0.0",
     ]
     for span in executed:
-        chain = ancestors(span)
+        chain = trace.ancestors(span)
         assert chain[1:3] == ["StartWorkflow:DecisionTreeWorkflow", "POST /v1/test/runs"], chain
         assert (span.attributes or {})["treeflow.run_id"] == run_id

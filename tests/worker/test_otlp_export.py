@@ -63,6 +63,32 @@ def received(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
 
 
+async def exported(out: Path, trace_id: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """The receiver's spans of one trace by name, once all `wanted` ones arrived (15 s)."""
+    deadline = time.monotonic() + 15
+    spans: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        spans = {s["name"]: s for s in received(out) if s["trace_id"] == trace_id}
+        if wanted <= spans.keys():
+            break
+        await asyncio.sleep(0.2)
+    assert wanted <= spans.keys(), sorted(spans)
+    return spans
+
+
+async def assert_serves_metrics_and_probes(metrics_port: int) -> None:
+    """The worker process serves its metrics and probes from TREEFLOW_WORKER_* settings."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}") as http:
+        metrics = (await http.get("/metrics")).text
+        ready = await http.get("/readyz")
+    assert (
+        'treeflow_runs_completed_total{outcome="completed",tenant="otlp",tree="otlp"} 1.0'
+        in metrics
+    )
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["temporal"]["status"] == "ok"
+
+
 def test_tracing_is_off_without_otel_settings() -> None:
     assert build_tracer_provider("x", environ={}) is None
     assert build_tracer_provider("x", environ={"OTEL_TRACES_EXPORTER": "none"}) is None
@@ -126,40 +152,19 @@ async def test_a_worker_process_exports_the_run_over_otlp_http(
             )
         await handle.result()
         provider.force_flush()
-        trace_id = f"{root.get_span_context().trace_id:032x}"
         wanted = {
             "RunActivity:echo@1.0.0",
             "RunActivity:add@1.0.0",
             "StartWorkflow:DecisionTreeWorkflow",
         }
-        deadline = time.monotonic() + 15
-        names: set[str] = set()
-        while time.monotonic() < deadline:
-            names = {s["name"] for s in received(out) if s["trace_id"] == trace_id}
-            if wanted <= names:
-                break
-            await asyncio.sleep(0.2)
-        assert wanted <= names, names
-        spans = [s for s in received(out) if s["trace_id"] == trace_id]
-        activity = next(s for s in spans if s["name"] == "RunActivity:add@1.0.0")
+        spans = await exported(out, f"{root.get_span_context().trace_id:032x}", wanted)
+        activity = spans["RunActivity:add@1.0.0"]
         assert activity["service"] == "treeflow-worker-under-test"
         assert activity["attributes"]["tool.name"] == "add"
         assert activity["attributes"]["tenant"] == "otlp"
-        assert (
-            next(s for s in spans if s["name"] == "POST /v1/runs")["service"] == "treeflow-starter"
-        )
+        assert spans["POST /v1/runs"]["service"] == "treeflow-starter"
         provider.shutdown()
-
-        # The same process serves its metrics and probes from TREEFLOW_WORKER_* settings.
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}") as http:
-            metrics = (await http.get("/metrics")).text
-            ready = await http.get("/readyz")
-        assert (
-            'treeflow_runs_completed_total{outcome="completed",tenant="otlp",tree="otlp"} 1.0'
-            in (metrics)
-        )
-        assert ready.status_code == 200
-        assert ready.json()["checks"]["temporal"]["status"] == "ok"
+        await assert_serves_metrics_and_probes(metrics_port)
     finally:
         worker.stop()
     polling = next(line for line in worker.lines if "worker polling" in line)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from tests.support.http_server import http_server
 from tests.support.observed import Observed
+from tests.support.traces import Trace
 from tests.support.trees import end, tool_node, tree
 
 WORKFLOW = "DecisionTreeWorkflow"
@@ -39,58 +39,40 @@ async def test_one_trace_links_request_workflow_activities_and_outgoing_calls(
         result = await handle.result()
     assert result.output == {"status": 200}
     trace_id = request.get_span_context().trace_id
-    spans = [
-        s
-        for s in observed.exporter.get_finished_spans()
-        if s.context is not None and s.context.trace_id == trace_id
-    ]
-    by_name: dict[str, list[ReadableSpan]] = {}
-    for span in spans:
-        by_name.setdefault(span.name, []).append(span)
+    trace = Trace(observed.exporter.get_finished_spans(), trace_id)
 
-    def one(name: str) -> ReadableSpan:
-        found = by_name.get(name, [])
-        assert len(found) == 1, f"{name}: {len(found)} spans; have {sorted(by_name)}"
-        return found[0]
-
-    def parent_of(span: ReadableSpan) -> ReadableSpan:
-        assert span.parent is not None, f"{span.name} has no parent"
-        matches = [s for s in spans if s.context and s.context.span_id == span.parent.span_id]
-        assert matches, f"parent of {span.name} is not in the trace"
-        return matches[0]
-
-    root = one("POST /v1/runs")
-    start = one(f"StartWorkflow:{WORKFLOW}")
-    run = one(f"RunWorkflow:{WORKFLOW}")
-    assert parent_of(start) is root
-    assert parent_of(run) is start
+    start = trace.one(f"StartWorkflow:{WORKFLOW}")
+    assert trace.parent_of(start) is trace.one("POST /v1/runs")
+    assert trace.parent_of(trace.one(f"RunWorkflow:{WORKFLOW}")) is start
     for tool in ("text_response@1.0.0", "fake_llm@1.0.0", "http_request@1.0.0"):
-        scheduled = one(f"StartActivity:{tool}")
-        executed = one(f"RunActivity:{tool}")
-        # Temporal's TracingInterceptor: workflow spans are zero-length marks in the
-        # workflow's context, which is the start span; activities hang below it.
-        assert parent_of(scheduled) is start
-        assert parent_of(executed) is scheduled
-        name, _, version = tool.partition("@")
-        attributes = executed.attributes or {}
-        assert attributes["tool.name"] == name
-        assert attributes["tool.version"] == version
-        assert attributes["tenant"] == who
-        assert attributes["treeflow.run_id"] == handle.id
+        assert_tool_spans(trace, tool, tenant=who, run_id=handle.id)
 
-    llm = one("RunActivity:fake_llm@1.0.0").attributes or {}
-    assert llm["llm.tokens.prompt"] == 150
-    assert llm["llm.tokens.completion"] == 25
+    llm = trace.one("RunActivity:fake_llm@1.0.0").attributes or {}
+    assert (llm["llm.tokens.prompt"], llm["llm.tokens.completion"]) == (150, 25)
     assert llm["llm.tokens.total"] == 175
 
-    outgoing = [s for s in spans if s.kind == SpanKind.CLIENT and s.name.startswith("GET")]
-    assert len(outgoing) == 1, [s.name for s in spans]
+    outgoing = [s for s in trace.spans if s.kind == SpanKind.CLIENT and s.name.startswith("GET")]
+    assert len(outgoing) == 1, sorted(trace.names())
     http = outgoing[0]
-    assert parent_of(http) is one("RunActivity:http_request@1.0.0")
+    assert trace.parent_of(http) is trace.one("RunActivity:http_request@1.0.0")
     attributes = http.attributes or {}
-    assert attributes["tool.name"] == "http_request"
-    assert attributes["tool.version"] == "1.0.0"
+    assert (attributes["tool.name"], attributes["tool.version"]) == ("http_request", "1.0.0")
     assert attributes["tenant"] == who
     assert upstream.requests[0]["headers"].get("traceparent", "").split("-")[1] == (
         f"{trace_id:032x}"
     )  # the trace continues into the called service
+
+
+def assert_tool_spans(trace: Trace, tool: str, *, tenant: str, run_id: str) -> None:
+    """A tool call is scheduled below the workflow start and runs below its schedule,
+    its run span naming the tool, version, tenant and run."""
+    scheduled = trace.one(f"StartActivity:{tool}")
+    executed = trace.one(f"RunActivity:{tool}")
+    # Temporal's TracingInterceptor: workflow spans are zero-length marks in the
+    # workflow's context, which is the start span; activities hang below it.
+    assert trace.parent_of(scheduled) is trace.one(f"StartWorkflow:{WORKFLOW}")
+    assert trace.parent_of(executed) is scheduled
+    name, _, version = tool.partition("@")
+    attributes = executed.attributes or {}
+    assert (attributes["tool.name"], attributes["tool.version"]) == (name, version)
+    assert (attributes["tenant"], attributes["treeflow.run_id"]) == (tenant, run_id)
