@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -29,8 +28,7 @@ from fastapi import APIRouter, FastAPI
 from api.app import create_app
 from api.auth.tokens import generate_signing_key
 from api.rbac import Access, Permission, requires
-from bench.harness import free_port, seed, serve, wrk
-from foundation.secrets import Keyring
+from bench.harness import api_env, free_port, seed, serve, wrk
 
 
 def bench_app() -> FastAPI:
@@ -70,17 +68,7 @@ def main() -> None:
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
     jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
     tenant, jwt, key = asyncio.run(seed(database_url, jwk))
-    env = {
-        **os.environ,
-        "TREEFLOW_DEV_MODE": "true",  # plain HTTP on loopback
-        "TREEFLOW_DATABASE_URL": database_url,
-        "TREEFLOW_JWT_SIGNING_KEYS": json.dumps([jwk]),
-        "TREEFLOW_SECRET_KEYS": json.dumps({"bench": Keyring.generate_key()}),
-        "TREEFLOW_SECRET_ACTIVE_KEY_ID": "bench",
-        "TREEFLOW_RATE_LIMIT_IP_PER_MINUTE": "100000000",
-        "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
-        "TREEFLOW_DATABASE_POOL_SIZE": "25",
-    }
+    env = api_env(database_url, jwk)
     api_port, bare_port = free_port(), free_port()
     servers = [
         serve(["--factory", "bench.api_auth:bench_app"], api_port, env),

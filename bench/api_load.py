@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -36,8 +35,7 @@ from typing import Any
 import httpx
 
 from api.auth.tokens import generate_signing_key
-from bench.harness import free_port, seed, serve, wrk
-from foundation.secrets import Keyring
+from bench.harness import api_env, free_port, seed, serve, wrk
 from treeflow.devserver import DevServer
 
 TREE = """name: bench-hello
@@ -201,18 +199,7 @@ def main() -> None:
     quotas = {"quotas": {"max_concurrent_runs": 100_000, "runs_per_day": 10_000_000}}
     tenant, jwt, _ = asyncio.run(seed(database_url, jwk, quotas))
     queue = f"load-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "TREEFLOW_DEV_MODE": "true",
-        "TREEFLOW_DATABASE_URL": database_url,
-        "TREEFLOW_JWT_SIGNING_KEYS": json.dumps([jwk]),
-        "TREEFLOW_SECRET_KEYS": json.dumps({"bench": Keyring.generate_key()}),
-        "TREEFLOW_SECRET_ACTIVE_KEY_ID": "bench",
-        "TREEFLOW_RATE_LIMIT_IP_PER_MINUTE": "100000000",
-        "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
-        "TREEFLOW_DATABASE_POOL_SIZE": "25",
-        "TREEFLOW_TEMPORAL_TASK_QUEUE": queue,
-    }
+    env = api_env(database_url, jwk) | {"TREEFLOW_TEMPORAL_TASK_QUEUE": queue}
     results: list[tuple[str, int, dict[str, Any]]] = []
     with DevServer(port=free_port(), ui_port=None).running() as dev:
         env["TREEFLOW_TEMPORAL_ADDRESS"] = dev.address

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
 import subprocess
@@ -17,6 +19,7 @@ from api.auth.tokens import TokenService, load_signing_keys
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
 from api.db.models import Membership, Role, Tenant, User, utcnow
+from foundation.secrets import Keyring
 
 
 def free_port() -> int:
@@ -56,6 +59,22 @@ async def seed(
         load_signing_keys([jwk]), issuer="treeflow", audience="treeflow-api", ttl_seconds=3600
     )
     return str(tenant.id), tokens.issue(user.id, {tenant.id: Role.ADMIN}), key
+
+
+def api_env(database_url: str, jwk: str) -> dict[str, str]:
+    """Environment of a benchmarked API process: dev mode (plain HTTP on loopback), the
+    seeded database, a signing key and a secret key, rate limits out of the way."""
+    return {
+        **os.environ,
+        "TREEFLOW_DEV_MODE": "true",
+        "TREEFLOW_DATABASE_URL": database_url,
+        "TREEFLOW_JWT_SIGNING_KEYS": json.dumps([jwk]),
+        "TREEFLOW_SECRET_KEYS": json.dumps({"bench": Keyring.generate_key()}),
+        "TREEFLOW_SECRET_ACTIVE_KEY_ID": "bench",
+        "TREEFLOW_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+        "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
+        "TREEFLOW_DATABASE_POOL_SIZE": "25",
+    }
 
 
 def serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -25,11 +25,9 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import ToolContext, tool
 from foundation.secrets.scrub import SecretScrubber, redaction_marker
-from temporal_client.run_start import run_request, start_options
-from tests.support.temporal_fixtures import compile_for_tests
+from tests.support.temporal_fixtures import compile_for_tests, start_compiled
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
-from workflows.workflow import DecisionTreeWorkflow
 
 SHAPES = {
     "plain": "{core}",
@@ -95,16 +93,7 @@ async def _run(
     queue = f"scrub-{uuid.uuid4().hex[:8]}"
     host = ToolHost(registry, secrets=resolve)
     async with host.running(), build_worker(client, WorkerSettings(), queue, host):
-        handle = await client.start_workflow(
-            DecisionTreeWorkflow.run,
-            run_request(compiled, {}, "tests"),
-            **start_options(
-                compiled,
-                tenant_id="tests",
-                workflow_id=f"tests:{uuid.uuid4().hex}",
-                task_queue=queue,
-            ),
-        )
+        handle = await start_compiled(client, compiled, tenant="tests", task_queue=queue)
         output: object = None
         error = ""
         try:

@@ -19,14 +19,13 @@ from api.rbac import Permission, requires
 from api.settings import Settings
 from foundation.flags.settings import FlagSettings
 from temporal_client.connection import TemporalSettings
-from temporal_client.run_start import run_request, start_options
 from tests.api.conftest import World, client_for, live_server
 from tests.support.observed import Observed
+from tests.support.temporal_fixtures import start_compiled
 from tests.support.traces import Trace
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import free_port
 from workflows.compiler import compile_tree
-from workflows.workflow import DecisionTreeWorkflow
 
 StartApp = Callable[[Settings], Awaitable[FastAPI]]
 
@@ -275,16 +274,7 @@ async def test_a_request_that_starts_a_run_is_one_trace_to_the_activities(
     async def start_run(request: Request) -> dict[str, Any]:
         """A stand-in for the runs route: the same client and start options it will use."""
         client = await request.app.state.services.temporal.client()
-        handle = await client.start_workflow(
-            DecisionTreeWorkflow.run,
-            run_request(compiled, {}, "api"),
-            **start_options(
-                compiled,
-                tenant_id="api",
-                workflow_id=f"api:{uuid.uuid4().hex}",
-                task_queue=observed.queue,
-            ),
-        )
+        handle = await start_compiled(client, compiled, tenant="api", task_queue=observed.queue)
         await handle.result()
         return {"id": handle.id}
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-TREEFLOW = str(Path(sys.executable).parent / "treeflow")
+from tests.support.processes import REPO, TREEFLOW, end_process
 
 
 def free_port() -> int:
@@ -71,10 +68,4 @@ class ApiProcess:
         raise RuntimeError("treeflow api did not start:\n" + "".join(self.lines[-40:]))
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        end_process(self.process)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +15,8 @@ from activities.runtime import ToolHost
 from foundation.telemetry.health import run_checks
 from foundation.telemetry.tracing import build_tracer_provider, uninstrument_httpx
 from temporal_client.connection import TemporalSettings
-from temporal_client.run_start import run_request, start_options
 from tests.support.observed_tools import OBSERVED_TOOLS
+from tests.support.starting import start_compiled
 from tests.support.tools import TEST_TOOLS
 from treeflow.devserver import free_port
 from worker.runner import build_worker
@@ -27,7 +26,6 @@ from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
 from worker.tool_versions import ToolVersionWatch
 from workflows.compiler import compile_tree
-from workflows.workflow import DecisionTreeWorkflow
 
 OBSERVED_QUEUE = "tests-observed"
 
@@ -51,15 +49,8 @@ class Observed:
         self, source: Any, inputs: Mapping[str, Any] | None = None, *, tenant: str
     ) -> WorkflowHandle[Any, Any]:
         compiled = compile_tree(source, self.registry)
-        return await self.client.start_workflow(
-            DecisionTreeWorkflow.run,
-            run_request(compiled, dict(inputs or {}), tenant),
-            **start_options(
-                compiled,
-                tenant_id=tenant,
-                workflow_id=f"{tenant}:{uuid.uuid4().hex}",
-                task_queue=self.queue,
-            ),
+        return await start_compiled(
+            self.client, compiled, tenant=tenant, task_queue=self.queue, inputs=inputs
         )
 
 

@@ -16,6 +16,17 @@ REPO = Path(__file__).resolve().parents[2]
 TREEFLOW = str(Path(sys.executable).parent / "treeflow")
 
 
+def end_process(process: subprocess.Popen[str] | None) -> None:
+    """Terminate a child that is still running; kill it when it ignores that for 15 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 @dataclass
 class WorkerProcess:
     """`treeflow worker` hosting the built-in and test tools on one task queue."""
@@ -80,13 +91,7 @@ class WorkerProcess:
         return self.process.wait(timeout)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        end_process(self.process)
 
     @property
     def output(self) -> str:

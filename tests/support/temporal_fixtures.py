@@ -9,7 +9,6 @@ every such folder shares one session server and worker.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,8 @@ from temporalio.worker import Worker
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from temporal_client.connection import TemporalSettings
-from temporal_client.run_start import run_request, start_options
 from tests.support.observed import observed
+from tests.support.starting import start_compiled
 from tests.support.tool_config import demo_store, tool_config
 from treeflow.devserver import DevServer, free_port
 from treeflow.follow import answers_from, follow
@@ -33,9 +32,16 @@ from worker.settings import WorkerSettings
 from workflows.compiled import CompiledTree
 from workflows.compiler import compile_tree
 from workflows.run_models import RunResult
-from workflows.workflow import DecisionTreeWorkflow
 
-__all__ = ["MAIN_QUEUE", "Run", "RunTree", "StartTree", "compile_for_tests", "observed"]
+__all__ = [
+    "MAIN_QUEUE",
+    "Run",
+    "RunTree",
+    "StartTree",
+    "compile_for_tests",
+    "observed",
+    "start_compiled",
+]
 
 MAIN_QUEUE = "tests-main"
 
@@ -114,15 +120,8 @@ def start_tree(client: Client, worker: str, registry: ToolRegistry) -> StartTree
         task_queue: str | None = None,
     ) -> WorkflowHandle[Any, Any]:
         compiled = compile_for_tests(source, registry)
-        return await client.start_workflow(
-            DecisionTreeWorkflow.run,
-            run_request(compiled, dict(inputs or {}), tenant),
-            **start_options(
-                compiled,
-                tenant_id=tenant,
-                workflow_id=f"{tenant}:{uuid.uuid4().hex}",
-                task_queue=task_queue or worker,
-            ),
+        return await start_compiled(
+            client, compiled, tenant=tenant, task_queue=task_queue or worker, inputs=inputs
         )
 
     return start

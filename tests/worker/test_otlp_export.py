@@ -20,13 +20,12 @@ from temporalio.client import Client
 from activities.registry import ToolRegistry
 from foundation.telemetry.tracing import build_tracer_provider
 from temporal_client.connection import TemporalSettings
-from temporal_client.run_start import run_request, start_options
 from tests.support.processes import REPO, WorkerProcess
+from tests.support.temporal_fixtures import start_compiled
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import DevServer, free_port
 from worker.telemetry.setup import WorkerTelemetry
 from workflows.compiler import compile_tree
-from workflows.workflow import DecisionTreeWorkflow
 
 
 @pytest.fixture
@@ -140,16 +139,7 @@ async def test_a_worker_process_exports_the_run_over_otlp_http(
         )
         tracer = provider.get_tracer("tests")
         with tracer.start_as_current_span("POST /v1/runs") as root:
-            handle = await client.start_workflow(
-                DecisionTreeWorkflow.run,
-                run_request(compiled, {}, "otlp"),
-                **start_options(
-                    compiled,
-                    tenant_id="otlp",
-                    workflow_id=f"otlp:{uuid.uuid4().hex}",
-                    task_queue=queue,
-                ),
-            )
+            handle = await start_compiled(client, compiled, tenant="otlp", task_queue=queue)
         await handle.result()
         provider.force_flush()
         wanted = {

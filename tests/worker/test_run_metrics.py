@@ -13,9 +13,8 @@ from temporalio.exceptions import CancelledError
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from foundation.telemetry.metrics import BoundedLabel, WorkerMetrics
-from temporal_client.run_start import run_request, start_options
 from tests.support.observed import Observed
-from tests.support.temporal_fixtures import compile_for_tests
+from tests.support.temporal_fixtures import compile_for_tests, start_compiled
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
@@ -162,16 +161,7 @@ async def test_runs_are_counted_once_when_every_workflow_task_replays(
         )
         async with worker:
             handles = [
-                await client.start_workflow(
-                    DecisionTreeWorkflow.run,
-                    run_request(compiled, {}, "replay"),
-                    **start_options(
-                        compiled,
-                        tenant_id="replay",
-                        workflow_id=f"replay:{uuid.uuid4().hex}",
-                        task_queue=queue,
-                    ),
-                )
+                await start_compiled(client, compiled, tenant="replay", task_queue=queue)
                 for _ in range(3)
             ]
             await asyncio.gather(*(h.result() for h in handles))

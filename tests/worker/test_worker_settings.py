@@ -9,12 +9,11 @@ from temporalio.client import Client
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
-from temporal_client.run_start import run_request, start_options
+from tests.support.temporal_fixtures import start_compiled
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker, registry_for
 from worker.settings import WorkerSettings
 from workflows.compiler import compile_tree
-from workflows.workflow import DecisionTreeWorkflow
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,15 +53,6 @@ async def test_each_tuner_runs_a_tree(client: Client, registry: ToolRegistry, tu
         ToolHost(registry).running() as host,
         build_worker(client, settings, queue, host),
     ):
-        handle = await client.start_workflow(
-            DecisionTreeWorkflow.run,
-            run_request(compiled, {}, "tuning"),
-            **start_options(
-                compiled,
-                tenant_id="tuning",
-                workflow_id=f"tuning:{uuid.uuid4().hex}",
-                task_queue=queue,
-            ),
-        )
+        handle = await start_compiled(client, compiled, tenant="tuning", task_queue=queue)
         result = await handle.result()
     assert result.output == {"sum": 3.0}
