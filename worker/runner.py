@@ -213,20 +213,11 @@ async def _serve(
         registry, config=settings.tool_config, secrets=secrets, **telemetry.tool_host_options()
     )
     async with host.running(), contextlib.AsyncExitStack() as stack:
-        worker = build_worker(
-            client,
-            settings,
-            temporal.task_queue,
-            host,
-            interceptors=telemetry.worker_interceptors(),
-        )
+        hosting = (client, settings, temporal.task_queue, host)
+        worker = build_worker(*hosting, interceptors=telemetry.worker_interceptors())
         await stack.enter_async_context(worker)
         for version_worker in build_version_workers(
-            client,
-            settings,
-            temporal.task_queue,
-            host,
-            interceptors=telemetry.worker_interceptors(),
+            *hosting, interceptors=telemetry.worker_interceptors()
         ):
             await stack.enter_async_context(version_worker)
         watch = ToolVersionWatch(

@@ -18,7 +18,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -45,6 +44,7 @@ from api.services import Services  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from foundation.secrets import Keyring  # noqa: E402
 from temporal_client.connection import TemporalSettings  # noqa: E402
+from tests.support.processes import wait_for_http  # noqa: E402
 
 PG_ENV = "TREEFLOW_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -359,18 +359,13 @@ def oidc_issuer() -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     issuer = f"http://127.0.0.1:{port}"
+
+    def failure() -> str:
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        return f"oauth2-mock-server did not start: {stderr[-500:]}"
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).is_success:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"oauth2-mock-server did not start: {stderr[-500:]}")
-            time.sleep(0.1)
+        wait_for_http(f"{issuer}/.well-known/openid-configuration", process, failure)
         yield issuer
     finally:
         process.terminate()

@@ -30,6 +30,13 @@ from worker.runner import build_worker
 from worker.settings import WorkerSettings
 
 
+def on_queue(settings: Settings, queue: str) -> Settings:
+    """The settings with runs started on `queue` (a worker of the test's own)."""
+    return settings.model_copy(
+        update={"temporal": settings.temporal.model_copy(update={"task_queue": queue})}
+    )
+
+
 async def test_secrets_never_leak_into_histories_responses_or_logs(
     start_app: Callable[[Settings], Awaitable[FastAPI]],
     make_settings: Callable[..., Settings],
@@ -39,12 +46,7 @@ async def test_secrets_never_leak_into_histories_responses_or_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     queue = f"secrets-{uuid.uuid4().hex[:6]}"
-    settings = make_settings()
-    app = await start_app(
-        settings.model_copy(
-            update={"temporal": settings.temporal.model_copy(update={"task_queue": queue})}
-        )
-    )
+    app = await start_app(on_queue(make_settings(), queue))
     services: Services = app.state.services
     tenant = await create_tenant(services, "sec")
     admin = await create_actor(app, "sec-admin", {tenant: Role.ADMIN})
@@ -171,12 +173,7 @@ async def secret_stack(
     """An API, a tenant with an admin, a user and a read-only member, an HTTP server and
     a worker whose tools resolve the tenant's secrets from the API's store."""
     queue = f"secrets-{uuid.uuid4().hex[:6]}"
-    settings = make_settings()
-    app = await start_app(
-        settings.model_copy(
-            update={"temporal": settings.temporal.model_copy(update={"task_queue": queue})}
-        )
-    )
+    app = await start_app(on_queue(make_settings(), queue))
     services: Services = app.state.services
     tenant = await create_tenant(services, "atk")
     actors = {

@@ -20,6 +20,7 @@ from api.app import create_app
 from temporal_client.connection import TemporalSettings
 from tests.api.conftest import live_server, settings_for
 from tests.support.observed import Observed
+from tests.support.processes import wait_for_http
 from tests.support.trees import end, tool_node, tree
 from treeflow.devserver import free_port
 
@@ -76,7 +77,8 @@ def prometheus(tmp_path: Path, observed: Observed, api_server: str) -> Iterator[
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(scrape_config(targets)))
     port = free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
+    log_path = tmp_path / "prometheus.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             binary("TREEFLOW_TEST_PROMETHEUS_BIN"),
@@ -90,16 +92,11 @@ def prometheus(tmp_path: Path, observed: Observed, api_server: str) -> Iterator[
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()
-            assert time.monotonic() < deadline, "prometheus did not become ready"
-            time.sleep(0.1)
+        wait_for_http(
+            f"{url}/-/ready",
+            process,
+            lambda: "prometheus did not become ready:\n" + log_path.read_text(),
+        )
         yield url
     finally:
         process.terminate()

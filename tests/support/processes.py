@@ -9,11 +9,31 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TREEFLOW = str(Path(sys.executable).parent / "treeflow")
+
+
+def wait_for_http(url: str, process: subprocess.Popen[Any], failure: Callable[[], str]) -> None:
+    """Poll `url` until it answers 2xx; fail with `failure()` when the process ends first
+    or 30 s pass."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url, timeout=1).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(failure())
+        time.sleep(0.1)
 
 
 def end_process(process: subprocess.Popen[str] | None) -> None:
