@@ -248,6 +248,15 @@ async def create_tenant(services: Services, slug_prefix: str = "t") -> uuid.UUID
     return tenant.id
 
 
+async def create_api_key(world: World, *, role: str = "user", **body: Any) -> dict[str, Any]:
+    """An API key of tenant A created by its admin (the 201 answer, raw key included)."""
+    payload = {"name": "key", "role": role, **body}
+    response = await world.admin.client.post(f"/v1/tenants/{world.tenant_a}/api-keys", json=payload)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
 async def create_actor(
     app: FastAPI,
     name: str,

@@ -11,15 +11,7 @@ from fastapi import FastAPI
 
 from api.db.models import ApiKey, Role, utcnow
 from api.services import Services
-from tests.api.conftest import World, client_for
-
-
-async def _create(world: World, **body: object) -> dict[str, object]:
-    payload = {"name": "ci", "role": "user", **body}
-    response = await world.admin.client.post(f"/v1/tenants/{world.tenant_a}/api-keys", json=payload)
-    assert response.status_code == 201, response.text
-    data: dict[str, object] = response.json()
-    return data
+from tests.api.conftest import World, client_for, create_api_key
 
 
 async def _get_tenant(app: FastAPI, key: str, tenant: object) -> int:
@@ -30,7 +22,7 @@ async def _get_tenant(app: FastAPI, key: str, tenant: object) -> int:
 async def test_key_is_shown_once_and_stored_as_sha256(
     app: FastAPI, services: Services, world: World
 ) -> None:
-    created = await _create(world)
+    created = await create_api_key(world)
     raw = str(created["key"])
     assert raw.startswith(str(created["prefix"]) + "_")
     listing = await world.admin.client.get(f"/v1/tenants/{world.tenant_a}/api-keys")
@@ -43,7 +35,7 @@ async def test_key_is_shown_once_and_stored_as_sha256(
 
 
 async def test_key_acts_with_its_role_and_tenant_only(app: FastAPI, world: World) -> None:
-    raw = str((await _create(world, role="read-only"))["key"])
+    raw = str((await create_api_key(world, role="read-only"))["key"])
     async with client_for(app, raw) as client:
         assert (await client.get(f"/v1/tenants/{world.tenant_a}/settings")).status_code == 200
         assert (
@@ -56,7 +48,7 @@ async def test_key_acts_with_its_role_and_tenant_only(app: FastAPI, world: World
 
 
 async def test_scopes_narrow_the_role(app: FastAPI, world: World) -> None:
-    raw = str((await _create(world, role="admin", scopes=["tenant:read"]))["key"])
+    raw = str((await create_api_key(world, role="admin", scopes=["tenant:read"]))["key"])
     assert await _get_tenant(app, raw, world.tenant_a) == 200
     async with client_for(app, raw) as client:
         assert (await client.get(f"/v1/tenants/{world.tenant_a}/members")).status_code == 403
@@ -87,7 +79,7 @@ async def test_expired_key_fails(app: FastAPI, services: Services, world: World)
 async def test_rotation_keeps_the_old_key_for_the_grace_period_only(
     app: FastAPI, world: World
 ) -> None:
-    created = await _create(world)
+    created = await create_api_key(world)
     old = str(created["key"])
     assert await _get_tenant(app, old, world.tenant_a) == 200  # now cached on this replica
     response = await world.admin.client.post(
@@ -104,7 +96,7 @@ async def test_rotation_keeps_the_old_key_for_the_grace_period_only(
 
 
 async def test_revoked_key_fails_at_once(app: FastAPI, world: World) -> None:
-    created = await _create(world)
+    created = await create_api_key(world)
     raw = str(created["key"])
     assert await _get_tenant(app, raw, world.tenant_a) == 200
     response = await world.admin.client.delete(
@@ -115,7 +107,7 @@ async def test_revoked_key_fails_at_once(app: FastAPI, world: World) -> None:
 
 
 async def test_forged_and_malformed_keys(app: FastAPI, world: World) -> None:
-    created = await _create(world)
+    created = await create_api_key(world)
     raw = str(created["key"])
     forged = raw[:-4] + ("AAAA" if not raw.endswith("AAAA") else "BBBB")
     for key in (forged, "tfk_short", "tfk_" + "0" * 16 + "_x", "tfk_" + "z" * 300):

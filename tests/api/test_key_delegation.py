@@ -17,15 +17,11 @@ from api.auth.oidc import ExternalIdentity
 from api.auth.provisioning import provision
 from api.db.models import Membership, Role, User
 from api.services import Services
-from tests.api.conftest import World, client_for, create_actor
+from tests.api.conftest import World, client_for, create_actor, create_api_key
 
 
 async def _key(world: World, **body: Any) -> dict[str, Any]:
-    payload = {"name": "k", "role": "admin", **body}
-    response = await world.admin.client.post(f"/v1/tenants/{world.tenant_a}/api-keys", json=payload)
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()
-    return data
+    return await create_api_key(world, **{"role": "admin", **body})
 
 
 def _keys_path(world: World, suffix: str = "") -> str:
