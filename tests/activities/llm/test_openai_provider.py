@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from pydantic import BaseModel
 
-from activities.errors import NonRetryableToolError, RetryableToolError, ToolUnavailable
+from activities.errors import (
+    NonRetryableToolError,
+    RetryableToolError,
+    ToolError,
+    ToolUnavailable,
+)
 from activities.llm import (
     InvalidModelOutput,
     LLMConfig,
@@ -123,6 +128,20 @@ async def test_no_provider_when_none_is_configured(pool: ProviderPool) -> None:
     assert await pool.get(LLMConfig(), _ctx()) is None
 
 
+FailureT = TypeVar("FailureT", bound=ToolError)
+
+
+async def failed_completion(config: LLMConfig, expected: type[FailureT]) -> FailureT:
+    """The error one completion raises (the provider closed afterwards)."""
+    provider = OpenAICompatibleProvider(config, "sk")
+    try:
+        with pytest.raises(expected) as info:
+            await provider.complete(HELLO)
+    finally:
+        await provider.close()
+    return info.value
+
+
 @pytest.mark.parametrize(
     ("reply", "retry_after_seconds"),
     [
@@ -137,15 +156,10 @@ async def test_rate_limits_and_server_errors_are_retryable_with_retry_after(
     chat: ChatServer, reply: dict[str, Any], retry_after_seconds: float | None
 ) -> None:
     chat.script(reply)
-    provider = OpenAICompatibleProvider(_config(chat), "sk")
-    try:
-        with pytest.raises(RetryableToolError) as info:
-            await provider.complete(HELLO)
-    finally:
-        await provider.close()
-    assert info.value.retryable
-    assert info.value.retry_after_seconds == retry_after_seconds
-    assert f"answered {reply['status']}" in info.value.message
+    error = await failed_completion(_config(chat), RetryableToolError)
+    assert error.retryable
+    assert error.retry_after_seconds == retry_after_seconds
+    assert f"answered {reply['status']}" in error.message
     assert len(chat.requests()) == 1  # max_retries=0: Temporal retries, not the SDK
 
 
@@ -157,35 +171,21 @@ async def test_client_errors_are_not_retryable(
     chat: ChatServer, status: int, fragment: str
 ) -> None:
     chat.script({"status": status, "content": "bad prompt" if status == 400 else "no such model"})
-    provider = OpenAICompatibleProvider(_config(chat), "sk")
-    try:
-        with pytest.raises(NonRetryableToolError) as info:
-            await provider.complete(HELLO)
-    finally:
-        await provider.close()
-    assert not info.value.retryable
-    assert fragment in info.value.message
-    assert info.value.details == {"status": status}
+    error = await failed_completion(_config(chat), NonRetryableToolError)
+    assert not error.retryable
+    assert fragment in error.message
+    assert error.details == {"status": status}
 
 
 async def test_a_slow_endpoint_times_out_as_retryable(chat: ChatServer) -> None:
     chat.script({"delay": 2.0, "content": "late"})
-    provider = OpenAICompatibleProvider(_config(chat, timeout_seconds=0.3), "sk")
-    try:
-        with pytest.raises(ToolUnavailable, match=r"did not answer within 0\.3s"):
-            await provider.complete(HELLO)
-    finally:
-        await provider.close()
+    error = await failed_completion(_config(chat, timeout_seconds=0.3), ToolUnavailable)
+    assert "did not answer within 0.3s" in error.message
 
 
 async def test_an_unreachable_endpoint_is_retryable() -> None:
     config = LLMConfig(provider="openai", base_url="http://127.0.0.1:9/v1", timeout_seconds=2)
-    provider = OpenAICompatibleProvider(config, "sk")
-    try:
-        with pytest.raises(ToolUnavailable, match="cannot reach"):
-            await provider.complete(HELLO)
-    finally:
-        await provider.close()
+    assert "cannot reach" in (await failed_completion(config, ToolUnavailable)).message
 
 
 class Verdict(BaseModel):
