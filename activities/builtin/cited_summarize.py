@@ -142,6 +142,24 @@ def with_citations(
     return " ".join(written), citations
 
 
+def _cited(
+    parts: list[CitedSentence],
+    sources: Sequence[Source],
+    *,
+    method: Literal["llm", "extractive"],
+    usage: dict[str, Any] | None = None,
+) -> CitedSummarizeOutput:
+    summary, citations = with_citations(parts, sources)
+    return CitedSummarizeOutput(
+        summary=summary,
+        sentences=parts,
+        citations=citations,
+        method=method,
+        sources=len(sources),
+        usage=usage,
+    )
+
+
 @tool(name="cited_summarize", version="1.0.0", timeout=timedelta(seconds=120), tags=("retrieval",))
 class CitedSummarize(RetrievalTool):
     """Answer a question from retrieved objects with citations to their reference ids.
@@ -177,14 +195,7 @@ class CitedSummarize(RetrievalTool):
             provider = await self._models.get(llm_config(ctx.config), ctx)
         if provider is None:
             parts = extractive(args.question, sources, args.max_sentences)
-            summary, citations = with_citations(parts, sources)
-            return CitedSummarizeOutput(
-                summary=summary,
-                sentences=parts,
-                citations=citations,
-                method="extractive",
-                sources=len(sources),
-            )
+            return _cited(parts, sources, method="extractive")
         known = {s.ref for s in sources}
 
         def check(answer: _Answer) -> str | None:
@@ -199,15 +210,7 @@ class CitedSummarize(RetrievalTool):
             provider, _prompt(args, sources), _Answer, tier="complex", check=check
         )
         parts = result.value.sentences[: args.max_sentences * 2]
-        summary, citations = with_citations(parts, sources)
-        return CitedSummarizeOutput(
-            summary=summary,
-            sentences=parts,
-            citations=citations,
-            method="llm",
-            sources=len(sources),
-            usage=total_usage(result.usage),
-        )
+        return _cited(parts, sources, method="llm", usage=total_usage(result.usage))
 
 
 def _prompt(args: CitedSummarizeInput, sources: Sequence[Source]) -> list[Message]:
