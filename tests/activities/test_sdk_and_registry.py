@@ -68,6 +68,18 @@ def test_registering_a_different_implementation_under_the_same_version_fails() -
     ToolRegistry().add(echo_v1, echo_v1)  # the same object twice is harmless
 
 
+def install_entry_point(
+    where: Path, monkeypatch: pytest.MonkeyPatch, dist: str, version: str, entry: str
+) -> None:
+    """Put a distribution declaring one tool entry point on sys.path, as pip would."""
+    info = where / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{entry}\n")
+    monkeypatch.syspath_prepend(str(where))
+    importlib.invalidate_caches()
+
+
 def test_tools_are_discovered_from_the_entry_point_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,12 +103,7 @@ def test_tools_are_discovered_from_the_entry_point_group(
             """
         )
     )
-    dist = tmp_path / "acme_tools-0.3.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-tools\nVersion: 0.3.0\n")
-    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nacme = acme_tools\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
+    install_entry_point(tmp_path, monkeypatch, "acme-tools", "0.3.0", "acme = acme_tools")
     try:
         registry = ToolRegistry.discover()
         assert registry.resolve("acme_greet@^0.3").key == "acme_greet@0.3.0"
@@ -109,11 +116,6 @@ def test_tools_are_discovered_from_the_entry_point_group(
 def test_a_broken_entry_point_is_reported_by_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dist = tmp_path / "bad_tools-1.0.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-tools\nVersion: 1.0.0\n")
-    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nbad = no_such_module_x\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
+    install_entry_point(tmp_path, monkeypatch, "bad-tools", "1.0.0", "bad = no_such_module_x")
     with pytest.raises(RegistryError, match="tool entry point 'bad'"):
         ToolRegistry.discover()
