@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class ToolError(Exception):
     """Base for tool failures. Retryable unless a subclass says otherwise.
@@ -45,6 +47,16 @@ class NonRetryableToolError(ToolError):
     """A failure that no retry can fix: the node fails at once."""
 
     retryable = False
+
+
+def invalid_config(section: str, exc: ValidationError) -> NonRetryableToolError:
+    """A tool configuration section that does not validate, naming each field by its
+    path (`llm.tiers.base.model: Field required`)."""
+    problems = "; ".join(
+        f"{section}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        for err in exc.errors(include_url=False, include_input=False)
+    )
+    return NonRetryableToolError(f"invalid {section} configuration: {problems}")
 
 
 class InvalidToolInput(NonRetryableToolError):

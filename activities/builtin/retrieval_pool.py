@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from activities.backends import Backend, BackendConfig, EmbeddedConfig, WeaviateConfig, open_backend
-from activities.errors import NonRetryableToolError
+from activities.errors import invalid_config
 from activities.sdk import ToolContext
 
 _CONFIG: TypeAdapter[EmbeddedConfig | WeaviateConfig] = TypeAdapter(BackendConfig)
@@ -30,11 +30,7 @@ def retrieval_config(config: Mapping[str, Any]) -> EmbeddedConfig | WeaviateConf
     try:
         return _CONFIG.validate_python(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"retrieval.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        )
-        raise NonRetryableToolError(f"invalid retrieval configuration: {problems}") from None
+        raise invalid_config("retrieval", exc) from None
 
 
 def _needs_tenant_credentials(config: EmbeddedConfig | WeaviateConfig) -> bool:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from activities.errors import NonRetryableToolError
+from activities.errors import NonRetryableToolError, invalid_config
 from activities.llm.base import Tier
 from activities.llm.scripted import ScriptRule
 
@@ -99,8 +99,4 @@ def llm_config(config: Mapping[str, Any]) -> LLMConfig:
     try:
         return LLMConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"llm.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        )
-        raise NonRetryableToolError(f"invalid llm configuration: {problems}") from None
+        raise invalid_config("llm", exc) from None
