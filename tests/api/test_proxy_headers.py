@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from api.settings import Settings
@@ -17,6 +18,12 @@ from api.settings import Settings
 StartApp = Callable[[Settings], Awaitable[FastAPI]]
 MakeSettings = Callable[..., Settings]
 PROXY_NET = "10.0.0.0/8"
+
+
+@pytest.fixture
+async def proxied_app(start_app: StartApp, make_settings: MakeSettings) -> FastAPI:
+    """The API behind the trusted proxy network, one request per minute per client."""
+    return await start_app(make_settings(rate_limit_ip_per_minute=1, trusted_proxies=[PROXY_NET]))
 
 
 def from_peer(app: FastAPI, peer: str, base_url: str = "https://testserver") -> httpx.AsyncClient:
@@ -32,14 +39,13 @@ async def health(client: httpx.AsyncClient, forwarded_for: str | None = None) ->
 
 
 async def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
-    start_app: StartApp, make_settings: MakeSettings
+    proxied_app: FastAPI,
 ) -> None:
-    app = await start_app(make_settings(rate_limit_ip_per_minute=1, trusted_proxies=[PROXY_NET]))
-    async with from_peer(app, "203.0.113.9") as attacker:
+    async with from_peer(proxied_app, "203.0.113.9") as attacker:
         assert await health(attacker, "198.51.100.1") == 200
         # A new forged address each time does not buy a new rate-limit bucket.
         assert await health(attacker, "198.51.100.2") == 429
-    async with from_peer(app, "203.0.113.9", base_url="http://testserver") as attacker:
+    async with from_peer(proxied_app, "203.0.113.9", base_url="http://testserver") as attacker:
         forged = await attacker.get(
             "/.well-known/jwks.json", headers={"X-Forwarded-Proto": "https"}
         )
@@ -47,24 +53,22 @@ async def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
 
 
 async def test_a_trusted_proxy_names_the_client_and_its_scheme(
-    start_app: StartApp, make_settings: MakeSettings
+    proxied_app: FastAPI,
 ) -> None:
-    app = await start_app(make_settings(rate_limit_ip_per_minute=1, trusted_proxies=[PROXY_NET]))
-    async with from_peer(app, "10.0.0.5") as proxy:
+    async with from_peer(proxied_app, "10.0.0.5") as proxy:
         assert await health(proxy, "198.51.100.1") == 200
         assert await health(proxy, "198.51.100.2") == 200  # another client, another bucket
         assert await health(proxy, "198.51.100.1") == 429  # the first client again
-    async with from_peer(app, "10.0.0.5", base_url="http://testserver") as proxy:
+    async with from_peer(proxied_app, "10.0.0.5", base_url="http://testserver") as proxy:
         tls = await proxy.get("/.well-known/jwks.json", headers={"X-Forwarded-Proto": "https"})
     assert tls.status_code == 200
     assert tls.headers["strict-transport-security"].startswith("max-age=")
 
 
 async def test_the_client_is_the_nearest_untrusted_hop_not_what_it_prepends(
-    start_app: StartApp, make_settings: MakeSettings
+    proxied_app: FastAPI,
 ) -> None:
-    app = await start_app(make_settings(rate_limit_ip_per_minute=1, trusted_proxies=[PROXY_NET]))
-    async with from_peer(app, "10.0.0.5") as proxy:
+    async with from_peer(proxied_app, "10.0.0.5") as proxy:
         # A chain of two trusted proxies in front of 198.51.100.7: the inner hop is skipped.
         assert await health(proxy, "198.51.100.7, 10.0.0.9") == 200
         assert await health(proxy, "198.51.100.7") == 429
