@@ -139,4 +139,32 @@ async def nap(args: NapInput, ctx: ToolContext) -> NapOutput:
     return NapOutput(slept=args.seconds, attempt=ctx.info.attempt)
 
 
-TEST_TOOLS = (echo_v1, flaky, broken, slow, add, strict, legacy, nap)
+class TallyInput(BaseModel):
+    counter: str = Field(description="File that gets one line per call (the call count).")
+    value: Any = None
+    fail: bool = Field(default=False, description="Fail without retry (driven by inputs).")
+    fail_while: str | None = Field(default=None, description="Fail while this file exists.")
+
+
+class TallyOutput(BaseModel):
+    value: Any = None
+    calls: int
+
+
+@tool(name="tally", version="1.0.0")
+async def tally(args: TallyInput, ctx: ToolContext) -> TallyOutput:
+    """Count this call in `counter`, then fail if told to, else return `value`."""
+    counter = Path(args.counter)
+    with counter.open("a") as lines:
+        lines.write(f"{ctx.info.workflow_id}\n")
+    if args.fail or (args.fail_while is not None and Path(args.fail_while).exists()):
+        raise NonRetryableToolError("tally was told to fail")
+    return TallyOutput(value=args.value, calls=len(counter.read_text().splitlines()))
+
+
+def tally_calls(counter: Path) -> int:
+    """How many times `tally` ran with this counter file."""
+    return len(counter.read_text().splitlines()) if counter.exists() else 0
+
+
+TEST_TOOLS = (echo_v1, flaky, broken, slow, add, strict, legacy, nap, tally)
