@@ -154,12 +154,16 @@ class TallyOutput(BaseModel):
 @tool(name="tally", version="1.0.0")
 async def tally(args: TallyInput, ctx: ToolContext) -> TallyOutput:
     """Count this call in `counter`, then fail if told to, else return `value`."""
-    counter = Path(args.counter)
-    with counter.open("a") as lines:
-        lines.write(f"{ctx.info.workflow_id}\n")
+    calls = await asyncio.to_thread(_count_call, Path(args.counter), ctx.info.workflow_id)
     if args.fail or (args.fail_while is not None and Path(args.fail_while).exists()):
         raise NonRetryableToolError("tally was told to fail")
-    return TallyOutput(value=args.value, calls=len(counter.read_text().splitlines()))
+    return TallyOutput(value=args.value, calls=calls)
+
+
+def _count_call(counter: Path, workflow_id: str) -> int:
+    with counter.open("a") as lines:
+        lines.write(f"{workflow_id}\n")
+    return tally_calls(counter)
 
 
 def tally_calls(counter: Path) -> int:
