@@ -1,0 +1,167 @@
+"""Re-runs in the interpreter and the history they are built from, on the real dev server.
+
+`tally@1.0.0` (tests/support/tools.py) counts its calls in a file, so each test proves
+which steps ran again and which took the origin's recorded result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.worker import Worker
+
+from activities.registry import ToolRegistry
+from activities.runtime import ToolHost
+from foundation.secrets import Keyring
+from foundation.secrets.payload_codec import TenantPayloadCodec
+from temporal_client.connection import TemporalSettings
+from temporal_client.run_history import read_run_history
+from temporal_client.run_start import run_request, start_options
+from tests.support.temporal_fixtures import StartTree, compile_for_tests
+from tests.support.tools import tally_calls
+from tests.support.trees import end, tool_node, tree
+from worker.runner import build_worker
+from worker.settings import WorkerSettings
+from workflows.rerun import RecordedResults, RerunPlan, ReusedCall, args_digest
+from workflows.workflow import DecisionTreeWorkflow
+
+
+def counted(node: str, value: Any, **extra: Any) -> dict[str, Any]:
+    return tool_node("tally", {"counter": f"{{{{ inputs.dir }}}}/{node}", "value": value}, **extra)
+
+
+def looping_tree() -> dict[str, Any]:
+    """`work` (counted) and `ping` (arguments differ per run) twelve times, then `charge`,
+    which fails while `<dir>/broken` exists; continues as new every few passes."""
+    charge = counted("charge", "{{ state.n }}")
+    charge["args"]["fail_while"] = "{{ inputs.dir }}/broken"
+    return tree(
+        {
+            "loop": {
+                "kind": "decision",
+                "max_passes": 20,
+                "branches": [{"to": "work", "when": "state.n < 12"}, {"to": "charge"}],
+            },
+            "work": counted(
+                "work", "{{ state.n }}", set={"n": "{{ result.value + 1 }}"}, next="ping"
+            ),
+            "ping": tool_node("echo", {"value": "{{ run.workflow_id }}"}, next="loop"),
+            "charge": {**charge, "next": "e"},
+            "e": end({"n": "{{ state.n }}", "charged": "{{ results.charge.value }}"}),
+        },
+        state={"n": 0},
+        limits={"continue_as_new_after": 40},
+    )
+
+
+def test_recorded_results_are_taken_in_visit_order_until_from_node() -> None:
+    plan = RerunPlan(
+        from_node="c",
+        calls={
+            "a": [
+                ReusedCall(digest=args_digest({"x": 1}), result="first"),
+                ReusedCall(digest=args_digest({"x": 2}), result=None, ok=False),
+                ReusedCall(digest=args_digest({"x": 3}), result="third"),
+            ],
+            "q": [ReusedCall(result="yes")],
+        },
+    )
+    recorded = RecordedResults(plan)
+    taken = recorded.take("a", {"x": 1})
+    assert taken is not None
+    assert taken.result == "first"
+    assert recorded.take("a", {"x": 2}) is None  # failed in the origin: call again
+    assert recorded.take("a", {"x": 99}) is None  # other arguments: call again
+    assert recorded.take("a", {"x": 1}) is None  # nothing left for a fourth visit
+    answer = recorded.answer("q")
+    assert answer is not None
+    assert answer.result == "yes"
+    assert recorded.remaining() == RerunPlan(from_node="c", calls={})
+    recorded = RecordedResults(plan)
+    recorded.reached("c")
+    assert recorded.take("a", {"x": 1}) is None
+    assert recorded.remaining() is None
+    assert not RecordedResults(None).active
+
+
+def test_the_argument_digest_ignores_key_order_only() -> None:
+    assert args_digest({"a": 1, "b": [1, 2]}) == args_digest({"b": [1, 2], "a": 1})
+    assert args_digest({"a": 1}) != args_digest({"a": 2})
+
+
+async def test_a_rerun_carries_its_reuse_through_continue_as_new(
+    start_tree: StartTree, client: Client, registry: ToolRegistry, worker: str, tmp_path: Path
+) -> None:
+    (tmp_path / "broken").touch()
+    origin = await start_tree(looping_tree(), {"dir": str(tmp_path)})
+    with pytest.raises(WorkflowFailureError):
+        await client.get_workflow_handle(origin.id).result()
+
+    history = await read_run_history(client, origin.id, origin.first_execution_run_id or "")
+    assert len(history.run_ids) > 1  # the origin continued as new; every generation read
+    work = [c for c in history.calls if c.node == "work"]
+    assert [c.result["value"] for c in work] == list(range(12))
+    assert {c.activity for c in work} == {"tally@1.0.0"}
+    assert all(c.status == "completed" and c.attempt == 1 for c in work)
+    assert all(c.started_at and c.closed_at and c.closed_at >= c.scheduled_at for c in work)
+    charge = history.calls[-1]
+    assert (charge.node, charge.status) == ("charge", "failed")
+    assert charge.failure is not None
+    assert "told to fail" in charge.failure.message
+    assert history.failed_node == "charge"
+    assert history.failure is not None
+    assert history.failure.message.startswith("nodes.charge:")
+
+    (tmp_path / "broken").unlink()
+    compiled = compile_for_tests(looping_tree(), registry)
+    request = run_request(compiled, history.request.inputs, "tests").model_copy(
+        update={"rerun": history.rerun_plan("charge")}
+    )
+    rerun_id = f"tests:{uuid.uuid4().hex}"
+    handle = await client.start_workflow(
+        DecisionTreeWorkflow.run,
+        request,
+        **start_options(compiled, tenant_id="tests", workflow_id=rerun_id, task_queue=worker),
+    )
+    result = await handle.result()
+    assert result.output == {"n": 12, "charged": 12}
+    assert tally_calls(tmp_path / "work") == 12  # every pass took the recorded result
+    assert tally_calls(tmp_path / "charge") == 2
+    first = client.get_workflow_handle(rerun_id, run_id=handle.first_execution_run_id)
+    assert (await first.describe()).status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+
+
+async def test_encrypted_histories_decode_with_the_clients_codec(
+    temporal_settings: TemporalSettings, client: Client, registry: ToolRegistry, tmp_path: Path
+) -> None:
+    codec = TenantPayloadCodec(Keyring.from_encoded({"k1": Keyring.generate_key()}, "k1"))
+    sealed = await Client.connect(**temporal_settings.connect_kwargs(codec))
+    queue = f"rerun-codec-{uuid.uuid4().hex[:6]}"
+    compiled = compile_for_tests(
+        tree({"a": counted("a", "secret value", next="e"), "e": end()}), registry
+    )
+    workflow_id = f"sealed:{uuid.uuid4().hex}"
+    async with ToolHost(registry).running() as host:
+        running: Worker = build_worker(
+            sealed, WorkerSettings(graceful_shutdown_seconds=1), queue, host
+        )
+        async with running:
+            handle = await sealed.start_workflow(
+                DecisionTreeWorkflow.run,
+                run_request(compiled, {"dir": str(tmp_path)}, "sealed"),
+                **start_options(
+                    compiled, tenant_id="sealed", workflow_id=workflow_id, task_queue=queue
+                ),
+            )
+            await handle.result()
+    raw = (await client.get_workflow_handle(workflow_id).fetch_history()).to_json()
+    assert "secret value" not in raw  # ciphertext in Temporal
+    history = await read_run_history(sealed, workflow_id, handle.first_execution_run_id or "")
+    assert [(c.node, c.result["value"]) for c in history.calls] == [("a", "secret value")]
+    assert history.request.inputs == {"dir": str(tmp_path)}
+    assert history.result is not None
+    assert history.result.path == ["a", "e"]
