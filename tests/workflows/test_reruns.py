@@ -6,19 +6,27 @@ which steps ran again and which took the origin's recorded result.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.worker import Worker
+from temporalio import workflow
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHistory,
+)
+from temporalio.worker import Replayer, Worker
 
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from foundation.secrets import Keyring
 from foundation.secrets.payload_codec import TenantPayloadCodec
-from temporal_client.connection import TemporalSettings
+from temporal_client.connection import TemporalSettings, data_converter
 from temporal_client.run_history import read_run_history
 from temporal_client.run_start import run_request, start_options
 from tests.support.temporal_fixtures import StartTree, compile_for_tests
@@ -165,3 +173,29 @@ async def test_encrypted_histories_decode_with_the_clients_codec(
     assert history.request.inputs == {"dir": str(tmp_path)}
     assert history.result is not None
     assert history.result.path == ["a", "e"]
+
+
+async def test_the_recorded_rerun_replays_only_with_its_recorded_results() -> None:
+    """tests/histories/*__rerun.json replays (test_replay.py); without the `rerun` field
+    in its input the same history does not, so its replay covers the reuse path."""
+    folder = Path(__file__).parents[1] / "histories"
+    stem = "support-triage__double-charge__rerun"
+    workflow_id = json.loads((folder / "index.json").read_text())[stem]
+    recorded = json.loads((folder / f"{stem}.json").read_text())
+    replayer = Replayer(workflows=[DecisionTreeWorkflow], data_converter=data_converter())
+
+    async def replay(document: dict[str, Any]) -> BaseException | None:
+        history = WorkflowHistory.from_json(workflow_id, json.dumps(document))
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        return result.replay_failure
+
+    assert await replay(recorded) is None
+    payload = recorded["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][
+        0
+    ]
+    request = json.loads(base64.b64decode(payload["data"]))
+    assert request["rerun"]["from_node"] == "billing_reply"
+    assert set(request["rerun"]["calls"]) == {"classify", "billing_policy"}
+    request["rerun"] = None
+    payload["data"] = base64.b64encode(json.dumps(request).encode()).decode()
+    assert isinstance(await replay(recorded), workflow.NondeterminismError)
