@@ -178,6 +178,17 @@ async def test_a_rerun_from_the_failed_node_skips_the_earlier_tools(
     assert summaries[key]["rerun_of"] == origin
     assert summaries[origin]["rerun_of"] is None
 
+    # A re-run of the re-run reuses what the re-run itself reused (fetch, the answer).
+    second = await rerun(
+        world.user.client, world.tenant_a, key, unique("again"), from_node="charge"
+    )
+    assert second.status_code == 201, second.text
+    done = await wait_until(world.user.client, second.json()["links"]["self"], {"completed"})
+    assert done["output"]["fetch_calls"] == 1
+    assert done["output"]["approval"] == "yes"
+    assert tally_calls(tmp_path / "fetch") == 1
+    assert tally_calls(tmp_path / "charge") == 3
+
 
 async def wait_for_reruns(
     client: httpx.AsyncClient, url: str, count: int, within: float = 20.0
