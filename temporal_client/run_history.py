@@ -30,6 +30,16 @@ not re-run from its history)."""
 
 CallStatus = Literal["completed", "failed", "timed_out", "cancelled", "pending"]
 _FAILURE_NODE = re.compile(r"^nodes\.([A-Za-z_][A-Za-z0-9_-]*)")
+_CHILD_ENDS = frozenset(
+    {
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED,
+        EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED,
+    }
+)
 _INPUT_UPDATE = "submit_input"
 _INPUT_SIGNAL = "user_input"
 
@@ -42,7 +52,8 @@ class RecordedFailure:
 
 @dataclass(slots=True)
 class RecordedCall:
-    """One activity the run scheduled: `name@x.y.z` at a node, and how it ended."""
+    """One activity the run scheduled (`name@x.y.z`) or one sub-tree run it started
+    (`subtree:<tree name>`, its inputs as `args`) at a node, and how it ended."""
 
     seq: int
     """Position among the run's calls and answers (history order, all generations)."""
@@ -201,6 +212,7 @@ class _Reader:
     async def read(self, events: list[HistoryEvent], run_id: str, into: RunHistory) -> str | None:
         """Add this generation's calls and answers; the next generation's run id, if any."""
         calls: dict[int, RecordedCall] = {}
+        children: dict[int, RecordedCall] = {}
         updates: dict[str, tuple[Any, datetime]] = {}
         for event in events:
             at = event.event_time.ToDatetime(tzinfo=UTC)
@@ -233,6 +245,13 @@ class _Reader:
                 x = event.activity_task_canceled_event_attributes
                 if (call := calls.get(x.scheduled_event_id)) is not None:
                     call.status, call.closed_at = "cancelled", at
+            elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+                child = await self._child(event, into, run_id, at)
+                if child is not None:
+                    children[event.event_id] = child
+                    into.calls.append(child)
+            elif kind in _CHILD_ENDS:
+                await self._child_end(event, children, at)
             elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                 accepted = event.workflow_execution_update_accepted_event_attributes
                 request = accepted.accepted_request
@@ -284,3 +303,60 @@ class _Reader:
             run_id=run_id,
             scheduled_at=at,
         )
+
+    async def _child(
+        self, event: HistoryEvent, into: RunHistory, run_id: str, at: datetime
+    ) -> RecordedCall | None:
+        """A sub-tree run: its id is `<parent id>/<node>/<generation>.<visit>`."""
+        initiated = event.start_child_workflow_execution_initiated_event_attributes
+        node = initiated.workflow_id.removeprefix(f"{into.workflow_id}/").split("/", 1)[0]
+        try:
+            request: RunRequest = await self._one(initiated.input, RunRequest)
+        except Exception:  # not a tree run
+            return None
+        return RecordedCall(
+            seq=into.next_seq(),
+            activity=f"subtree:{request.tree.spec.name}",
+            node=node,
+            args=dict(request.inputs),
+            run_id=run_id,
+            scheduled_at=at,
+        )
+
+    async def _child_end(
+        self, event: HistoryEvent, children: dict[int, RecordedCall], at: datetime
+    ) -> None:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+            done = event.child_workflow_execution_completed_event_attributes
+            if (child := children.get(done.initiated_event_id)) is not None:
+                child.status, child.closed_at = "completed", at
+                child.result = await self._one(done.result)
+            return
+        if kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+            failed = event.child_workflow_execution_failed_event_attributes
+            if (child := children.get(failed.initiated_event_id)) is not None:
+                child.status, child.closed_at = "failed", at
+                child.failure = await self._failure(failed.failure)
+            return
+        ended: dict[Any, tuple[CallStatus, int]] = {
+            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED: (
+                "cancelled",
+                event.child_workflow_execution_canceled_event_attributes.initiated_event_id,
+            ),
+            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT: (
+                "timed_out",
+                event.child_workflow_execution_timed_out_event_attributes.initiated_event_id,
+            ),
+            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: (
+                "failed",
+                event.child_workflow_execution_terminated_event_attributes.initiated_event_id,
+            ),
+            EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED: (
+                "failed",
+                event.start_child_workflow_execution_failed_event_attributes.initiated_event_id,
+            ),
+        }
+        status, initiated_id = ended[kind]
+        if (child := children.get(initiated_id)) is not None:
+            child.status, child.closed_at = status, at

@@ -607,6 +607,9 @@ class TreeRun:
         inputs = self._render(node.inputs, f"nodes.{node_id}.inputs")
         visit = self.env.passes.get(node_id, 0) + 1
         self.env.passes[node_id] = visit
+        recorded = self.recorded.take(node_id, inputs)
+        if recorded is not None:
+            return self._subtree_done(node_id, node, RunResult.model_validate(recorded.result))
         info = workflow.info()
         try:
             result: RunResult = await workflow.execute_child_workflow(
@@ -630,11 +633,14 @@ class TreeRun:
             raise _fail(f"nodes.{node_id}", f"subtree failed: {message}", "SubtreeFailed") from exc
         finally:
             self.evaluator.waited()
+        return self._subtree_done(node_id, node, result)
+
+    def _subtree_done(self, node_id: str, node: SubtreeNode, result: RunResult) -> str | None:
         output = result.model_dump(mode="json")
         self.env.results[node_id] = output
         self.env.last_result = output["output"]
         self.env.record(
-            TaskRecord(node=node_id, kind="subtree", summary=f"{child.spec.name}: {result.outcome}")
+            TaskRecord(node=node_id, kind="subtree", summary=f"{result.tree}: {result.outcome}")
         )
         return node.next
 

@@ -199,3 +199,54 @@ async def test_the_recorded_rerun_replays_only_with_its_recorded_results() -> No
     request["rerun"] = None
     payload["data"] = base64.b64encode(json.dumps(request).encode()).decode()
     assert isinstance(await replay(recorded), workflow.NondeterminismError)
+
+
+async def test_a_subtree_before_from_node_is_not_run_again(
+    start_tree: StartTree, client: Client, registry: ToolRegistry, worker: str, tmp_path: Path
+) -> None:
+    charge = counted("charge", "{{ results.sub.output.v }}")
+    charge["args"]["fail_while"] = "{{ inputs.dir }}/broken"
+    doc = tree(
+        {
+            "sub": {
+                "kind": "subtree",
+                "spec": tree(
+                    {
+                        "inner": counted("inner", "{{ inputs.topic }}", next="e"),
+                        "e": end({"v": "{{ results.inner.value }}"}),
+                    },
+                    name="inner-tree",
+                ),
+                "inputs": {"dir": "{{ inputs.dir }}", "topic": "refunds"},
+                "next": "charge",
+            },
+            "charge": {**charge, "next": "e"},
+            "e": end({"charged": "{{ results.charge.value }}"}),
+        }
+    )
+    (tmp_path / "broken").touch()
+    origin = await start_tree(doc, {"dir": str(tmp_path)})
+    with pytest.raises(WorkflowFailureError):
+        await client.get_workflow_handle(origin.id).result()
+    history = await read_run_history(client, origin.id, origin.first_execution_run_id or "")
+    sub = history.calls[0]
+    assert (sub.node, sub.activity, sub.status) == ("sub", "subtree:inner-tree", "completed")
+    assert sub.args == {"dir": str(tmp_path), "topic": "refunds"}
+    assert sub.result["output"] == {"v": "refunds"}
+
+    (tmp_path / "broken").unlink()
+    compiled = compile_for_tests(doc, registry)
+    request = run_request(compiled, history.request.inputs, "tests").model_copy(
+        update={"rerun": history.rerun_plan("charge")}
+    )
+    handle = await client.start_workflow(
+        DecisionTreeWorkflow.run,
+        request,
+        **start_options(
+            compiled, tenant_id="tests", workflow_id=f"tests:{uuid.uuid4().hex}", task_queue=worker
+        ),
+    )
+    result = await handle.result()
+    assert result.output == {"charged": "refunds"}
+    assert tally_calls(tmp_path / "inner") == 1  # the child run was not started again
+    assert tally_calls(tmp_path / "charge") == 2
