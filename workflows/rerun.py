@@ -5,9 +5,8 @@ per node, the results its origin recorded, in visit order (`RerunPlan`). Until t
 walk first reaches `from_node`, a tool node, router/LLM decision or subtree whose
 rendered arguments (inputs) digest the same as the recorded call's takes the recorded
 result and issues no activity or child run; an input node takes its recorded answer
-without waiting. From
-`from_node` on (and for any call whose arguments differ, or that failed in the
-origin) the run calls activities as usual. Rule decisions and templates are
+without waiting. From `from_node` on (and for any call whose arguments differ, or
+that failed in the origin) the run calls activities as usual. Rule decisions and templates are
 recomputed: they are deterministic, so they reproduce the origin's choices unless an
 input override changes them. Pure and sandbox safe; `RecordedResults` is the
 interpreter's per-run view of the plan.
