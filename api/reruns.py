@@ -26,7 +26,7 @@ from temporalio.service import RPCError
 from api.db.models import RunRecord
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.run_policy import RerunStart, StartRequest, find_run, idempotency_conflict
-from api.runs import LIST_RPC_TIMEOUT, RerunRef, RunService, RunView, _summary_status
+from api.runs import LIST_RPC_TIMEOUT, RerunRef, RunService, RunView, summary_status
 from api.tenancy import TenantSettings
 from api.trees import conflict, get_tree
 from foundation.flags.client import FlagClient
@@ -195,7 +195,7 @@ class RerunService:
                 RerunRef(
                     id=rerun_key,
                     workflow_id=execution.id,
-                    status=_summary_status(execution.status, status),
+                    status=summary_status(execution.status, status),
                     started_at=execution.start_time,
                     links=self.runs.links(tenant_id, rerun_key, execution.id),
                 )

@@ -461,7 +461,7 @@ class RunService:
                     workflow_id=execution.id,
                     tree=attrs.get(sa_keys.TREE_NAME),
                     tree_version=attrs.get(sa_keys.TREE_VERSION),
-                    status=_summary_status(execution.status, attrs.get(sa_keys.RUN_STATUS)),
+                    status=summary_status(execution.status, attrs.get(sa_keys.RUN_STATUS)),
                     started_at=execution.start_time,
                     closed_at=execution.close_time,
                     links=self.links(tenant_id, key, execution.id),
@@ -532,7 +532,7 @@ def _key_of(workflow_id: str | None, prefix: str) -> str | None:
     return workflow_id[len(prefix) :]
 
 
-def _summary_status(status: WorkflowExecutionStatus | None, run_status: str | None) -> str:
+def summary_status(status: WorkflowExecutionStatus | None, run_status: str | None) -> str:
     if status == WorkflowExecutionStatus.RUNNING or status is None:
         return "waiting_input" if run_status == "waiting_input" else "running"
     return _CLOSED.get(status, "failed")

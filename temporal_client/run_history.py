@@ -28,6 +28,10 @@ MAX_GENERATIONS = 1_000
 """Continue-as-new generations read for one run before giving up (a run this long is
 not re-run from its history)."""
 
+MAX_HISTORY_PAYLOAD_BYTES = 50_000_000
+"""Payload bytes decoded for one run over all its generations (Temporal's default limit
+for one generation's history is 50 MB); a longer run is not read."""
+
 CallStatus = Literal["completed", "failed", "timed_out", "cancelled", "pending"]
 _FAILURE_NODE = re.compile(r"^nodes\.([A-Za-z_][A-Za-z0-9_-]*)")
 _CHILD_ENDS = frozenset(
@@ -184,10 +188,14 @@ class _Reader:
 
     def __init__(self, converter: DataConverter) -> None:
         self.converter = converter
+        self.decoded_bytes = 0
 
     async def _one(self, payloads: Payloads, hint: type | None = None) -> Any:
         if not payloads.payloads:
             return None
+        self.decoded_bytes += payloads.ByteSize()
+        if self.decoded_bytes > MAX_HISTORY_PAYLOAD_BYTES:
+            raise HistoryUnreadable(f"more than {MAX_HISTORY_PAYLOAD_BYTES} bytes of payloads")
         values = await self.converter.decode(payloads.payloads, [hint] if hint else None)
         return values[0]
 
@@ -291,6 +299,8 @@ class _Reader:
         scheduled = event.activity_task_scheduled_event_attributes
         try:
             call: ToolCall = await self._one(scheduled.input, ToolCall)
+        except HistoryUnreadable:
+            raise
         except Exception:  # not a tool call (no Treeflow activity takes anything else)
             return None
         if call is None or not call.node_id:
@@ -312,6 +322,8 @@ class _Reader:
         node = initiated.workflow_id.removeprefix(f"{into.workflow_id}/").split("/", 1)[0]
         try:
             request: RunRequest = await self._one(initiated.input, RunRequest)
+        except HistoryUnreadable:
+            raise
         except Exception:  # not a tree run
             return None
         return RecordedCall(

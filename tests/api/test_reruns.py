@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 from activities.tool_modules import build_registry
+from api import reruns
 from api.services import Services
+from temporal_client import run_history
 from tests.api.conftest import World
 from tests.api.test_runs import runs_url, start, wait_until
 from tests.api.test_trees import create, trees_url, unique
@@ -273,9 +275,21 @@ async def test_a_rerun_runs_the_pinned_or_the_published_version(
 
 
 @pytest.mark.usefixtures("with_tally")
-async def test_bad_reruns_are_problems_naming_the_field(world: World, tmp_path: Path) -> None:
+async def test_bad_reruns_are_problems_naming_the_field(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name, origin = await failed_origin(world, tmp_path)
     client = world.user.client
+    with monkeypatch.context() as patched:
+        patched.setattr(run_history, "MAX_HISTORY_PAYLOAD_BYTES", 100)
+        too_long = await rerun(client, world.tenant_a, origin, unique("x"))
+    assert too_long.status_code == 409
+    assert too_long.json()["type"].endswith("rerun-unavailable")
+    with monkeypatch.context() as patched:
+        patched.setattr(reruns, "MAX_REUSED_BYTES", 10)
+        too_big = await rerun(client, world.tenant_a, origin, unique("x"))
+    assert too_big.status_code == 422
+    assert too_big.json()["errors"][0]["field"] == "body.from_node"
     unknown = await rerun(client, world.tenant_a, origin, unique("x"), from_node="nowhere")
     assert unknown.status_code == 422
     assert unknown.json()["errors"] == [

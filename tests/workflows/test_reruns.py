@@ -26,10 +26,11 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from foundation.secrets import Keyring
 from foundation.secrets.payload_codec import TenantPayloadCodec
+from temporal_client import run_history
 from temporal_client.connection import TemporalSettings, data_converter
-from temporal_client.run_history import read_run_history
+from temporal_client.run_history import HistoryUnreadable, read_run_history
 from temporal_client.run_start import run_request, start_options
-from tests.support.temporal_fixtures import StartTree, compile_for_tests
+from tests.support.temporal_fixtures import RunTree, StartTree, compile_for_tests
 from tests.support.tools import tally_calls
 from tests.support.trees import end, tool_node, tree
 from worker.runner import build_worker
@@ -250,3 +251,16 @@ async def test_a_subtree_before_from_node_is_not_run_again(
     assert result.output == {"charged": "refunds"}
     assert tally_calls(tmp_path / "inner") == 1  # the child run was not started again
     assert tally_calls(tmp_path / "charge") == 2
+
+
+async def test_a_history_over_the_payload_budget_is_not_read(
+    run_tree: RunTree, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = await run_tree(
+        tree({"a": counted("a", "x" * 2_000, next="e"), "e": end()}), {"dir": str(tmp_path)}
+    )
+    first_run = run.handle.first_execution_run_id or ""
+    assert (await read_run_history(client, run.handle.id, first_run)).calls
+    monkeypatch.setattr(run_history, "MAX_HISTORY_PAYLOAD_BYTES", 1_000)
+    with pytest.raises(HistoryUnreadable, match="1000 bytes"):
+        await read_run_history(client, run.handle.id, first_run)
