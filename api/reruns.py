@@ -21,7 +21,7 @@ from typing import Any, Literal
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
@@ -146,7 +146,19 @@ class RerunService:
                 digest=ask.digest,
             ),
         )
-        view, created = await self.runs.start(session, client, request)
+        try:
+            view, created = await self.runs.start(session, client, request)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.INVALID_ARGUMENT or sa_keys.RERUN_OF.name not in str(
+                exc
+            ):
+                raise
+            raise ProblemError(  # a namespace set up before re-runs existed
+                503,
+                f"re-runs need the {sa_keys.RERUN_OF.name} search attribute: run "
+                "`treeflow temporal-setup` against this Temporal namespace",
+                type_=PROBLEM_BASE + "temporal-setup-needed",
+            ) from None
         if created:
             self._listed.pop((ask.tenant_id, ask.origin_key), None)
         return view, created

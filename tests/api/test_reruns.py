@@ -8,21 +8,34 @@ last tool fails while a flag file exists (or when an input says so).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from fastapi import FastAPI
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 
+from activities.registry import ToolRegistry
+from activities.runtime import ToolHost
 from activities.tool_modules import build_registry
 from api import reruns
 from api.services import Services
+from api.settings import Settings
 from temporal_client import run_history
-from tests.api.conftest import World
+from temporal_client.connection import TemporalSettings
+from tests.api.conftest import World, client_for
 from tests.api.test_runs import runs_url, start, wait_until
-from tests.api.test_trees import create, trees_url, unique
+from tests.api.test_trees import create, tree_source, trees_url, unique
 from tests.support.tools import tally_calls
+from treeflow.devserver import DevServer, free_port
+from worker.runner import build_worker
+from worker.settings import WorkerSettings
+from workflows.search_attributes import ALL_KEYS, RERUN_OF
 
 
 def tally(node: str, value: str, **extra: Any) -> dict[str, Any]:
@@ -333,3 +346,45 @@ async def test_bad_reruns_are_problems_naming_the_field(
     assert named.status_code == 201, named.text
     done = await wait_until(client, named.json()["links"]["self"], {"completed"})
     assert done["output"]["approval"] == "no"
+
+
+async def test_a_namespace_without_the_rerun_attribute_answers_503_not_500(
+    world: World,
+    make_settings: Callable[..., Settings],
+    start_app: Callable[[Settings], Awaitable[FastAPI]],
+    registry: ToolRegistry,
+    tmp_path: Path,
+) -> None:
+    """A namespace set up before re-runs existed (every attribute but `RerunOf`)."""
+    older = DevServer(
+        port=free_port(), ui_port=None, log_file=tmp_path / "log", register_search_attributes=False
+    )
+    with older.running():
+        settings = TemporalSettings(address=older.address, task_queue="older")
+        client = await Client.connect(**settings.connect_kwargs())
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=settings.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+                    for key in ALL_KEYS
+                    if key is not RERUN_OF
+                },
+            )
+        )
+        app = await start_app(make_settings(temporal=settings))
+        async with (
+            ToolHost(registry).running() as host,
+            build_worker(client, WorkerSettings(graceful_shutdown_seconds=1), "older", host),
+            client_for(app, world.user.token) as user,
+        ):
+            name = unique("older")
+            await create(user, world.tenant_a, tree_source(name))
+            key = unique("older-run")
+            started = await start(user, world.tenant_a, name, key)
+            assert started.status_code == 201, started.text
+            await wait_until(user, started.json()["links"]["self"], {"completed"})
+            refused = await rerun(user, world.tenant_a, key, unique("x"), from_node="done")
+            assert refused.status_code == 503
+            assert refused.json()["type"].endswith("temporal-setup-needed")
+            assert "treeflow temporal-setup" in refused.json()["detail"]
