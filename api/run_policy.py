@@ -33,6 +33,19 @@ from foundation.flags.client import FlagClient, FlagContext
 from foundation.flags.gates import blocked_tools
 from foundation.flags.rollout import RolloutDecision, decide_rollout, rollout_flag
 from temporal_client.run_start import check_inputs
+from workflows.rerun import RerunPlan
+
+
+@dataclass(frozen=True, slots=True)
+class RerunStart:
+    """What makes a start a re-run (built by api.reruns from the origin's history)."""
+
+    origin: dict[str, Any]
+    """`workflow_id`, `run_id`, `key` and `from_node`: the memo's `rerun_of`."""
+    plan: RerunPlan
+    reached: frozenset[str]
+    """The nodes the origin's history shows it visited."""
+    digest: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,7 @@ class StartRequest:
     version: int | None
     inputs: dict[str, Any]
     flags: FlagClient | None = None
+    rerun: RerunStart | None = None
 
     @property
     def flag_context(self) -> FlagContext:
@@ -263,6 +277,42 @@ def start_policy(plans: TreePlans, counts: RunCounts) -> StartPolicy:
             GateFlaggedTools(),
             EnforceToolAllowList(),
             MatchDeclaredInputs(),
+            RejectInvalidRequest(),
+            EnforceConcurrentRunQuota(counts),
+            EnforceDailyRunQuota(counts),
+        ]
+    )
+
+
+class CheckRerunNode(StartRule):
+    """A re-run's `from_node` must be a node of the tree it runs and one its origin
+    reached (the history shows a visit)."""
+
+    async def apply(self, attempt: StartAttempt) -> None:
+        rerun = attempt.request.rerun
+        assert rerun is not None, "only the re-run policy has this rule"
+        node = rerun.plan.from_node
+        if node not in attempt.resolved.compiled.spec.nodes:
+            attempt.problems.append(
+                FieldError(field="body.from_node", message=f"the tree has no node '{node}'")
+            )
+        elif node not in rerun.reached:
+            attempt.problems.append(
+                FieldError(field="body.from_node", message=f"the run never reached '{node}'")
+            )
+
+
+def rerun_policy(plans: TreePlans, counts: RunCounts) -> StartPolicy:
+    """The rules of a re-run: those of a start, with its version fixed by the caller
+    (no rollout routing) and its `from_node` checked before any problem is reported."""
+    return StartPolicy(
+        [
+            ReplayIdempotentRequest(),
+            ResolveTreeVersion(plans),
+            GateFlaggedTools(),
+            EnforceToolAllowList(),
+            MatchDeclaredInputs(),
+            CheckRerunNode(),
             RejectInvalidRequest(),
             EnforceConcurrentRunQuota(counts),
             EnforceDailyRunQuota(counts),

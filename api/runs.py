@@ -41,6 +41,7 @@ from api.run_policy import (
     StartRequest,
     find_run,
     idempotency_conflict,
+    rerun_policy,
     start_policy,
 )
 from api.singleflight import SingleFlight
@@ -104,6 +105,25 @@ class Pending(BaseModel):
     choices: list[str] | None = None
 
 
+class RerunOrigin(BaseModel):
+    """The run a re-run started from, and the node it re-ran from."""
+
+    id: str = Field(description="The origin's idempotency key.")
+    workflow_id: str
+    run_id: str = Field(description="The origin's first run id.")
+    from_node: str
+
+
+class RerunRef(BaseModel):
+    """A re-run of this run (newest first, at most `MAX_RERUNS_LISTED`)."""
+
+    id: str
+    workflow_id: str
+    status: str
+    started_at: datetime | None
+    links: Links
+
+
 class RunView(BaseModel):
     """A run as the API shows it."""
 
@@ -122,6 +142,10 @@ class RunView(BaseModel):
     output: dict[str, Any] | None = None
     failure: Failure | None = None
     links: Links
+    rerun_of: RerunOrigin | None = Field(default=None, description="Set on re-runs.")
+    reruns: list[RerunRef] = Field(
+        default_factory=list, description="This run's re-runs, newest first (a bounded list)."
+    )
 
 
 class RunSummary(BaseModel):
@@ -133,6 +157,7 @@ class RunSummary(BaseModel):
     started_at: datetime | None
     closed_at: datetime | None
     links: Links
+    rerun_of: str | None = Field(default=None, description="The origin's key, on re-runs.")
 
 
 class RunPage(BaseModel):
@@ -167,6 +192,7 @@ class RunService:
         self._plans = TreePlans()
         self._counts = RunCounts()
         self.policy = start_policy(self._plans, self._counts)
+        self.rerun_policy = rerun_policy(self._plans, self._counts)
 
     def links(self, tenant_id: uuid.UUID, key: str, wf_id: str) -> Links:
         return Links(
@@ -183,9 +209,13 @@ class RunService:
         The checks are the rules of `api.run_policy` (idempotency, version and rollout,
         flag gates, tool allow-list, inputs, quotas), applied in order.
         """
-        digest = request_hash(request.tree_name, request.version, request.inputs)
+        rerun = request.rerun
+        if rerun is None:
+            digest = request_hash(request.tree_name, request.version, request.inputs)
+        else:
+            digest = rerun.digest
         attempt = StartAttempt(request, session, client, digest)
-        await self.policy.apply(attempt)
+        await (self.policy if rerun is None else self.rerun_policy).apply(attempt)
         if attempt.existing is not None:
             return await self.view(session, client, attempt.existing), False
         # End the read transaction before the Temporal call: the embedded SQLite has
@@ -207,16 +237,22 @@ class RunService:
                 raise idempotency_conflict() from None
             return await self.view(session, client, raced), False
         self._counts.started(request.tenant_id)
-        return self._fresh_view(record), True
+        view = self._fresh_view(record)
+        if rerun is not None:
+            view.rerun_of = RerunOrigin.model_validate(rerun.origin)
+        return view, True
 
     async def _start_workflow(self, client: Client, attempt: StartAttempt) -> RunRecord:
         """Start the workflow the policy let through; the record to store for it."""
         request, plan, rollout = attempt.request, attempt.resolved, attempt.rollout
         tenant = str(request.tenant_id)
         wf_id = workflow_id(tenant, request.key)
+        run = run_request(plan.compiled, request.inputs, tenant)
+        if request.rerun is not None:
+            run = run.model_copy(update={"rerun": request.rerun.plan})
         handle = await client.start_workflow(
             DecisionTreeWorkflow.run,
-            run_request(plan.compiled, request.inputs, tenant),
+            run,
             **start_options(
                 plan.compiled,
                 tenant_id=tenant,
@@ -224,6 +260,7 @@ class RunService:
                 task_queue=self.temporal.task_queue,
                 memo={"tree_version_number": plan.number, "started_by": request.actor},
                 rollout=rollout.record() if rollout is not None else None,
+                rerun_of=request.rerun.origin if request.rerun is not None else None,
             ),
         )
         return RunRecord(
@@ -324,6 +361,9 @@ class RunService:
         handle = client.get_workflow_handle(record.workflow_id)
         description = await handle.describe()
         status = description.status
+        if description.typed_search_attributes.get(sa_keys.RERUN_OF) is not None:
+            origin = await description.memo_value("rerun_of", None)
+            base.rerun_of = RerunOrigin.model_validate(origin) if origin else None
         if status == WorkflowExecutionStatus.RUNNING or status is None:
             try:
                 progress: Progress = await handle.query(
@@ -421,10 +461,11 @@ class RunService:
                     workflow_id=execution.id,
                     tree=attrs.get(sa_keys.TREE_NAME),
                     tree_version=attrs.get(sa_keys.TREE_VERSION),
-                    status=_summary_status(execution.status, attrs.get(sa_keys.RUN_STATUS)),
+                    status=summary_status(execution.status, attrs.get(sa_keys.RUN_STATUS)),
                     started_at=execution.start_time,
                     closed_at=execution.close_time,
                     links=self.links(tenant_id, key, execution.id),
+                    rerun_of=_key_of(attrs.get(sa_keys.RERUN_OF), prefix),
                 )
             )
         return RunPage(
@@ -484,7 +525,14 @@ def _failure(error: WorkflowFailureError) -> Failure:
     return Failure(message=message[:2000], type=kind)
 
 
-def _summary_status(status: WorkflowExecutionStatus | None, run_status: str | None) -> str:
+def _key_of(workflow_id: str | None, prefix: str) -> str | None:
+    """The idempotency key in a workflow id of this tenant (`<tenant>:<key>`)."""
+    if workflow_id is None or not workflow_id.startswith(prefix):
+        return None
+    return workflow_id[len(prefix) :]
+
+
+def summary_status(status: WorkflowExecutionStatus | None, run_status: str | None) -> str:
     if status == WorkflowExecutionStatus.RUNNING or status is None:
         return "waiting_input" if run_status == "waiting_input" else "running"
     return _CLOSED.get(status, "failed")

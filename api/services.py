@@ -20,6 +20,7 @@ from api.auth.tokens import TokenService, generate_signing_key, load_signing_key
 from api.db.engine import make_engine, make_session_factory
 from api.paging import PageTokens
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
+from api.reruns import RerunService
 from api.runs import RunService
 from api.settings import Settings
 from api.telemetry import ApiMetrics
@@ -52,6 +53,7 @@ class Services:
     registry: ToolRegistry
     temporal: TemporalGateway
     runs: RunService
+    reruns: RerunService
     metrics: ApiMetrics
     flags: FlagClient
     page_tokens: PageTokens
@@ -75,6 +77,7 @@ def build_services(
     """Create engines, key material and caches; connects to nothing yet."""
     engine = make_engine(settings.database_url, settings.database_pool_size)
     sessions = make_session_factory(engine)
+    runs = RunService(settings.temporal, settings.open_run_cache_seconds)
     if settings.jwt_signing_keys:
         keys = load_signing_keys([k.get_secret_value() for k in settings.jwt_signing_keys])
     else:
@@ -132,7 +135,8 @@ def build_services(
             tracer=tracer_provider.get_tracer("treeflow") if tracer_provider else None,
             codec=codec if encrypt_payloads else None,
         ),
-        runs=RunService(settings.temporal, settings.open_run_cache_seconds),
+        runs=runs,
+        reruns=RerunService(runs),
         metrics=ApiMetrics(),
         flags=FlagClient(settings.flags),
         page_tokens=build_page_tokens(settings),

@@ -81,6 +81,7 @@ def start_options(
     task_queue: str,
     memo: Mapping[str, Any] | None = None,
     rollout: Mapping[str, Any] | None = None,
+    rerun_of: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `Client.start_workflow` (id, queue, search attributes...).
 
@@ -93,6 +94,9 @@ def start_options(
     it is recorded in the memo under `rollout` and its `arm` as the `TreeRollout`
     search attribute, so the choice is part of the run's history and never made
     again in workflow code. Without it the options are exactly as before.
+
+    `rerun_of` (a re-run's origin: `workflow_id`, `run_id`, `key`, `from_node`) goes
+    into the memo under `rerun_of` and its workflow id into the `RerunOf` attribute.
     """
     extra_memo = dict(memo or {})
     arm: str | None = None
@@ -101,11 +105,15 @@ def start_options(
         if not arm:
             raise ValueError("rollout: an 'arm' (stable or candidate) is required")
         extra_memo["rollout"] = dict(rollout)
+    origin: str | None = None
+    if rerun_of is not None:
+        origin = str(rerun_of["workflow_id"])
+        extra_memo["rerun_of"] = dict(rerun_of)
     return {
         "id": workflow_id,
         "task_queue": task_queue,
         "search_attributes": search_attributes.for_run(
-            tenant_id, tree.name, tree.version, tree.hash, rollout_arm=arm
+            tenant_id, tree.name, tree.version, tree.hash, rollout_arm=arm, rerun_of=origin
         ),
         "memo": {
             "tree": tree.name,

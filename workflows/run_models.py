@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from workflows.compiled import CompiledTree
+from workflows.rerun import RerunPlan
 
 MAX_PATH_KEPT = 500  # path entries kept in state; `steps` counts all of them
 MAX_TASKS_KEPT = 200
@@ -82,6 +83,9 @@ class RunRequest(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     tenant_id: str = "default"
     checkpoint: Checkpoint | None = None
+    rerun: RerunPlan | None = Field(
+        default=None, description="A re-run's recorded results to reuse (workflows.rerun)."
+    )
 
 
 class PendingInput(BaseModel):

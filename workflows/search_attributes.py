@@ -5,7 +5,8 @@
 `ended`); the lifecycle itself is Temporal's `ExecutionStatus`. `TreeRollout` is
 present only on runs whose tree version was chosen by a rollout flag at start
 (`stable` or `candidate`; the flag and variant are in the memo). Writing it only then
-keeps a plain run's history exactly as long as a hand-written workflow's.
+keeps a plain run's history exactly as long as a hand-written workflow's. `RerunOf`
+is present only on re-runs: the workflow id of the run they re-run (api.reruns).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ TREE_VERSION = SearchAttributeKey.for_keyword("TreeVersion")
 TREE_HASH = SearchAttributeKey.for_keyword("TreeHash")
 RUN_STATUS = SearchAttributeKey.for_keyword("RunStatus")
 TREE_ROLLOUT = SearchAttributeKey.for_keyword("TreeRollout")
+RERUN_OF = SearchAttributeKey.for_keyword("RerunOf")
 
 ALL_KEYS: tuple[SearchAttributeKey[str], ...] = (
     TENANT_ID,
@@ -26,6 +28,7 @@ ALL_KEYS: tuple[SearchAttributeKey[str], ...] = (
     TREE_HASH,
     RUN_STATUS,
     TREE_ROLLOUT,
+    RERUN_OF,
 )
 
 
@@ -36,6 +39,7 @@ def for_run(
     tree_hash: str,
     *,
     rollout_arm: str | None = None,
+    rerun_of: str | None = None,
 ) -> TypedSearchAttributes:
     """The attributes a run starts with."""
     pairs: list[SearchAttributePair[str]] = [
@@ -46,6 +50,8 @@ def for_run(
     ]
     if rollout_arm:
         pairs.append(SearchAttributePair(TREE_ROLLOUT, rollout_arm))
+    if rerun_of:
+        pairs.append(SearchAttributePair(RERUN_OF, rerun_of))
     return TypedSearchAttributes(pairs)
 
 

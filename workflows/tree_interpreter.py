@@ -32,6 +32,7 @@ from workflows.activity_defaults import (
 )
 from workflows.compiled import CompiledTree
 from workflows.evaluation import RunEvaluator
+from workflows.rerun import RecordedResults
 from workflows.run_models import (
     Checkpoint,
     Environment,
@@ -110,6 +111,7 @@ class TreeRun:
         self.answers: dict[str, Any] = {}
         self.output: dict[str, Any] | None = None
         self.evaluator = RunEvaluator()
+        self.recorded = RecordedResults(request.rerun)
 
     def _inputs_with_defaults(self, inputs: dict[str, Any]) -> dict[str, Any]:
         declared = self.tree.spec.inputs or {}
@@ -171,6 +173,7 @@ class TreeRun:
                     "StepLimitExceeded",
                 )
             self.env.visit(node_id)
+            self.recorded.reached(node_id)
             self.current = node_id
             workflow.set_current_details(f"node `{node_id}` · step {self.env.steps}")
             node_id = await self._step(node_id, self.tree.spec.nodes[node_id])
@@ -212,6 +215,7 @@ class TreeRun:
                 checkpoint=Checkpoint(
                     node=node_id, environment=self.env, generation=self.generation + 1
                 ),
+                rerun=self.recorded.remaining(),
             )
         )
 
@@ -301,7 +305,11 @@ class TreeRun:
         summary: str,
         definition: dict[str, Any] | None = None,
     ) -> Any:
-        """Run the activity `name@x.y.z` for a tool node or a router/LLM decision."""
+        """Run the activity `name@x.y.z` for a tool node or a router/LLM decision
+        (a re-run takes the origin's recorded result instead: workflows.rerun)."""
+        recorded = self.recorded.take(node_id, args)
+        if recorded is not None:
+            return recorded.result
         call = ToolCall(
             args=args,
             tenant_id=self.tenant_id,
@@ -493,6 +501,9 @@ class TreeRun:
     # ------------------------------------------------------------ user input
 
     async def _input(self, node_id: str, node: InputNode) -> str | None:
+        recorded = self.recorded.answer(node_id)
+        if recorded is not None:
+            return self._answered(node_id, node, recorded.result)
         prompt = str(self._render(node.prompt, f"nodes.{node_id}.prompt"))
         self.waiting[node_id] = PendingInput(
             node=node_id,
@@ -521,7 +532,9 @@ class TreeRun:
             if not self.waiting:
                 self.phase = "running"
                 workflow.upsert_search_attributes([RUN_STATUS.value_unset()])
-        answer = self.answers.pop(node_id)
+        return self._answered(node_id, node, self.answers.pop(node_id))
+
+    def _answered(self, node_id: str, node: InputNode, answer: Any) -> str | None:
         self.env.state[node.save_as] = answer
         self.env.results[node_id] = {"answer": answer}
         self.env.record(TaskRecord(node=node_id, kind="input", summary="answered"))
@@ -594,6 +607,9 @@ class TreeRun:
         inputs = self._render(node.inputs, f"nodes.{node_id}.inputs")
         visit = self.env.passes.get(node_id, 0) + 1
         self.env.passes[node_id] = visit
+        recorded = self.recorded.take(node_id, inputs)
+        if recorded is not None:
+            return self._subtree_done(node_id, node, RunResult.model_validate(recorded.result))
         info = workflow.info()
         try:
             result: RunResult = await workflow.execute_child_workflow(
@@ -617,11 +633,14 @@ class TreeRun:
             raise _fail(f"nodes.{node_id}", f"subtree failed: {message}", "SubtreeFailed") from exc
         finally:
             self.evaluator.waited()
+        return self._subtree_done(node_id, node, result)
+
+    def _subtree_done(self, node_id: str, node: SubtreeNode, result: RunResult) -> str | None:
         output = result.model_dump(mode="json")
         self.env.results[node_id] = output
         self.env.last_result = output["output"]
         self.env.record(
-            TaskRecord(node=node_id, kind="subtree", summary=f"{child.spec.name}: {result.outcome}")
+            TaskRecord(node=node_id, kind="subtree", summary=f"{result.tree}: {result.outcome}")
         )
         return node.next
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.rbac import Access, Permission, requires
+from api.reruns import RerunAsk, VersionChoice
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.run_policy import StartRequest
 from api.runs import RunPage, RunView
@@ -47,6 +48,28 @@ class StartRun(BaseModel):
         description="Default: the published version, else the latest.",
     )
     inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class RerunIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"from_node": "charge", "inputs": {"amount": 12}, "version": "pinned"}]
+        },
+    )
+
+    from_node: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$",
+        description="Node to run again from; default: the node the run failed at.",
+    )
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides merged over the run's inputs."
+    )
+    version: VersionChoice = Field(
+        default="pinned",
+        description="`pinned`: the run's exact tree version; `published`: the published one.",
+    )
 
 
 class InputIn(BaseModel):
@@ -153,7 +176,43 @@ async def get_run(
     body = await services.runs.get_json(
         services.sessions, services.temporal.client, access.tenant_id, key
     )
+    body = await services.reruns.with_reruns(body, services.temporal.client, access.tenant_id, key)
     return Response(content=body, media_type="application/json")
+
+
+@router.post("/{key}/rerun", status_code=201)
+async def rerun(
+    key: RunKey,
+    body: RerunIn,
+    idempotency_key: IdempotencyKey,
+    response: Response,
+    access: Annotated[Access, requires(Permission.RUNS_START)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> RunView:
+    """Start a new run that reuses this closed run's recorded results before `from_node`
+    (their tools are not called again); the same key again returns the same re-run (200)."""
+    assert access.tenant_id is not None
+    ask = RerunAsk(
+        tenant_id=access.tenant_id,
+        settings=await tenant_settings_of(services, access),
+        actor=access.actor.subject,
+        key=idempotency_key,
+        origin_key=key,
+        from_node=body.from_node,
+        inputs=body.inputs,
+        version=body.version,
+        flags=services.flags,
+    )
+    view, created = await services.reruns.start(session, client, ask)
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = view.links.self
+    audit.target(view.id)
+    audit.detail(rerun_of=key, from_node=view.rerun_of.from_node if view.rerun_of else None)
+    return view
 
 
 @router.post("/{key}/input")

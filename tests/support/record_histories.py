@@ -3,7 +3,9 @@
 Run after adding a template or sample, or after a deliberate, versioned change to
 the interpreter (see docs/workflow-versioning.md). Existing files are kept (they
 are the proof that old runs still replay); only samples without a history are
-recorded, unless `--stem-suffix` records every sample again under new names:
+recorded, unless `--stem-suffix` records every sample again under new names. The
+re-runs in `RERUNS` (a sample run, then a re-run of it from a node that reuses the
+earlier results) are recorded as `<template>__<sample>__rerun`:
 
     .venv/bin/python -m tests.support.record_histories [--stem-suffix __v2]
 """
@@ -23,14 +25,20 @@ import templates
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from temporal_client.connection import TemporalSettings
+from temporal_client.run_history import read_run_history
+from temporal_client.run_start import run_request, start_options
 from tests.support.samples import child_ids, expectation_failures, run_sample
 from tests.support.tool_config import demo_store, tool_config
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
+from treeflow.toolbox import compile_text
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
+from workflows.workflow import DecisionTreeWorkflow
 
 OUT = Path(__file__).resolve().parents[1] / "histories"
+RERUNS = (("support-triage", "double-charge", "billing_reply"),)
+"""(template, sample, from_node): re-runs whose histories prove reuse replays."""
 INDEX = "index.json"  # history file stem -> workflow id (replay needs the real id)
 
 
@@ -59,6 +67,11 @@ async def record(out: Path, suffix: str = "") -> int:
                         client, registry, template, sample, out, index, stem
                     ):
                         return 1
+            for name, sample_name, from_node in RERUNS:
+                stem = f"{name}__{sample_name}__rerun{suffix}"
+                if not (out / f"{stem}.json").exists():
+                    rerun = (name, sample_name, from_node)
+                    await record_rerun(client, registry, rerun, out, index, suffix)
     index_file.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return 0
 
@@ -87,6 +100,51 @@ async def record_sample(
         index[child_stem] = child
     print(f"recorded {stem}")
     return True
+
+
+async def record_rerun(
+    client: Client,
+    registry: ToolRegistry,
+    rerun: tuple[str, str, str],
+    out: Path,
+    index: dict[str, str],
+    suffix: str = "",
+) -> None:
+    """Run a sample, re-run it from `from_node` reusing what it recorded, and write the
+    re-run's history (which holds no activity for the reused steps)."""
+    name, sample_name, from_node = rerun
+    template = templates.load(name)
+    sample = next(s for s in template.samples if s.name == sample_name)
+    _result, origin = await run_sample(client, registry, template, sample, "record")
+    history = await read_run_history(client, origin.id, origin.first_execution_run_id or "")
+    compiled = compile_text(template.text, registry)
+    request = run_request(compiled, history.request.inputs, "samples").model_copy(
+        update={"rerun": history.rerun_plan(from_node)}
+    )
+    handle = await client.start_workflow(
+        DecisionTreeWorkflow.run,
+        request,
+        **start_options(
+            compiled,
+            tenant_id="samples",
+            workflow_id=f"{origin.id}-rerun",
+            task_queue="record",
+            rerun_of={
+                "id": origin.id.split(":", 1)[1],
+                "workflow_id": origin.id,
+                "run_id": origin.first_execution_run_id,
+                "from_node": from_node,
+            },
+        ),
+    )
+    result = await handle.result()
+    failures = expectation_failures(sample, result)
+    if failures:
+        raise SystemExit(f"{name}/{sample_name} re-run: {failures}")
+    stem = f"{name}__{sample_name}__rerun{suffix}"
+    (out / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
+    index[stem] = handle.id
+    print(f"recorded {stem}")
 
 
 if __name__ == "__main__":

@@ -139,4 +139,36 @@ async def nap(args: NapInput, ctx: ToolContext) -> NapOutput:
     return NapOutput(slept=args.seconds, attempt=ctx.info.attempt)
 
 
-TEST_TOOLS = (echo_v1, flaky, broken, slow, add, strict, legacy, nap)
+class TallyInput(BaseModel):
+    counter: str = Field(description="File that gets one line per call (the call count).")
+    value: Any = None
+    fail: bool = Field(default=False, description="Fail without retry (driven by inputs).")
+    fail_while: str | None = Field(default=None, description="Fail while this file exists.")
+
+
+class TallyOutput(BaseModel):
+    value: Any = None
+    calls: int
+
+
+@tool(name="tally", version="1.0.0")
+async def tally(args: TallyInput, ctx: ToolContext) -> TallyOutput:
+    """Count this call in `counter`, then fail if told to, else return `value`."""
+    calls = await asyncio.to_thread(_count_call, Path(args.counter), ctx.info.workflow_id)
+    if args.fail or (args.fail_while is not None and Path(args.fail_while).exists()):
+        raise NonRetryableToolError("tally was told to fail")
+    return TallyOutput(value=args.value, calls=calls)
+
+
+def _count_call(counter: Path, workflow_id: str) -> int:
+    with counter.open("a") as lines:
+        lines.write(f"{workflow_id}\n")
+    return tally_calls(counter)
+
+
+def tally_calls(counter: Path) -> int:
+    """How many times `tally` ran with this counter file."""
+    return len(counter.read_text().splitlines()) if counter.exists() else 0
+
+
+TEST_TOOLS = (echo_v1, flaky, broken, slow, add, strict, legacy, nap, tally)
