@@ -28,7 +28,7 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 import pyarrow.compute as pc
-from lancedb.index import FTS, BTree, IvfSq
+from lancedb.index import FTS, Bitmap, BTree, IvfSq
 from lancedb.query import ColumnOrdering
 
 from activities.backends.base import (
@@ -108,6 +108,11 @@ VECTOR_REFINE_FACTOR = 5
 With the IVF-SQ index this lifts recall@10 against exact search from about 0.75 to
 0.99 at 100k tickets for about 3 ms more per query.
 """
+
+BITMAP_MAX_DISTINCT = 1_000
+"""Text properties with at most this many distinct values get a bitmap index (labels such
+as status or product), others a B-tree. At 100k tickets a bitmap on ``status`` took a
+filtered aggregation's read from 120 to 20 ms."""
 
 SAMPLE_MAX = 5_000
 """Most records ``sample`` returns in one call (preprocessing asks for 200 by default)."""
@@ -658,6 +663,7 @@ class EmbeddedBackend:
                 await table.create_index(_REF, config=BTree())
             if _FTS not in indexed:
                 await table.create_index(_FTS, config=FTS(with_position=False))
+            await self._scalar_indexes(table, meta.schema(None), indexed)
             rows = await table.count_rows()
             wanted = vector == "always" or (vector == "auto" and rows >= VECTOR_INDEX_MIN_ROWS)
             if wanted and _VECTOR not in indexed and rows > 0:
@@ -665,6 +671,25 @@ class EmbeddedBackend:
             return sorted({c for i in await table.list_indices() for c in i.columns})
         except OSError as exc:
             raise BackendUnavailable(f"Index build in the embedded store failed: {exc}") from exc
+
+    async def _scalar_indexes(
+        self, table: Any, schema: CollectionSchema, indexed: set[str]
+    ) -> None:
+        """Indexes for filters and sorts on the scalar properties that are not vectorized:
+        bitmaps for booleans and labels, B-trees for numbers, dates and other text."""
+        for prop in schema.properties:
+            if prop.name in indexed or prop.name in schema.vectorized:
+                continue
+            if prop.type is PropertyType.BOOLEAN:
+                config: Any = Bitmap()
+            elif prop.type in (PropertyType.INT, PropertyType.NUMBER, PropertyType.DATE):
+                config = BTree()
+            elif prop.type is PropertyType.TEXT:
+                labels = await _few_distinct(table, prop.name, BITMAP_MAX_DISTINCT)
+                config = Bitmap() if labels else BTree()
+            else:
+                continue  # arrays: filters scan them
+            await table.create_index(prop.name, config=config)
 
     async def create_vector_index(self, collection: str, *, tenant: str | None = None) -> None:
         """(Re)build the approximate vector index whatever the table's size.
@@ -712,6 +737,16 @@ class EmbeddedBackend:
 
 async def _nothing() -> list[SearchHit]:
     return []
+
+
+async def _few_distinct(table: Any, column: str, most: int) -> bool:
+    """Whether ``column`` holds at most ``most`` distinct values (streamed; stops early)."""
+    seen: set[Any] = set()
+    async for batch in await table.query().select([column]).to_batches():
+        seen.update(batch.column(0).unique().to_pylist())
+        if len(seen) > most:
+            return False
+    return True
 
 
 def _by_score(hits: list[SearchHit]) -> list[SearchHit]:
@@ -774,6 +809,13 @@ def aggregate_arrow(
                 data.schema.get_field_index(key), key, pc.list_flatten(data[key])
             )
         keyed = keyed.filter(pc.is_valid(keyed[key]))
+        if _one_pass(schema, request):
+            return AggregateResult(
+                collection=schema.name,
+                group_by=key,
+                total=total,
+                groups=_grouped_one_pass(keyed, key, request),
+            )
         counts = keyed.group_by(key).aggregate([([], "count_all")]).to_pylist()
         counts.sort(key=lambda r: (-r["count_all"], str(r[key])))
         for row in counts[: request.group_limit]:
@@ -788,6 +830,40 @@ def aggregate_arrow(
     return AggregateResult(
         collection=schema.name, group_by=request.group_by, total=total, groups=groups
     )
+
+
+_HASH_OPS = frozenset({"count", "sum", "mean", "min", "max"})
+
+
+def _one_pass(schema: CollectionSchema, request: AggregateRequest) -> bool:
+    """Whether every metric is a plain reduction over a scalar property.
+
+    Those groups come from one hash aggregation; ``top_values`` and array properties
+    take the per-group path (one filter of the table per group: at 1M rows and eight
+    groups that path cost several times the read).
+    """
+    for metric in request.metrics:
+        prop = schema.get_property(metric.property)
+        if not set(metric.ops) <= _HASH_OPS or (prop is not None and prop.type in ARRAY_TYPES):
+            return False
+    return True
+
+
+def _grouped_one_pass(keyed: pa.Table, key: str, request: AggregateRequest) -> list[AggregateGroup]:
+    wanted = dict.fromkeys((m.property, op) for m in request.metrics for op in m.ops)
+    rows = keyed.group_by(key).aggregate([([], "count_all"), *wanted]).to_pylist()
+    rows.sort(key=lambda r: (-r["count_all"], str(r[key])))
+    return [
+        AggregateGroup(
+            value=row[key],
+            count=row["count_all"],
+            metrics={
+                m.property: PropertyAggregate(**{op: row[f"{m.property}_{op}"] for op in m.ops})
+                for m in request.metrics
+            },
+        )
+        for row in rows[: request.group_limit]
+    ]
 
 
 def _metrics(

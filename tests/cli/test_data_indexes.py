@@ -7,7 +7,15 @@ import json
 import random
 from pathlib import Path
 
-from activities.backends import AggregateRequest, SearchHit, SearchRequest, where
+from activities.backends import (
+    AggregateRequest,
+    PropertyMetrics,
+    SearchHit,
+    SearchRequest,
+    SortSpec,
+    all_of,
+    where,
+)
 from activities.backends.embedded import EmbeddedBackend
 from tests.cli.test_cli import treeflow
 
@@ -73,6 +81,26 @@ def _answers(path: Path) -> list[object]:
             out.append(_ranked(filtered.hits))
         grouped = await store.aggregate("Rows", AggregateRequest(group_by="kind"))
         out.append([(g.value, g.count) for g in grouped.groups])
+        filtered_groups = await store.aggregate(
+            "Rows",
+            AggregateRequest(
+                group_by="kind",
+                filters=all_of(where("kind", "in", ["alpha", "gamma"]), where("score", "gte", 50)),
+                metrics=[PropertyMetrics(property="score", ops=["mean", "min", "max"])],
+            ),
+        )
+        out.append(filtered_groups.model_dump())
+        page = await store.search(
+            "Rows",
+            SearchRequest(
+                mode="filter",
+                filters=where("score", "lt", 20),
+                sort=SortSpec(property="score", direction="desc"),
+                offset=3,
+                limit=10,
+            ),
+        )
+        out.append([h.id for h in page.hits])
         out.append([r.id for r in await store.sample("Rows", 7)])
         await store.close()
         return out
@@ -87,13 +115,13 @@ def test_data_load_builds_indexes_that_keep_every_answer(tmp_path: Path) -> None
     load = ("data", "load", str(data), "--collection", "rows")
     with_all = treeflow(*load, "--path", str(indexed), "--indexes", "all")
     assert with_all.returncode == 0, with_all.stderr
-    assert "indexed _fts, _ref, _vector" in with_all.stdout
+    assert "indexed _fts, _ref, _vector, kind, score in" in with_all.stdout
     without = treeflow(*load, "--path", str(plain), "--indexes", "none")
     assert without.returncode == 0, without.stderr
     assert "indexed" not in without.stdout
 
-    assert {"_ref", "_fts", "_vector"} <= _indices(indexed)
-    assert not {"_ref", "_vector"} & _indices(plain)  # writes keep only the full-text index
+    assert _indices(indexed) == {"_ref", "_fts", "_vector", "kind", "score"}
+    assert _indices(plain) == {"_fts"}  # writes keep only the full-text index
     answers = _answers(indexed)
     assert answers == _answers(plain)
     assert all(answers), "every question found something"
@@ -105,7 +133,7 @@ def test_default_load_leaves_small_tables_to_exact_vector_search(tmp_path: Path)
     store = tmp_path / "store"
     loaded = treeflow("data", "load", str(data), "--collection", "rows", "--path", str(store))
     assert loaded.returncode == 0, loaded.stderr
-    assert "indexed _fts, _ref " in loaded.stdout + " "
+    assert "indexed _fts, _ref, kind, score in" in loaded.stdout
     assert "_vector" not in _indices(store)  # below VECTOR_INDEX_MIN_ROWS
     bad = treeflow("data", "load", str(data), "-c", "rows", "--path", str(store), "--indexes", "x")
     assert bad.returncode != 0
