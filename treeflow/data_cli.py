@@ -14,7 +14,7 @@ from rich.table import Table
 
 from activities.backends import Backend, BackendError, EmbeddedConfig, WeaviateConfig, open_backend
 from activities.backends.factory import DEFAULT_EMBEDDED_PATH
-from activities.backends.loader import LoadReport, load_demo, load_file
+from activities.backends.loader import IndexChoice, LoadReport, load_demo, load_file
 from activities.backends.weaviate_settings import WeaviateSettings
 
 data_app = typer.Typer(help="Load data into a retrieval store and list what it holds.")
@@ -59,6 +59,8 @@ def _report(report: LoadReport, where: str) -> None:
         f"in {report.batches} batch(es), {report.seconds:.1f}s; "
         f"{report.schema.count} objects now"
     )
+    if report.indexed:
+        console.print(f"indexed {', '.join(report.indexed)} in {report.index_seconds:.1f}s")
     table = Table("property", "type", "vectorized")
     for prop in report.schema.properties:
         table.add_row(
@@ -74,6 +76,7 @@ async def _load(
     id_field: str | None,
     replace: bool,
     tenant: str | None,
+    indexes: IndexChoice,
 ) -> LoadReport:
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -97,6 +100,7 @@ async def _load(
                 replace=replace,
                 tenant=tenant,
                 on_batch=on_batch,
+                indexes=indexes,
             )
         finally:
             await backend.close()
@@ -113,11 +117,19 @@ def load(
     ] = None,
     replace: Annotated[bool, typer.Option(help="Drop the collection first.")] = False,
     tenant: Annotated[str | None, typer.Option(help="Tenant of a multi-tenant collection.")] = None,
+    indexes: Annotated[
+        IndexChoice,
+        typer.Option(
+            help="Embedded store indexes to build after loading: auto (id and full-text; "
+            "vector from 50,000 rows), all (vector too) or none.",
+        ),
+    ] = "auto",
 ) -> None:
-    """Import a file into a collection (created when missing; re-imports update)."""
+    """Import a file into a collection (created when missing; re-imports update), then
+    build the store's indexes."""
     store = backend_for(backend, path)
     try:
-        report = asyncio.run(_load(store, file, collection, id_field, replace, tenant))
+        report = asyncio.run(_load(store, file, collection, id_field, replace, tenant, indexes))
     except BackendError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

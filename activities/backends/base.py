@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
@@ -357,4 +358,26 @@ class Backend(Protocol):
 
     async def close(self) -> None:
         """Release connections; idempotent."""
+        ...
+
+
+VectorIndexChoice = Literal["auto", "always", "never"]
+"""When ``build_indexes`` builds the approximate vector index (auto: large tables only)."""
+
+
+@runtime_checkable
+class IndexingBackend(Protocol):
+    """A store whose indexes are built on request (the embedded store; Weaviate indexes
+    every write itself). ``treeflow data load`` calls this after its last batch."""
+
+    def deferred_indexes(self) -> AbstractAsyncContextManager[None]:
+        """Writes inside skip per-write index maintenance (a bulk load that ends with
+        ``build_indexes``)."""
+        ...
+
+    async def build_indexes(
+        self, collection: str, *, tenant: str | None = None, vector: VectorIndexChoice = "auto"
+    ) -> list[str]:
+        """Fold every row into the collection's indexes, building missing ones; returns
+        the indexed columns."""
         ...

@@ -20,7 +20,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 import pyarrow.compute as pc
-from lancedb.index import FTS, HnswSq
+from lancedb.index import FTS, Bitmap, BTree, IvfSq
 from lancedb.query import ColumnOrdering
 
 from activities.backends.base import (
@@ -51,6 +51,7 @@ from activities.backends.base import (
     SearchRequest,
     SearchResult,
     TopValue,
+    VectorIndexChoice,
 )
 from activities.backends.embeddings import Embedder, HashingEmbedder, embedding_text
 from activities.backends.errors import (
@@ -93,6 +94,28 @@ with half unindexed against 2 ms indexed), so writes re-index early.
 
 KEEP_OLD_VERSIONS = timedelta(minutes=10)
 """Table versions older than this are deleted when indexes are maintained."""
+
+VECTOR_INDEX_MIN_ROWS = 50_000
+"""``build_indexes(vector="auto")`` builds the vector index from this many rows on.
+
+Below it exact search is fast (10k tickets: about 7 ms) and exact; from about 100k
+rows its scan dominates every semantic and hybrid query (100k: 55-90 ms).
+"""
+
+VECTOR_REFINE_FACTOR = 5
+"""Indexed vector search re-ranks ``limit x`` this many candidates by exact distance.
+
+With the IVF-SQ index this lifts recall@10 against exact search from about 0.75 to
+0.99 at 100k tickets for about 3 ms more per query.
+"""
+
+BITMAP_MAX_DISTINCT = 1_000
+"""Text properties with at most this many distinct values get a bitmap index (labels such
+as status or product), others a B-tree. At 100k tickets a bitmap on ``status`` took a
+filtered aggregation's read from 120 to 20 ms."""
+
+SAMPLE_MAX = 5_000
+"""Most records ``sample`` returns in one call (preprocessing asks for 200 by default)."""
 
 _META_DIR = "_collections"
 _REF, _VECTOR, _FTS = "_ref", "_vector", "_fts"
@@ -245,6 +268,7 @@ class EmbeddedBackend:
         self._tables: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._closed = False
+        self._deferring = 0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -426,7 +450,8 @@ class EmbeddedBackend:
                 .when_not_matched_insert_all()
                 .execute(data)
             )
-            await self._maintain_indexes(table)
+            if not self._deferring:
+                await self._maintain_indexes(table)
         except OSError as exc:
             raise BackendUnavailable(f"Write to the embedded store failed: {exc}") from exc
         return ids
@@ -464,14 +489,24 @@ class EmbeddedBackend:
         return [by_id[r] for r in refs if r in by_id]
 
     async def sample(self, collection: str, n: int, *, tenant: str | None = None) -> list[Record]:
+        """The ``n`` records with the smallest reference ids (at most ``SAMPLE_MAX``).
+
+        Reference ids are uuid5 hashes, so id order is a stable pseudo-random sample.
+        Only the id column is scanned (a top-n sort keeps n of them in memory); the
+        sampled rows are then read by id, so memory follows ``n``, not the table.
+        """
         meta = await self._meta(collection)
         schema = meta.schema(None)
         tenant = check_tenant(schema, tenant)
         table = await self._table(meta, tenant)
-        # Reference ids are uuid5 hashes, so id order is a stable pseudo-random sample.
-        query = table.query().select(self._columns(schema, None)).limit(max(n, 0))
-        query = query.order_by([ColumnOrdering(column_name=_REF)])
-        return [_record(row) for row in await _run(query)] if n > 0 else []
+        n = min(n, SAMPLE_MAX)
+        if n <= 0:
+            return []
+        query = table.query().select([_REF]).limit(n)
+        ids = await _run_arrow(query.order_by([ColumnOrdering(column_name=_REF)]))
+        refs = ids.column(_REF).to_pylist()
+        rows = await self._rows_by_ref(table, refs, self._columns(schema, None))
+        return [_record(rows[ref]) for ref in refs if ref in rows]
 
     async def search(self, collection: str, request: SearchRequest) -> SearchResult:
         meta = await self._meta(collection)
@@ -526,6 +561,7 @@ class EmbeddedBackend:
         if not any(vector):
             return []  # no known words: no semantic signal to rank by
         query = table.query().nearest_to(vector).distance_type("cosine")
+        query = query.refine_factor(VECTOR_REFINE_FACTOR)
         query = query.select([*columns, "_distance"]).limit(window)
         if where:
             query = query.where(where)
@@ -533,7 +569,7 @@ class EmbeddedBackend:
         for row in await _run(query):
             distance = float(row.pop("_distance"))
             hits.append(_hit(row, 1.0 - distance, ScoreDetails(distance=distance)))
-        return hits
+        return _by_score(hits)
 
     async def _keyword_search(
         self, table: Any, text: str, where: str | None, columns: list[str], window: int
@@ -546,7 +582,7 @@ class EmbeddedBackend:
         for row in await _run(query):
             score = float(row.pop("_score"))
             hits.append(_hit(row, score, ScoreDetails(keyword_score=score)))
-        return hits
+        return _by_score(hits)
 
     async def _hybrid_search(
         self, table: Any, request: SearchRequest, where: str | None, columns: list[str], window: int
@@ -592,18 +628,82 @@ class EmbeddedBackend:
         rows = await _run(table.query().where(where).select(columns).limit(len(refs)))
         return {row[_REF]: row for row in rows}
 
-    async def create_vector_index(self, collection: str, *, tenant: str | None = None) -> None:
-        """Build an approximate (HNSW-SQ, cosine) vector index; opt-in, for large tables.
+    @contextlib.asynccontextmanager
+    async def deferred_indexes(self) -> AsyncIterator[None]:
+        """Writes inside skip index maintenance until ``build_indexes`` runs (bulk loads).
 
-        Exact search is the default: 100k tickets scan in about 55 ms here, while the
-        index answers in about 2 ms at roughly 0.8 recall@10 and takes about a minute
-        to build on two cores. Rows written later are scanned exactly until the next
-        index maintenance.
+        Maintenance compacts the table, and compaction rewrites every fragment smaller
+        than LanceDB's target, so folding each batch in as it arrives rewrote the whole
+        table per batch: quadratic in the load. Rows written meanwhile stay searchable
+        (unindexed rows are scanned). Applies to every write through this instance.
+        """
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+
+    async def build_indexes(
+        self, collection: str, *, tenant: str | None = None, vector: VectorIndexChoice = "auto"
+    ) -> list[str]:
+        """Compact the table, fold every row into its indexes and build the missing ones.
+
+        Always: a B-tree on the reference id (reads by id, hybrid pages, upserts) and
+        the BM25 full-text index. The approximate vector index (IVF-SQ, cosine) when
+        ``vector`` is ``always``, or ``auto`` and the table holds at least
+        ``VECTOR_INDEX_MIN_ROWS`` rows. Returns the indexed columns, sorted.
         """
         meta = await self._meta(collection)
         tenant = check_tenant(meta.schema(None), tenant)
         table = await self._table(meta, tenant)
-        await table.create_index(_VECTOR, config=HnswSq(distance_type="cosine"), replace=True)
+        try:
+            await table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
+            indexed = {c for i in await table.list_indices() for c in i.columns}
+            if _REF not in indexed:
+                await table.create_index(_REF, config=BTree())
+            if _FTS not in indexed:
+                await table.create_index(_FTS, config=FTS(with_position=False))
+            await self._scalar_indexes(table, meta.schema(None), indexed)
+            rows = await table.count_rows()
+            wanted = vector == "always" or (vector == "auto" and rows >= VECTOR_INDEX_MIN_ROWS)
+            if wanted and _VECTOR not in indexed and rows > 0:
+                await self.create_vector_index(collection, tenant=tenant)
+            return sorted({c for i in await table.list_indices() for c in i.columns})
+        except OSError as exc:
+            raise BackendUnavailable(f"Index build in the embedded store failed: {exc}") from exc
+
+    async def _scalar_indexes(
+        self, table: Any, schema: CollectionSchema, indexed: set[str]
+    ) -> None:
+        """Indexes for filters and sorts on the scalar properties that are not vectorized:
+        bitmaps for booleans and labels, B-trees for numbers, dates and other text."""
+        for prop in schema.properties:
+            if prop.name in indexed or prop.name in schema.vectorized:
+                continue
+            if prop.type is PropertyType.BOOLEAN:
+                config: Any = Bitmap()
+            elif prop.type in (PropertyType.INT, PropertyType.NUMBER, PropertyType.DATE):
+                config = BTree()
+            elif prop.type is PropertyType.TEXT:
+                labels = await _few_distinct(table, prop.name, BITMAP_MAX_DISTINCT)
+                config = Bitmap() if labels else BTree()
+            else:
+                continue  # arrays: filters scan them
+            await table.create_index(prop.name, config=config)
+
+    async def create_vector_index(self, collection: str, *, tenant: str | None = None) -> None:
+        """(Re)build the approximate vector index whatever the table's size.
+
+        IVF partitions with 8-bit scalar-quantised vectors, cosine; queries re-rank by
+        exact distance (``VECTOR_REFINE_FACTOR``). Chosen over HNSW-SQ and IVF-PQ by
+        build time and recall here: at 100k tickets IVF-SQ builds in 7 s against 94-210 s
+        for HNSW-SQ (recall@10 0.70-0.80) and 108 s for IVF-PQ (0.46). Rows written later
+        are scanned exactly until the next index maintenance.
+        """
+        meta = await self._meta(collection)
+        tenant = check_tenant(meta.schema(None), tenant)
+        table = await self._table(meta, tenant)
+        await table.create_index(_VECTOR, config=IvfSq(distance_type="cosine"), replace=True)
 
     # ------------------------------------------------------------------ aggregate
 
@@ -637,6 +737,22 @@ class EmbeddedBackend:
 
 async def _nothing() -> list[SearchHit]:
     return []
+
+
+async def _few_distinct(table: Any, column: str, most: int) -> bool:
+    """Whether ``column`` holds at most ``most`` distinct values (streamed; stops early)."""
+    seen: set[Any] = set()
+    async for batch in await table.query().select([column]).to_batches():
+        seen.update(batch.column(0).unique().to_pylist())
+        if len(seen) > most:
+            return False
+    return True
+
+
+def _by_score(hits: list[SearchHit]) -> list[SearchHit]:
+    """Best first; equal scores by reference id, so ties rank the same in every store
+    and with or without an index (LanceDB returns them in scan order)."""
+    return sorted(hits, key=lambda h: (-(h.score or 0.0), h.id))
 
 
 async def _run_arrow(query: Any) -> pa.Table:
@@ -693,6 +809,13 @@ def aggregate_arrow(
                 data.schema.get_field_index(key), key, pc.list_flatten(data[key])
             )
         keyed = keyed.filter(pc.is_valid(keyed[key]))
+        if _one_pass(schema, request):
+            return AggregateResult(
+                collection=schema.name,
+                group_by=key,
+                total=total,
+                groups=_grouped_one_pass(keyed, key, request),
+            )
         counts = keyed.group_by(key).aggregate([([], "count_all")]).to_pylist()
         counts.sort(key=lambda r: (-r["count_all"], str(r[key])))
         for row in counts[: request.group_limit]:
@@ -707,6 +830,40 @@ def aggregate_arrow(
     return AggregateResult(
         collection=schema.name, group_by=request.group_by, total=total, groups=groups
     )
+
+
+_HASH_OPS = frozenset({"count", "sum", "mean", "min", "max"})
+
+
+def _one_pass(schema: CollectionSchema, request: AggregateRequest) -> bool:
+    """Whether every metric is a plain reduction over a scalar property.
+
+    Those groups come from one hash aggregation; ``top_values`` and array properties
+    take the per-group path (one filter of the table per group: at 1M rows and eight
+    groups that path cost several times the read).
+    """
+    for metric in request.metrics:
+        prop = schema.get_property(metric.property)
+        if not set(metric.ops) <= _HASH_OPS or (prop is not None and prop.type in ARRAY_TYPES):
+            return False
+    return True
+
+
+def _grouped_one_pass(keyed: pa.Table, key: str, request: AggregateRequest) -> list[AggregateGroup]:
+    wanted = dict.fromkeys((m.property, op) for m in request.metrics for op in m.ops)
+    rows = keyed.group_by(key).aggregate([([], "count_all"), *wanted]).to_pylist()
+    rows.sort(key=lambda r: (-r["count_all"], str(r[key])))
+    return [
+        AggregateGroup(
+            value=row[key],
+            count=row["count_all"],
+            metrics={
+                m.property: PropertyAggregate(**{op: row[f"{m.property}_{op}"] for op in m.ops})
+                for m in request.metrics
+            },
+        )
+        for row in rows[: request.group_limit]
+    ]
 
 
 def _metrics(

@@ -12,6 +12,7 @@ torch, imported lazily on first use).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
 import math
@@ -19,9 +20,18 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from activities.text import STOPWORDS
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
+
+FEATURE_CACHE_SIZE = 200_000
+"""Word and word-pair features whose hash slot is remembered (about 30 MB when full).
+
+Ticket-like data repeats its vocabulary, so loading a million texts hashes each
+feature once instead of some thirty million times; the vectors are unchanged.
+"""
 
 
 @runtime_checkable
@@ -43,6 +53,7 @@ class Embedder(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=FEATURE_CACHE_SIZE)
 def _stem(word: str) -> str:
     """A tiny suffix stripper so 'failures', 'failed' and 'failing' share a feature."""
     for suffix in ("ations", "ation", "ings", "ing", "ures", "ure", "ies", "ed", "es", "s"):
@@ -54,6 +65,14 @@ def _stem(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """Lower-cased, stop-word-free, lightly stemmed word tokens."""
     return [_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
+
+
+@functools.lru_cache(maxsize=FEATURE_CACHE_SIZE)
+def _feature_slot(feature: str, dimensions: int) -> tuple[int, float]:
+    """The bucket and sign a feature adds its weight to."""
+    digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+    bucket = int.from_bytes(digest[:4], "little") % dimensions
+    return bucket, 1.0 if digest[4] & 1 else -1.0
 
 
 class HashingEmbedder:
@@ -75,17 +94,23 @@ class HashingEmbedder:
 
     def embed_one(self, text: str) -> list[float]:
         """The vector of one text (all zeros for a text without words)."""
-        vec = [0.0] * self._dimensions
         words = tokens(text)
         features = [(w, 1.0) for w in words]
         features += [(f"{a} {b}", self._bigram_weight) for a, b in itertools.pairwise(words)]
-        for feature, weight in features:
-            digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
-            bucket = int.from_bytes(digest[:4], "little") % self._dimensions
-            sign = 1.0 if digest[4] & 1 else -1.0
-            vec[bucket] += sign * weight
-        norm = math.sqrt(sum(v * v for v in vec))
-        return [v / norm for v in vec] if norm else vec
+        if not features:
+            return [0.0] * self._dimensions
+        slots = [_feature_slot(feature, self._dimensions) for feature, _ in features]
+        vec = np.zeros(self._dimensions)
+        # np.add.at adds in input order and squares sum left to right, as plain Python did,
+        # so every vector is bit-for-bit what the original loop computed.
+        np.add.at(
+            vec,
+            [b for b, _ in slots],
+            [s * w for (_, s), (_, w) in zip(slots, features, strict=True)],
+        )
+        norm = math.sqrt(sum((vec * vec).tolist()))
+        result: list[float] = (vec / norm).tolist() if norm else vec.tolist()
+        return result
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if len(texts) > 256:

@@ -11,6 +11,7 @@ content) through ``reference_id``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -23,16 +24,23 @@ from typing import Any, Literal
 from activities.backends.base import (
     Backend,
     CollectionSchema,
+    IndexingBackend,
     NewRecord,
     PropertySchema,
     PropertyType,
     PropertyValue,
+    VectorIndexChoice,
 )
 from activities.backends.errors import InvalidRequest, UnknownCollection, UnknownTenant
 from activities.backends.validation import RESERVED_PROPERTIES, canonical_collection_name
 from activities.data import SUPPORT_TICKETS, DemoDataset
 
 FileFormat = Literal["json", "jsonl", "csv"]
+
+IndexChoice = Literal["auto", "all", "none"]
+"""Indexes a load builds: ``auto`` the id and full-text indexes, plus the vector index on
+large tables (``embedded.VECTOR_INDEX_MIN_ROWS``); ``all`` the vector index whatever the
+size; ``none`` nothing beyond what writes maintain."""
 
 _DATE_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})?)?$"
@@ -52,6 +60,9 @@ class LoadReport:
     batches: int
     seconds: float
     schema: CollectionSchema
+    indexed: tuple[str, ...] = ()
+    """Columns indexed after the load (embedded store; empty when not asked or Weaviate)."""
+    index_seconds: float = 0.0
 
 
 # --------------------------------------------------------------------------- reading
@@ -122,25 +133,43 @@ def property_name(column: str) -> str:
     return name
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_ARRAY_OF: dict[PropertyType, PropertyType] = {
+    PropertyType.INT: PropertyType.INT_ARRAY,
+    PropertyType.NUMBER: PropertyType.NUMBER_ARRAY,
+}
+
+
+def _scalar_type(present: list[Any]) -> PropertyType | None:
+    """The type shared by every non-list value, or None when they have none in common."""
+    if all(isinstance(v, bool) for v in present):
+        return PropertyType.BOOLEAN
+    if all(_is_int(v) for v in present):
+        return PropertyType.INT
+    if all(_is_number(v) for v in present):
+        return PropertyType.NUMBER
+    if all(isinstance(v, str) for v in present):
+        return PropertyType.DATE if all(_DATE_RE.match(v) for v in present) else PropertyType.TEXT
+    return None
+
+
 def _type_of(values: list[Any]) -> PropertyType:
     present = [v for v in values if v is not None]
     if not present:
         return PropertyType.TEXT
-    if all(isinstance(v, bool) for v in present):
-        return PropertyType.BOOLEAN
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return PropertyType.INT
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return PropertyType.NUMBER
-    if all(isinstance(v, str) for v in present):
-        return PropertyType.DATE if all(_DATE_RE.match(v) for v in present) else PropertyType.TEXT
+    scalar = _scalar_type(present)
+    if scalar is not None:
+        return scalar
     if all(isinstance(v, list) for v in present):
-        items = [i for v in present for i in v if i is not None]
-        inner = _type_of(items)
-        return {
-            PropertyType.INT: PropertyType.INT_ARRAY,
-            PropertyType.NUMBER: PropertyType.NUMBER_ARRAY,
-        }.get(inner, PropertyType.TEXT_ARRAY)
+        inner = _type_of([i for v in present for i in v if i is not None])
+        return _ARRAY_OF.get(inner, PropertyType.TEXT_ARRAY)
     return PropertyType.TEXT  # mixed values are stored as text
 
 
@@ -219,8 +248,10 @@ async def load_records(
     replace: bool = False,
     multi_tenant: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
+    indexes: IndexChoice = "auto",
 ) -> LoadReport:
-    """Create the collection when missing (or when ``replace``), then upsert in batches."""
+    """Create the collection when missing (or when ``replace``), upsert in batches, then
+    build the store's indexes (``indexes``: see ``IndexChoice``)."""
     started = time.perf_counter()
     name = canonical_collection_name(collection)
     if replace:
@@ -236,11 +267,18 @@ async def load_records(
     except UnknownTenant:
         pass  # a new tenant of an existing collection: the first upsert creates it
     batches = 0
-    for start in range(0, len(records), batch_size):
-        await backend.upsert(name, records[start : start + batch_size], tenant=tenant)
-        batches += 1
-        if on_batch is not None:
-            on_batch(min(start + batch_size, len(records)), len(records))
+    writing: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+    if indexes != "none" and isinstance(backend, IndexingBackend):
+        writing = backend.deferred_indexes()  # the indexes are built once, at the end
+    async with writing:
+        for start in range(0, len(records), batch_size):
+            await backend.upsert(name, records[start : start + batch_size], tenant=tenant)
+            batches += 1
+            if on_batch is not None:
+                on_batch(min(start + batch_size, len(records)), len(records))
+    index_started = time.perf_counter()
+    indexed = await build_indexes(backend, name, tenant=tenant, indexes=indexes)
+    index_seconds = time.perf_counter() - index_started
     schema = await backend.describe(name, tenant=tenant)
     return LoadReport(
         collection=name,
@@ -249,7 +287,20 @@ async def load_records(
         batches=batches,
         seconds=time.perf_counter() - started,
         schema=schema,
+        indexed=tuple(indexed),
+        index_seconds=index_seconds if indexed else 0.0,
     )
+
+
+async def build_indexes(
+    backend: Backend, collection: str, *, tenant: str | None = None, indexes: IndexChoice = "auto"
+) -> list[str]:
+    """Build the store's indexes for a loaded collection; the indexed columns (none when
+    ``indexes`` is ``none`` or the store indexes on write, as Weaviate does)."""
+    if indexes == "none" or not isinstance(backend, IndexingBackend):
+        return []
+    vector: VectorIndexChoice = "always" if indexes == "all" else "auto"
+    return await backend.build_indexes(collection, tenant=tenant, vector=vector)
 
 
 async def load_file(
@@ -264,6 +315,7 @@ async def load_file(
     tenant: str | None = None,
     replace: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
+    indexes: IndexChoice = "auto",
 ) -> LoadReport:
     """Load a JSON/JSONL/CSV file into ``collection`` (the ``treeflow data load`` command).
 
@@ -293,6 +345,7 @@ async def load_file(
         tenant=tenant,
         replace=replace,
         on_batch=on_batch,
+        indexes=indexes,
     )
 
 

@@ -63,52 +63,66 @@ def _counts(values: Sequence[Any]) -> list[ValueCount]:
     return [ValueCount(value=v, count=c) for v, c in ordered[:TOP_VALUES]]
 
 
+def _text_profile(base: dict[str, Any], present: list[Any]) -> PropertyProfile:
+    texts = [str(v) for v in present]
+    words = [len(t.split()) for t in texts]
+    distinct = len(set(texts))
+    mean_words = round(statistics.fmean(words), 2) if words else 0.0
+    is_label = bool(texts) and mean_words < LABEL_MAX_WORDS and distinct <= max(20, len(texts) // 5)
+    return PropertyProfile(
+        **base,
+        display="label" if is_label else "text",
+        distinct=distinct,
+        mean_words=mean_words,
+        top_values=_counts(texts) if is_label else [],
+        example=texts[0][:160] if texts else None,
+    )
+
+
+def _tags_profile(base: dict[str, Any], present: list[Any]) -> PropertyProfile:
+    items = [str(i) for v in present if isinstance(v, list) for i in v]
+    return PropertyProfile(
+        **base, display="tags", distinct=len(set(items)), top_values=_counts(items)
+    )
+
+
+def _number_profile(base: dict[str, Any], present: list[Any], *, integers: bool) -> PropertyProfile:
+    numbers = _numbers(present)
+    few = len(set(numbers)) <= 10 and integers
+    return PropertyProfile(
+        **base,
+        display="number",
+        distinct=len(set(numbers)),
+        min=min(numbers) if numbers else None,
+        max=max(numbers) if numbers else None,
+        mean=round(statistics.fmean(numbers), 4) if numbers else None,
+        top_values=_counts([int(n) for n in numbers]) if few else [],
+    )
+
+
+def _date_profile(base: dict[str, Any], present: list[Any]) -> PropertyProfile:
+    dates = sorted(v for v in present if isinstance(v, datetime))
+    return PropertyProfile(
+        **base,
+        display="date",
+        distinct=len(set(dates)),
+        min=jsonable(dates[0]) if dates else None,
+        max=jsonable(dates[-1]) if dates else None,
+    )
+
+
 def profile_property(name: str, ptype: PropertyType, values: Sequence[Any]) -> PropertyProfile:
     """Statistics and a display type for one property from its sampled values."""
     present = [v for v in values if v is not None]
     base: dict[str, Any] = {"name": name, "type": str(ptype), "present": len(present)}
     if ptype is PropertyType.TEXT:
-        texts = [str(v) for v in present]
-        words = [len(t.split()) for t in texts]
-        distinct = len(set(texts))
-        mean_words = round(statistics.fmean(words), 2) if words else 0.0
-        is_label = (
-            bool(texts) and mean_words < LABEL_MAX_WORDS and distinct <= max(20, len(texts) // 5)
-        )
-        return PropertyProfile(
-            **base,
-            display="label" if is_label else "text",
-            distinct=distinct,
-            mean_words=mean_words,
-            top_values=_counts(texts) if is_label else [],
-            example=texts[0][:160] if texts else None,
-        )
+        return _text_profile(base, present)
     if ptype is PropertyType.TEXT_ARRAY:
-        items = [str(i) for v in present if isinstance(v, list) for i in v]
-        return PropertyProfile(
-            **base, display="tags", distinct=len(set(items)), top_values=_counts(items)
-        )
+        return _tags_profile(base, present)
     if ptype in (PropertyType.INT, PropertyType.NUMBER):
-        numbers = _numbers(present)
-        few = len(set(numbers)) <= 10 and ptype is PropertyType.INT
-        return PropertyProfile(
-            **base,
-            display="number",
-            distinct=len(set(numbers)),
-            min=min(numbers) if numbers else None,
-            max=max(numbers) if numbers else None,
-            mean=round(statistics.fmean(numbers), 4) if numbers else None,
-            top_values=_counts([int(n) for n in numbers]) if few else [],
-        )
+        return _number_profile(base, present, integers=ptype is PropertyType.INT)
     if ptype is PropertyType.DATE:
-        dates = sorted(v for v in present if isinstance(v, datetime))
-        return PropertyProfile(
-            **base,
-            display="date",
-            distinct=len(set(dates)),
-            min=jsonable(dates[0]) if dates else None,
-            max=jsonable(dates[-1]) if dates else None,
-        )
+        return _date_profile(base, present)
     if ptype is PropertyType.BOOLEAN:
         return PropertyProfile(**base, display="flag", distinct=2, top_values=_counts(present))
     return PropertyProfile(**base, display="text")
@@ -122,10 +136,13 @@ def _find(role: str, profiles: Sequence[PropertyProfile], display: set[str]) -> 
     return None
 
 
-def display_mappings(
-    collection: str, profiles: Sequence[PropertyProfile]
-) -> tuple[list[str], dict[str, dict[str, str]]]:
-    """Display types (best first) and, for each, which property fills which field."""
+_TICKET_FIELDS = ("title", "content", "status", "priority", "category", "author", "date", "tags")
+_PRODUCT_FIELDS = ("title", "price", "content")
+_DOCUMENT_FIELDS = ("title", "content", "author", "date")
+
+
+def _roles(profiles: Sequence[PropertyProfile]) -> dict[str, str]:
+    """Which property plays which display role (roles nobody plays are left out)."""
     texts = {"text", "label"}
     roles = {
         "title": _find("title", profiles, texts),
@@ -138,24 +155,26 @@ def display_mappings(
         "date": next((p.name for p in profiles if p.display == "date"), None),
         "tags": next((p.name for p in profiles if p.display == "tags"), None),
     }
-    present = {role: name for role, name in roles.items() if name}
+    return {role: name for role, name in roles.items() if name}
+
+
+def _pick(present: dict[str, str], fields: Sequence[str]) -> dict[str, str]:
+    return {k: present[k] for k in fields if k in present}
+
+
+def display_mappings(
+    collection: str, profiles: Sequence[PropertyProfile]
+) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Display types (best first) and, for each, which property fills which field."""
+    present = _roles(profiles)
+    ticket_like = "priority" in present or "ticket" in collection.lower()
     mappings: dict[str, dict[str, str]] = {}
-    if (
-        "title" in present
-        and "status" in present
-        and ("priority" in present or "ticket" in collection.lower())
-    ):
-        mappings["ticket"] = {
-            k: v
-            for k, v in present.items()
-            if k in ("title", "content", "status", "priority", "category", "author", "date", "tags")
-        }
+    if "title" in present and "status" in present and ticket_like:
+        mappings["ticket"] = _pick(present, _TICKET_FIELDS)
     if "title" in present and "price" in present:
-        mappings["product"] = {k: present[k] for k in ("title", "price", "content") if k in present}
+        mappings["product"] = _pick(present, _PRODUCT_FIELDS)
     if "content" in present:
-        mappings["document"] = {
-            k: present[k] for k in ("title", "content", "author", "date") if k in present
-        }
+        mappings["document"] = _pick(present, _DOCUMENT_FIELDS)
     mappings["table"] = {p.name: p.name for p in profiles}
     return list(mappings), mappings
 
