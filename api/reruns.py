@@ -20,18 +20,27 @@ from typing import Any, Literal
 
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.run_policy import RerunStart, StartRequest, find_run, idempotency_conflict
-from api.runs import LIST_RPC_TIMEOUT, RerunRef, RunService, RunView, summary_status
+from api.runs import (
+    LIST_RPC_TIMEOUT,
+    QUERY_TIMEOUT,
+    RerunRef,
+    RunService,
+    RunView,
+    summary_status,
+)
 from api.tenancy import TenantSettings
 from api.trees import conflict, get_tree
 from foundation.flags.client import FlagClient
 from temporal_client.run_history import HistoryUnreadable, RunHistory, read_run_history
 from workflows import search_attributes as sa_keys
+from workflows.run_models import Progress
+from workflows.workflow import DecisionTreeWorkflow
 
 MAX_REUSED_BYTES = 1_000_000
 """Largest set of recorded results (JSON bytes) a re-run carries in its input; Temporal
@@ -142,7 +151,7 @@ class RerunService:
                     "from_node": from_node,
                 },
                 plan=plan,
-                reached=frozenset(_reached(history)),
+                reached=frozenset(await _reached(client, origin, history, from_node)),
                 digest=ask.digest,
             ),
         )
@@ -237,8 +246,24 @@ class RerunService:
         return json.dumps(view, separators=(",", ":")).encode()
 
 
-def _reached(history: RunHistory) -> set[str]:
+async def _reached(
+    client: Client, origin: RunRecord, history: RunHistory, from_node: str
+) -> set[str]:
+    """Nodes the origin visited: from its history, and, for a run that did not complete
+    (its result holds no path) when that does not show `from_node`, from its `progress`
+    query (a rule decision leaves no event; a worker replays the closed run to answer)."""
     reached = history.reached()
     if history.request.rerun is not None:  # a re-run also visited what it reused
         reached.update(history.request.rerun.calls)
-    return reached
+    if from_node in reached or history.result is not None:
+        return reached
+    if from_node not in history.request.tree.spec.nodes:
+        return reached  # not a node of the tree the origin ran: it cannot have reached it
+    handle = client.get_workflow_handle(origin.workflow_id)
+    try:
+        progress: Progress = await handle.query(
+            DecisionTreeWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+        )
+    except (RPCError, WorkflowQueryFailedError):
+        return reached  # no worker to replay it: the history is all there is
+    return reached | set(progress.path)

@@ -326,8 +326,15 @@ async def test_bad_reruns_are_problems_naming_the_field(
     denied = await rerun(world.read_only.client, world.tenant_a, origin, unique("x"))
     assert denied.status_code == 403
 
-    # An open run is not re-run (409); a completed one needs `from_node` (422).
+    # A rule decision leaves no event; the closed run's `progress` query shows the visit.
     (tmp_path / "broken").unlink()
+    from_rule = await rerun(client, world.tenant_a, origin, unique("x"), from_node="route")
+    assert from_rule.status_code == 201, from_rule.text
+    done = await wait_until(client, from_rule.json()["links"]["self"], {"completed"})
+    assert done["path"] == ["fetch", "approve", "route", "charge", "done"]
+    assert tally_calls(tmp_path / "fetch") == 1
+
+    # An open run is not re-run (409); a completed one needs `from_node` (422).
     key = unique("open")
     opened = await start(
         client, world.tenant_a, name, key, inputs={"dir": str(tmp_path), "topic": "t"}
