@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import math
 import resource
 import shutil
 import statistics
@@ -217,7 +218,7 @@ def _print_ops(title: str, figures: dict[str, tuple[float, float]]) -> None:
 
 
 async def bench_size(
-    root: Path, size: int, runs: int, repeats: int, *, reuse: bool = False
+    root: Path, size: int, runs: int, repeats: int, *, reuse: bool = False, baseline_runs: int = 50
 ) -> dict[str, Any]:
     """Every figure for one size; prints as it goes."""
     path = root / ".treeflow" / f"retrieval-{size}"
@@ -231,7 +232,7 @@ async def bench_size(
     table = await store._table(await store._meta(COLLECTION), None)
     if not await table.list_indices():  # the baseline: what writes maintained before
         await table.create_index("_fts", config=FTS(with_position=False))
-    baseline = await time_ops(store, max(20, runs // 4))
+    baseline = await time_ops(store, baseline_runs) if baseline_runs else {}
     _print_ops("baseline (full-text index only) p50/p99 ms", baseline)
     started = time.perf_counter()
     indexed = await build_indexes(store, COLLECTION)
@@ -251,12 +252,10 @@ async def bench_size(
     recall = await recall_at_10(store)
     await store.close()
     print(f"  recall@10 of indexed semantic search vs exact: {recall:.2f}")
-    medians = {k: statistics.median(r[k][0] for r in rounds) for k in baseline}
+    medians = {k: statistics.median(r[k][0] for r in rounds) for k in baseline or rounds[0]}
     for label, p50 in medians.items():
-        print(
-            f"  {label:<18} p50 {p50:7.1f} ms  baseline {baseline[label][0]:7.1f} ms  "
-            f"ratio {p50 / baseline[label][0]:.2f}"
-        )
+        base = baseline.get(label, (math.nan, math.nan))[0]
+        print(f"  {label:<18} p50 {p50:7.1f} ms  baseline {base:7.1f} ms  ratio {p50 / base:.2f}")
     rss = {n: preprocess_rss(path, n) for n in (200, 5_000)}
     for n, child in rss.items():
         print(
@@ -291,6 +290,9 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated stores")
     parser.add_argument(
+        "--baseline-runs", type=int, default=50, help="calls per baseline operation (0: skip)"
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="query stores kept by --keep instead of loading"
     )
     parser.add_argument("--preprocess", type=Path, default=None, help=argparse.SUPPRESS)
@@ -302,7 +304,16 @@ def main() -> int:
     root = args.dir or Path(tempfile.mkdtemp(prefix="treeflow-scale-"))
     try:
         results = [
-            asyncio.run(bench_size(root, int(s), args.runs, args.repeats, reuse=args.reuse))
+            asyncio.run(
+                bench_size(
+                    root,
+                    int(s),
+                    args.runs,
+                    args.repeats,
+                    reuse=args.reuse,
+                    baseline_runs=args.baseline_runs,
+                )
+            )
             for s in args.sizes.split(",")
         ]
         print("\n" + json.dumps(results))

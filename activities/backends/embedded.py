@@ -717,7 +717,15 @@ class EmbeddedBackend:
         needed = {m.property for m in request.metrics}
         if request.group_by:
             needed.add(request.group_by)
-        query = table.query().select(sorted(needed) or [_REF])
+        if not needed:  # a plain count: the indexes answer it without reading rows
+            try:
+                total = await table.count_rows(where)
+            except OSError as exc:
+                raise BackendUnavailable(f"Embedded store read failed: {exc}") from exc
+            except Exception as exc:
+                raise QueryFailed(f"Embedded store query failed: {exc}") from exc
+            return aggregate_arrow(schema, pa.table({_REF: pa.nulls(total, pa.string())}), request)
+        query = table.query().select(sorted(needed))
         if where:
             query = query.where(where)
         data: pa.Table = await _run_arrow(query)

@@ -276,35 +276,51 @@ def build_aggregate(schema: CollectionSchema, request: AggregateRequest) -> Aggr
     )
 
 
+def _number_values(want: set[str], agg: AggregateInteger | AggregateNumber) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "sum": agg.sum_ if agg.count else None,
+        "mean": agg.mean,
+        "min": agg.minimum,
+        "max": agg.maximum,
+    }
+    return {op: v for op, v in values.items() if op in want}
+
+
+def _date_values(want: set[str], agg: AggregateDate) -> dict[str, Any]:
+    values = {
+        "min": to_datetime(agg.minimum) if agg.minimum else None,
+        "max": to_datetime(agg.maximum) if agg.maximum else None,
+    }
+    return {op: v for op, v in values.items() if op in want}
+
+
+def _ranked_tops(pairs: list[tuple[Any, int]]) -> list[TopValue]:
+    pairs.sort(key=lambda p: (-p[1], str(p[0])))
+    return [TopValue(value=v, count=c) for v, c in pairs]
+
+
+def _top_values(want: set[str], agg: Any) -> dict[str, Any]:
+    if "top_values" not in want:
+        return {}
+    if isinstance(agg, AggregateBoolean):
+        pairs = [(True, agg.total_true or 0), (False, agg.total_false or 0)]
+        return {"top_values": [t for t in _ranked_tops(pairs) if t.count]}
+    if isinstance(agg, AggregateText):
+        tops = [(o.value, o.count or 0) for o in agg.top_occurrences if o.value is not None]
+        return {"top_values": _ranked_tops(tops)}
+    return {}
+
+
 def property_aggregate(prop: PropertySchema, ops: Sequence[str], agg: Any) -> PropertyAggregate:
     """Our metrics from one Weaviate ``Aggregate*`` result."""
     want = set(ops)
-    values: dict[str, Any] = {}
-    if "count" in want:
-        values["count"] = agg.count
+    values: dict[str, Any] = {"count": agg.count} if "count" in want else {}
     if isinstance(agg, AggregateInteger | AggregateNumber):
-        if "sum" in want:
-            values["sum"] = agg.sum_ if agg.count else None
-        if "mean" in want:
-            values["mean"] = agg.mean
-        if "min" in want:
-            values["min"] = agg.minimum
-        if "max" in want:
-            values["max"] = agg.maximum
+        values.update(_number_values(want, agg))
     elif isinstance(agg, AggregateDate):
-        if "min" in want:
-            values["min"] = to_datetime(agg.minimum) if agg.minimum else None
-        if "max" in want:
-            values["max"] = to_datetime(agg.maximum) if agg.maximum else None
-    elif isinstance(agg, AggregateBoolean):
-        if "top_values" in want:
-            pairs = [(True, agg.total_true or 0), (False, agg.total_false or 0)]
-            pairs.sort(key=lambda p: (-p[1], str(p[0])))
-            values["top_values"] = [TopValue(value=v, count=c) for v, c in pairs if c]
-    elif isinstance(agg, AggregateText) and "top_values" in want:
-        tops = [(o.value, o.count or 0) for o in agg.top_occurrences if o.value is not None]
-        tops.sort(key=lambda p: (-p[1], str(p[0])))
-        values["top_values"] = [TopValue(value=v, count=c) for v, c in tops]
+        values.update(_date_values(want, agg))
+    else:
+        values.update(_top_values(want, agg))
     return PropertyAggregate(**values)
 
 

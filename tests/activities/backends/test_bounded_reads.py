@@ -113,7 +113,9 @@ async def test_bulk_load_maintains_indexes_once_at_the_end(
     assert calls == []  # deferred: build_indexes folded every row in once
     table = await store._table(await store._meta("Tickets"), None)
     fts = next(i for i in await table.list_indices() if "_fts" in i.columns)
-    assert (await table.index_stats(fts.name)).num_unindexed_rows == 0  # type: ignore[union-attr]
+    stats = await table.index_stats(fts.name)
+    assert stats is not None
+    assert stats.num_unindexed_rows == 0
     await store.upsert("Tickets", to_records(generate_tickets(3), SUPPORT_TICKETS.properties))
     assert calls == ["maintain"]  # ordinary writes maintain as before
     await store.close()
