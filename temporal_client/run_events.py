@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -143,7 +143,7 @@ async def follow_events(
     after: int = 0,
     run_id: str | None = None,
     idle_every: float | None = None,
-) -> AsyncIterator[StreamItem]:
+) -> AsyncGenerator[StreamItem]:
     """Yield the run's events with id > `after`, as they happen, until `run.ended`.
 
     `run_id` is the run to start from (the first run of the chain, so a client that
@@ -156,14 +156,16 @@ async def follow_events(
         watch = _HistoryWatch(handle)
         try:
             outcome = None
-            async for item in _follow_run(handle, watch, last_id, idle_every):
-                if isinstance(item, RunEvent):
-                    last_id = item.id
-                    yield redacted(item)
-                elif isinstance(item, _RunClosed):
-                    outcome = item
-                else:
-                    yield item
+            run_items = _follow_run(handle, watch, last_id, idle_every)
+            async with contextlib.aclosing(run_items):
+                async for item in run_items:
+                    if isinstance(item, RunEvent):
+                        last_id = item.id
+                        yield redacted(item)
+                    elif isinstance(item, _RunClosed):
+                        outcome = item
+                    else:
+                        yield item
         finally:
             await watch.stop()
         assert outcome is not None
@@ -193,7 +195,7 @@ class _RunClosed:
 
 async def _follow_run(
     handle: WorkflowHandle[Any, Any], watch: _HistoryWatch, after: int, idle_every: float | None
-) -> AsyncIterator[StreamItem | _RunClosed]:
+) -> AsyncGenerator[StreamItem | _RunClosed]:
     """Events of one run (one generation), then how it closed."""
     last_seen = after
     while True:
