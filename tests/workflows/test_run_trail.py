@@ -6,9 +6,9 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from temporal_client.run_events import Gap, Idle, follow_events, read_steps
 from tests.support.temporal_fixtures import RunTree, StartTree
 from tests.support.trees import end, tool_node, tree
-from temporal_client.run_events import Gap, Idle, follow_events, read_steps
 from workflows.trail import MAX_EVENT_VALUE_BYTES, RunEvent
 from workflows.workflow import DecisionTreeWorkflow
 
@@ -90,8 +90,10 @@ async def test_step_records_carry_activity_attempts_and_history_times(
     assert (flaky.node, flaky.kind, flaky.outcome) == ("f", "tool", "completed")
     assert flaky.activity == "flaky@1.0.0"
     assert flaky.attempts == 3
-    assert flaky.duration_ms is not None and flaky.duration_ms >= 200  # two 100 ms backoffs
-    assert flaky.result is not None and flaky.result.value["attempt"] == 3
+    assert flaky.duration_ms is not None
+    assert flaky.duration_ms >= 200
+    assert flaky.result is not None
+    assert flaky.result.value["attempt"] == 3
     bare = await read_steps(client, run.handle.id, with_history=False)
     assert bare[0].attempts is None
 
@@ -111,7 +113,8 @@ async def test_failures_are_recorded_with_the_error_and_where_the_run_went(
     failed = steps[0]
     assert failed.outcome == "failed"
     assert failed.handled_by == "fallback"
-    assert failed.error is not None and "boom" in failed.error
+    assert failed.error is not None
+    assert "boom" in failed.error
     assert [s.node for s in steps] == ["f", "fallback", "e"]
 
 
@@ -123,7 +126,8 @@ async def test_large_values_are_truncated_with_their_full_size(
     run = await run_tree(doc)
     steps = await run.handle.query(DecisionTreeWorkflow.steps)
     args = steps[0].args
-    assert args is not None and args.truncated
+    assert args is not None
+    assert args.truncated
     assert args.size > MAX_EVENT_VALUE_BYTES * 3
     assert len(str(args.value).encode()) <= MAX_EVENT_VALUE_BYTES
 
