@@ -120,10 +120,14 @@ class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
     def __init__(
-        self, content: AsyncGenerator[bytes], on_close: Callable[[], None], **kwargs: Any
+        self,
+        content: AsyncGenerator[bytes],
+        on_close: Callable[[], None],
+        status_code: int = 200,
+        **kwargs: Any,
     ) -> None:
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        super().__init__(content, headers=headers, **kwargs)
+        super().__init__(content, status_code=status_code, headers=headers, **kwargs)
         self._content = content
         self._on_close = on_close
 
