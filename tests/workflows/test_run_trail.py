@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from temporal_client.run_events import Gap, Idle, follow_events, read_steps
@@ -198,3 +199,18 @@ async def test_ids_keep_growing_across_continue_as_new(
     assert ids == list(range(1, len(ids) + 1))  # every generation, no gap, no repeat
     assert events[-1].type == "run.ended"
     assert sum(1 for e in events if e.type == "decision.taken") == 31
+
+
+async def test_a_plain_runs_history_is_what_it_was_without_the_trail(
+    run_tree: RunTree,
+) -> None:
+    """The trail lives in memory: per tool step the history still holds six events and
+    nothing else (no marker, upsert or memo). Figures before the trail existed, same
+    tree: 19 events (main at ff53a13)."""
+    run = await run_tree(RULES_TREE, {"x": 30})
+    events = [event async for event in run.handle.fetch_history_events()]
+    kinds = [event.event_type for event in events]
+    assert len(events) == 19
+    assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 2
+    assert kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 1  # the tool-wait patch
+    assert kinds.count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) == 1
