@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.serving import GRACEFUL_SHUTDOWN_SECONDS
 from tests.api.conftest import _JWT_KEY, _SECRET_KEY, World
 from tests.support.api_process import ApiProcess
 from treeflow.devserver import DevServer
@@ -253,4 +255,30 @@ async def test_open_streams_per_tenant_are_capped_and_given_back(
     finally:
         for client in clients:
             await client.aclose()
+        await world.admin.client.post(f"{run}/cancel")
+
+
+async def test_a_stopping_process_ends_its_open_streams(
+    world: World, apis: list[ApiProcess]
+) -> None:
+    """SIGTERM with a stream open: the process ends after the graceful-shutdown bound
+    instead of waiting for the client (which then resumes on another replica)."""
+    run = await start(world, WAITING, "stream-shutdown")
+    process = ApiProcess(dict(apis[0].env)).start()
+    try:
+        client = http(process, world.read_only.token)
+        async with client, client.stream("GET", f"{run}/events") as response:
+            assert response.status_code == 200
+            async for item in read_sse(response):
+                if isinstance(item, Sse) and item.event == "input.requested":
+                    break
+            assert process.process is not None
+            process.process.terminate()
+            began = time.monotonic()
+            code = await asyncio.to_thread(process.process.wait, GRACEFUL_SHUTDOWN_SECONDS + 20)
+            took = time.monotonic() - began
+        assert code == 0
+        assert took < GRACEFUL_SHUTDOWN_SECONDS + 10
+    finally:
+        process.stop()
         await world.admin.client.post(f"{run}/cancel")

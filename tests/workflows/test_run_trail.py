@@ -10,6 +10,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporal_client.run_events import Gap, Idle, follow_events, read_steps
 from tests.support.temporal_fixtures import RunTree, StartTree
 from tests.support.trees import end, tool_node, tree
+from workflows.run_models import UserInput
 from workflows.trail import MAX_EVENT_VALUE_BYTES, RunEvent
 from workflows.workflow import DecisionTreeWorkflow
 
@@ -158,7 +159,7 @@ async def test_a_live_run_is_followed_until_it_ends(start_tree: StartTree, clien
             idles += 1
             if idles == 2:
                 await handle.execute_update(
-                    DecisionTreeWorkflow.submit_input, {"node": "ask", "value": "yes"}
+                    DecisionTreeWorkflow.submit_input, UserInput(node="ask", value="yes")
                 )
             continue
         assert not isinstance(item, Gap)
