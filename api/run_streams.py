@@ -28,9 +28,10 @@ from fastapi import FastAPI
 from fastapi.sse import format_sse_event
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+from temporalio.service import RPCError
 
 from api.problems import PROBLEM_BASE, ProblemError
-from temporal_client.run_events import Gap, Idle, StreamItem
+from temporal_client.run_events import Gap, Idle, RunUnreadable, StreamItem
 from workflows.trail import RunEvent
 
 SEND_TIMEOUT_SECONDS = 30.0
@@ -94,23 +95,24 @@ async def sse_body(
     last_write = time.monotonic()
     yield format_sse_event(retry=RETRY_MILLISECONDS, comment="run events")
     async with contextlib.aclosing(items):
-        async for item in items:
-            now = time.monotonic()
-            if isinstance(item, RunEvent):
-                yield encode(item)
-                last_write = now
-            elif isinstance(item, Gap):
-                yield format_sse_event(
-                    comment=f"events {item.after + 1}-{item.resumed_at - 1} were dropped (bounded)"
-                )
-            elif isinstance(item, Idle) and now - last_write >= keepalive_seconds * 0.9:
-                yield KEEPALIVE
-                last_write = now
-            if now >= deadline:
-                yield format_sse_event(
-                    comment="stream time limit reached; reconnect with the last id"
-                )
-                return
+        try:
+            async for item in items:
+                now = time.monotonic()
+                if isinstance(item, RunEvent):
+                    yield encode(item)
+                    last_write = now
+                elif isinstance(item, Gap):
+                    dropped = f"{item.after + 1}-{item.resumed_at - 1}"
+                    yield format_sse_event(comment=f"events {dropped} were dropped (bounded)")
+                elif isinstance(item, Idle) and now - last_write >= keepalive_seconds * 0.9:
+                    yield KEEPALIVE
+                    last_write = now
+                if now >= deadline:
+                    yield format_sse_event(comment="stream time limit reached; reconnect")
+                    return
+        except (RunUnreadable, RPCError):
+            # Temporal went away mid-stream: end it; the client reconnects with its last id.
+            yield format_sse_event(comment="the run cannot be read now; reconnect later")
 
 
 class EventStreamResponse(StreamingResponse):

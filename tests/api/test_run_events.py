@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -277,7 +278,7 @@ async def test_a_stopping_process_ends_its_open_streams(
             began = time.monotonic()
             code = await asyncio.to_thread(process.process.wait, GRACEFUL_SHUTDOWN_SECONDS + 20)
             took = time.monotonic() - began
-        assert code == 0
+        assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
         assert took < GRACEFUL_SHUTDOWN_SECONDS + 10
     finally:
         process.stop()
