@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -11,7 +12,13 @@ from temporal_client.run_events import Gap, Idle, follow_events, read_steps
 from tests.support.temporal_fixtures import RunTree, StartTree
 from tests.support.trees import end, tool_node, tree
 from workflows.run_models import UserInput
-from workflows.trail import MAX_EVENT_VALUE_BYTES, RunEvent
+from workflows.trail import (
+    MAX_EVENT_VALUE_BYTES,
+    MAX_EVENTS_PAGE,
+    MAX_TRAIL_EVENTS,
+    RunEvent,
+    RunTrail,
+)
 from workflows.workflow import DecisionTreeWorkflow
 
 RULES_TREE = tree(
@@ -215,3 +222,25 @@ async def test_a_plain_runs_history_is_what_it_was_without_the_trail(
     assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 2
     assert kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 1  # the tool-wait patch
     assert kinds.count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) == 1
+
+
+def test_the_trail_keeps_its_newest_events_and_says_where_it_starts() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    trail = RunTrail(offset=40, generation=2)
+    for index in range(MAX_TRAIL_EVENTS + 60):
+        trail.step_started(at, f"n{index}", "tool", activity="echo@1.0.0", args={"i": index})
+        trail.step_completed(at, f"n{index}", result={"i": index})
+    assert len(trail.events) == MAX_TRAIL_EVENTS
+    assert trail.dropped == 2 * (MAX_TRAIL_EVENTS + 60) - MAX_TRAIL_EVENTS
+    page = trail.page(after=0)
+    assert page.first_id == trail.last_id - MAX_TRAIL_EVENTS + 1
+    assert page.events[0].id == page.first_id
+    assert len(page.events) == MAX_EVENTS_PAGE
+    assert page.more
+    assert page.generation == 2
+    rest = trail.page(after=page.events[-1].id)
+    assert rest.events[0].id == page.events[-1].id + 1
+    steps = trail.steps()
+    assert len(steps) == MAX_TRAIL_EVENTS // 2  # whole steps only; halves are left out
+    assert all(step.outcome == "completed" for step in steps)
+    assert steps[-1].call == MAX_TRAIL_EVENTS + 60  # activity ordinals count every call
