@@ -8,6 +8,7 @@ closed runs, which never change (so reading them needs no Temporal call).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -47,9 +48,11 @@ from api.run_policy import (
 from api.singleflight import SingleFlight
 from api.trees import conflict
 from temporal_client.connection import TemporalSettings
+from temporal_client.run_events import read_steps
 from temporal_client.run_start import run_request, start_options, workflow_id
 from workflows import search_attributes as sa_keys
 from workflows.run_models import Progress, RunResult, UserInput
+from workflows.trail import StepRecord
 from workflows.workflow import DecisionTreeWorkflow
 
 RunStatus = Literal[
@@ -141,6 +144,11 @@ class RunView(BaseModel):
     outcome: str | None = Field(default=None, description="How a completed run ended.")
     output: dict[str, Any] | None = None
     failure: Failure | None = None
+    step_records: list[StepRecord] = Field(
+        default_factory=list,
+        description="One record per visited node (see GET .../steps); attempts and Temporal's "
+        "own times are filled in once the run is closed.",
+    )
     links: Links
     rerun_of: RerunOrigin | None = Field(default=None, description="Set on re-runs.")
     reruns: list[RerunRef] = Field(
@@ -366,8 +374,10 @@ class RunService:
             base.rerun_of = RerunOrigin.model_validate(origin) if origin else None
         if status == WorkflowExecutionStatus.RUNNING or status is None:
             try:
-                progress: Progress = await handle.query(
-                    DecisionTreeWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+                progress: Progress
+                progress, steps = await asyncio.gather(
+                    handle.query(DecisionTreeWorkflow.progress, rpc_timeout=QUERY_TIMEOUT),
+                    read_steps(client, record.workflow_id, with_history=False),
                 )
             except (RPCError, WorkflowQueryFailedError):
                 # No worker has picked the run up yet (a brand-new run, or a fleet that
@@ -385,9 +395,12 @@ class RunService:
                         for p in progress.waiting_for
                     ],
                     "errors": progress.errors,
+                    "step_records": steps,
                 }
             )
         final = await self._closed_view(base, handle, status, description.close_time)
+        with contextlib.suppress(RPCError, WorkflowQueryFailedError):
+            final.step_records = await read_steps(client, record.workflow_id)
         record.final_status = final.status
         record.final_state = final.model_dump(mode="json")
         record.closed_at = final.closed_at

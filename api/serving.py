@@ -109,8 +109,16 @@ def protocol_for(settings: Settings) -> type[BoundedHttpProtocol]:
     )
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 10
+"""On SIGTERM, how long open responses may go on before they are cancelled. Without it
+uvicorn waits for every connection, and a run event stream (api/run_streams.py) would
+hold a stopping replica for as long as its client stays; cancelled streams resume on
+another replica with `Last-Event-ID`."""
+
+
 def server_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
     """A uvicorn config for the API with the slow-client bounds of ``settings``."""
+    options.setdefault("timeout_graceful_shutdown", GRACEFUL_SHUTDOWN_SECONDS)
     return uvicorn.Config(
         app,
         http=protocol_for(settings),

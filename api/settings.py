@@ -19,6 +19,9 @@ HTTP_HEADER_TIMEOUT_SECONDS = 10.0
 HTTP_BODY_TIMEOUT_SECONDS = 30.0
 HTTP_KEEP_ALIVE_SECONDS = 5
 HTTP_MAX_HEADER_BYTES = 32 * 1024
+EVENT_STREAMS_PER_TENANT = 100
+EVENT_STREAM_KEEPALIVE_SECONDS = 15.0
+EVENT_STREAM_MAX_SECONDS = 3600.0
 
 
 class OIDCProvider(BaseModel):
@@ -145,6 +148,23 @@ class Settings(PlatformSettings):
     temporal: TemporalSettings = Field(
         default_factory=TemporalSettings,
         description="How to reach Temporal (TREEFLOW_TEMPORAL_* variables).",
+    )
+    event_streams_per_tenant: int = Field(
+        default=EVENT_STREAMS_PER_TENANT,
+        ge=1,
+        description="Open run event streams per tenant on one API process (429 beyond; "
+        "the count is per process).",
+    )
+    event_stream_keepalive_seconds: float = Field(
+        default=EVENT_STREAM_KEEPALIVE_SECONDS,
+        gt=0,
+        le=300,
+        description="Keep-alive comment after this much silence.",
+    )
+    event_stream_max_seconds: float = Field(
+        default=EVENT_STREAM_MAX_SECONDS,
+        gt=0,
+        description="A run event stream ends after this; clients reconnect with the last id.",
     )
     open_run_cache_seconds: float = Field(
         default=0.5,

@@ -77,7 +77,9 @@ def api_env(database_url: str, jwk: str) -> dict[str, str]:
     }
 
 
-def serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def serve(
+    target: list[str], port: int, env: dict[str, str], ready_seconds: float = 30
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -92,7 +94,7 @@ def serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen
         "warning",
     ]
     process = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_seconds
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)

@@ -267,7 +267,7 @@ async def _start_and_follow(
     console.print(f"  {url}", soft_wrap=True)
     if not wait:
         return 0
-    return await follow_with_progress(console, handle, answers, url)
+    return await follow_with_progress(console, client, handle, answers, url)
 
 
 async def _start_or_attach(

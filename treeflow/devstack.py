@@ -239,7 +239,7 @@ async def _demo_run(
     )
     url = settings.run_url(handle.id, handle.result_run_id)
     console.print(f"running template [bold]{template}[/bold] as {handle.id}")
-    return await follow_with_progress(console, handle, answers, url)
+    return await follow_with_progress(console, client, handle, answers, url)
 
 
 async def _first_of(waiter: object, worker_task: asyncio.Task[None]) -> None:

@@ -72,6 +72,9 @@ class Checkpoint(BaseModel):
     node: str
     environment: Environment
     generation: int = 1
+    events_before: int = Field(
+        default=0, description="Last run-event id of the earlier generations (workflows.trail)."
+    )
 
 
 class RunRequest(BaseModel):

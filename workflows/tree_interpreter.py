@@ -61,6 +61,7 @@ from workflows.spec import (
 )
 from workflows.templating import is_templated
 from workflows.tool_routing import execute_pinned
+from workflows.trail import Decision, RunTrail
 
 WORKFLOW_NAME = "DecisionTreeWorkflow"
 
@@ -99,12 +100,14 @@ class TreeRun:
         if checkpoint is not None:
             self.env = checkpoint.environment
             self.generation = checkpoint.generation
+            self.trail = RunTrail(checkpoint.events_before, checkpoint.generation)
         else:
             self.env = Environment(
                 inputs=self._inputs_with_defaults(request.inputs),
                 state=dict(self.tree.spec.state),
             )
             self.generation = 1
+            self.trail = RunTrail()
         self.phase: Phase = "running"
         self.current: str | None = None
         self.waiting: dict[str, PendingInput] = {}
@@ -127,9 +130,11 @@ class TreeRun:
             outcome, output = await self._walk_top(start)
         except asyncio.CancelledError:
             self.phase = "cancelled"
+            self.trail.run_ended(workflow.now(), "cancelled")
             raise
         except Exception as exc:
             self.phase = "failed"
+            self.trail.run_ended(workflow.now(), "failed", error=_cause_message(exc)[:2000])
             if isinstance(exc, TemporalError):
                 raise  # failures fail the run; non-determinism retries the task (see docs)
             where = f"nodes.{self.current}" if self.current else "start"
@@ -139,6 +144,8 @@ class TreeRun:
             raise
         self.phase = "completed"
         self.output = output
+        self.trail.output(workflow.now(), output)
+        self.trail.run_ended(workflow.now(), "completed", outcome=outcome)
         if outcome != "completed":
             workflow.upsert_search_attributes([RUN_STATUS.value_set(outcome)])
         spec = self.tree.spec
@@ -176,8 +183,26 @@ class TreeRun:
             self.recorded.reached(node_id)
             self.current = node_id
             workflow.set_current_details(f"node `{node_id}` · step {self.env.steps}")
-            node_id = await self._step(node_id, self.tree.spec.nodes[node_id])
+            node_id = await self._traced_step(node_id, self.tree.spec.nodes[node_id])
         self.current = None
+
+    async def _traced_step(self, node_id: str, node: Node) -> str | None:
+        """`_step`, closing the node's trail step if the handler left it open."""
+        try:
+            next_id = await self._step(node_id, node)
+        except _Finish:
+            if self.trail.is_open(node_id):
+                self.trail.step_completed(workflow.now(), node_id)
+            raise
+        except BaseException as exc:
+            # Handlers that go on after a failure close the step themselves; a failure
+            # that escapes is recorded here (with no step.started if none was recorded).
+            message = "cancelled" if is_cancelled_exception(exc) else _cause_message(exc)
+            self.trail.step_failed(workflow.now(), node_id, message)
+            raise
+        if self.trail.is_open(node_id):
+            self.trail.step_completed(workflow.now(), node_id, next=next_id)
+        return next_id
 
     async def _step(self, node_id: str, node: Node) -> str | None:
         """Run one node; the id of the next one (None: this branch of the walk is done)."""
@@ -193,6 +218,7 @@ class TreeRun:
             case SubtreeNode():
                 return await self._subtree(node_id, node)
             case EndNode():
+                self.trail.step_started(workflow.now(), node_id, "end")
                 raise _Finish("completed", self._render_output(node_id, node))
             case _:
                 assert_never(node)
@@ -213,7 +239,10 @@ class TreeRun:
                 tree=self.tree,
                 tenant_id=self.tenant_id,
                 checkpoint=Checkpoint(
-                    node=node_id, environment=self.env, generation=self.generation + 1
+                    node=node_id,
+                    environment=self.env,
+                    generation=self.generation + 1,
+                    events_before=self.trail.last_id,
                 ),
                 rerun=self.recorded.remaining(),
             )
@@ -266,6 +295,7 @@ class TreeRun:
             if node.summary
             else f"{node_id} · {node.tool}"
         )
+        self.trail.step_started(workflow.now(), node_id, "tool", activity=node.tool, args=args)
         try:
             output = await self._call_activity(
                 node.tool,
@@ -284,6 +314,7 @@ class TreeRun:
                 TaskRecord(node=node_id, kind="tool", tool=node.tool, ok=False, summary=message)
             )
             if node.on_error is not None:
+                self.trail.step_failed(workflow.now(), node_id, message, node.on_error)
                 return node.on_error
             raise _fail(f"nodes.{node_id}", f"{node.tool} failed: {message}", "ToolFailed") from exc
         self.env.results[node_id] = output
@@ -293,6 +324,7 @@ class TreeRun:
         if node.set:
             updates = self._render(node.set, f"nodes.{node_id}.set", result=output)
             self.env.state.update(updates)
+        self.trail.step_completed(workflow.now(), node_id, result=output, next=node.next)
         return node.next
 
     async def _call_activity(
@@ -346,6 +378,8 @@ class TreeRun:
     async def _decision(self, node_id: str, node: DecisionNode) -> str | None:
         visits = self.env.passes.get(node_id, 0) + 1
         self.env.passes[node_id] = visits
+        if node.strategy == "rules":
+            self.trail.step_started(workflow.now(), node_id, "decision", strategy="rules")
         if node.max_passes is not None and visits > node.max_passes:
             return self._limit_reached(node_id, node)
         available = self._available_branches(node_id, node)
@@ -383,6 +417,17 @@ class TreeRun:
             if branch.when is None or self._rule(
                 branch.when, f"nodes.{node_id}.branches[{index}].when"
             ):
+                self.trail.decision(
+                    workflow.now(),
+                    node_id,
+                    Decision(
+                        branch=branch.name,
+                        to=branch.to,
+                        strategy="rules",
+                        rule=branch.when,
+                        index=index,
+                    ),
+                )
                 return branch
         raise _fail(f"nodes.{node_id}", "no branch is available", "NoBranch")
 
@@ -401,6 +446,14 @@ class TreeRun:
             errors=self.env.errors,
             context={"inputs": self.env.inputs, "state": self.env.state},
         )
+        self.trail.step_started(
+            workflow.now(),
+            node_id,
+            "decision",
+            activity=node.using,
+            strategy=node.strategy,
+            args={"prompt": request.prompt, "options": [o.id for o in request.options]},
+        )
         try:
             decided = await self._call_activity(
                 node.using,
@@ -417,6 +470,7 @@ class TreeRun:
             ) from exc
         result = DecisionOutput.model_validate(decided)
         observe.decision(node.strategy)
+        self._trace_decision(node_id, node, available, result)
         self.env.results[node_id] = decided
         self.env.record(
             TaskRecord(
@@ -443,6 +497,29 @@ class TreeRun:
             f"nodes.{node_id}",
             f"decision chose '{result.choice}', which is not an available branch",
             "InvalidDecision",
+        )
+
+    def _trace_decision(
+        self,
+        node_id: str,
+        node: DecisionNode,
+        available: list[tuple[int, Branch]],
+        result: DecisionOutput,
+    ) -> None:
+        chosen = next(((i, b) for i, b in available if b.name == result.choice), None)
+        self.trail.decision(
+            workflow.now(),
+            node_id,
+            Decision(
+                branch=result.choice,
+                to=chosen[1].to if chosen else (node.on_end if result.end else None),
+                strategy=node.strategy,
+                index=chosen[0] if chosen else None,
+                scores=dict(result.scores),
+                reasoning=result.reasoning[:2000],
+                end=result.end,
+                impossible=result.impossible,
+            ),
         )
 
     def _option(self, branch: Branch) -> DecisionOption:
@@ -480,6 +557,17 @@ class TreeRun:
         return node.tool if isinstance(node, ToolNode) else None
 
     def _limit_reached(self, node_id: str, node: DecisionNode) -> str | None:
+        if not self.trail.is_open(node_id):
+            self.trail.step_started(workflow.now(), node_id, "decision", strategy=node.strategy)
+        self.trail.decision(
+            workflow.now(),
+            node_id,
+            Decision(
+                to=node.on_limit,
+                strategy=node.strategy,
+                reasoning=f"max_passes ({node.max_passes}) reached",
+            ),
+        )
         self.env.record(
             TaskRecord(
                 node=node_id, kind="decision", summary=f"max_passes ({node.max_passes}) reached"
@@ -512,6 +600,8 @@ class TreeRun:
             timeout_seconds=node.timeout,
         )
         self.phase = "waiting_input"
+        self.trail.step_started(workflow.now(), node_id, "input")
+        self.trail.input_requested(workflow.now(), node_id, prompt, self.waiting[node_id].choices)
         workflow.upsert_search_attributes([RUN_STATUS.value_set("waiting_input")])
         try:
             await workflow.wait_condition(
@@ -522,6 +612,7 @@ class TreeRun:
         except TimeoutError:
             self.env.record(TaskRecord(node=node_id, kind="input", ok=False, summary="timed out"))
             if node.on_timeout is not None:
+                self.trail.step_failed(workflow.now(), node_id, "timed out", node.on_timeout)
                 return node.on_timeout
             raise _fail(
                 f"nodes.{node_id}", f"no user input within {node.timeout}s", "InputTimeout"
@@ -538,6 +629,7 @@ class TreeRun:
         self.env.state[node.save_as] = answer
         self.env.results[node_id] = {"answer": answer}
         self.env.record(TaskRecord(node=node_id, kind="input", summary="answered"))
+        self.trail.input_answered(workflow.now(), node_id, answer)
         return node.next
 
     def _target_for(self, answer: UserInput) -> str:
@@ -577,6 +669,9 @@ class TreeRun:
     # ------------------------------------------------------------ parallel and subtrees
 
     async def _parallel(self, node_id: str, node: ParallelNode) -> str:
+        self.trail.step_started(
+            workflow.now(), node_id, "parallel", branches=list(node.branches), join=node.join
+        )
         branches = [
             asyncio.create_task(self._walk(entry, stop_at=node.join, top_level=False))
             for entry in node.branches
@@ -611,11 +706,20 @@ class TreeRun:
         if recorded is not None:
             return self._subtree_done(node_id, node, RunResult.model_validate(recorded.result))
         info = workflow.info()
+        child_id = f"{info.workflow_id}/{node_id}/{self.generation}.{visit}"
+        self.trail.step_started(
+            workflow.now(),
+            node_id,
+            "subtree",
+            tree=child.spec.name,
+            workflow_id=child_id,
+            args=inputs,
+        )
         try:
             result: RunResult = await workflow.execute_child_workflow(
                 WORKFLOW_NAME,
                 RunRequest(tree=child, inputs=inputs, tenant_id=self.tenant_id),
-                id=f"{info.workflow_id}/{node_id}/{self.generation}.{visit}",
+                id=child_id,
                 search_attributes=for_run(
                     self.tenant_id, child.spec.name, child.spec.version, child.hash
                 ),
@@ -629,6 +733,7 @@ class TreeRun:
             self.env.errors.setdefault(node_id, []).append(message)
             self.env.record(TaskRecord(node=node_id, kind="subtree", ok=False, summary=message))
             if node.on_error is not None:
+                self.trail.step_failed(workflow.now(), node_id, message, node.on_error)
                 return node.on_error
             raise _fail(f"nodes.{node_id}", f"subtree failed: {message}", "SubtreeFailed") from exc
         finally:
@@ -641,6 +746,9 @@ class TreeRun:
         self.env.last_result = output["output"]
         self.env.record(
             TaskRecord(node=node_id, kind="subtree", summary=f"{result.tree}: {result.outcome}")
+        )
+        self.trail.step_completed(
+            workflow.now(), node_id, result=output["output"], outcome=result.outcome, next=node.next
         )
         return node.next
 

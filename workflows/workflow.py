@@ -12,6 +12,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.run_models import InputAccepted, Progress, RunRequest, RunResult, UserInput
+    from workflows.trail import MAX_EVENTS_PAGE, EventPage, StepRecord
     from workflows.tree_interpreter import WORKFLOW_NAME, TreeRun
 
 __all__ = ["WORKFLOW_NAME", "DecisionTreeWorkflow"]
@@ -33,6 +34,16 @@ class DecisionTreeWorkflow:
     def progress(self) -> Progress:
         """Phase, current node, path so far, waiting inputs and (once done) the output."""
         return self._run.progress()
+
+    @workflow.query
+    def events(self, after: int) -> EventPage:
+        """Run events with id > `after`, oldest first (at most `MAX_EVENTS_PAGE`)."""
+        return self._run.trail.page(after, MAX_EVENTS_PAGE)
+
+    @workflow.query
+    def steps(self) -> list[StepRecord]:
+        """One record per visited node of this generation, folded from the run events."""
+        return self._run.trail.steps()
 
     @workflow.update
     async def submit_input(self, answer: UserInput) -> InputAccepted:

@@ -1,4 +1,4 @@
-"""Runs: start (idempotently), read, list, answer input, cancel."""
+"""Runs: start (idempotently), read, list, steps, follow events, answer input, cancel."""
 
 from __future__ import annotations
 
@@ -6,17 +6,23 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.paging import MAX_PAGE_TOKEN_CHARS
+from api.problems import ProblemError, not_found
 from api.rbac import Access, Permission, requires
 from api.reruns import RerunAsk, VersionChoice
 from api.routes.common import RESPONSES, tenant_settings_of
-from api.run_policy import StartRequest
+from api.run_policy import StartRequest, find_run
+from api.run_streams import EventStreamResponse, sse_body, stream_slots
 from api.runs import RunPage, RunView
 from api.services import Services
+from temporal_client.run_events import follow_events, read_steps
 from workflows.limits import MAX_VERSION_NUMBER
 from workflows.run_models import UserInput
+from workflows.trail import StepRecord
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"], responses=RESPONSES)
 KEY_PATTERN = r"^[A-Za-z0-9._:@-]{1,200}$"
@@ -213,6 +219,97 @@ async def rerun(
     audit.target(view.id)
     audit.detail(rerun_of=key, from_node=view.rerun_of.from_node if view.rerun_of else None)
     return view
+class RunSteps(BaseModel):
+    steps: list[StepRecord]
+
+
+LastEventId = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        pattern=r"^[0-9]{1,15}$",
+        description="The last event id the client saw: the stream resumes after it.",
+    ),
+]
+
+
+@router.get("/{key}/steps")
+async def run_steps(
+    key: RunKey,
+    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    session: SessionDep,
+    client: TemporalDep,
+) -> RunSteps:
+    """One record per visited node: kind, tool or strategy, times, attempts, outcome,
+    the branch a decision took and why, arguments and result (redacted, truncated)."""
+    assert access.tenant_id is not None
+    record = await find_run(session, access.tenant_id, key)
+    if record is None:
+        raise not_found("run")
+    stored = (record.final_state or {}).get("step_records")
+    if stored:
+        return RunSteps(steps=[StepRecord.model_validate(step) for step in stored])
+    try:
+        return RunSteps(steps=await read_steps(client, record.workflow_id))
+    except (RPCError, WorkflowQueryFailedError):
+        raise ProblemError(
+            503, "no worker answered for this run; retry shortly", headers={"Retry-After": "2"}
+        ) from None
+
+
+@router.get(
+    "/{key}/events",
+    response_class=EventStreamResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "Server-sent events: `id:` the event ordinal, `event:` its type, "
+            '`data:` the event as JSON (docs/api.md, "Run events").',
+        }
+    },
+)
+async def run_events(
+    key: RunKey,
+    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    last_event_id: LastEventId = None,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=10**15,
+            description="Resume after this id (for clients that cannot "
+            "set Last-Event-ID; the header wins).",
+        ),
+    ] = None,
+) -> EventStreamResponse:
+    """Follow a run: every step, decision, input and the end, as they happen."""
+    assert access.tenant_id is not None
+    record = await find_run(session, access.tenant_id, key)
+    if record is None:
+        raise not_found("run")
+    workflow_id, first_run_id = record.workflow_id, record.first_run_id or None
+    await session.rollback()  # hold no database connection while the stream is open
+    settings = request.app.state.services.settings
+    resume = int(last_event_id) if last_event_id is not None else (after or 0)
+    release = stream_slots(request.app, settings.event_streams_per_tenant).acquire(
+        str(access.tenant_id)
+    )
+    events = follow_events(
+        client,
+        workflow_id,
+        after=resume,
+        run_id=first_run_id,
+        idle_every=settings.event_stream_keepalive_seconds,
+    )
+    body = sse_body(
+        events,
+        keepalive_seconds=settings.event_stream_keepalive_seconds,
+        max_seconds=settings.event_stream_max_seconds,
+    )
+    return EventStreamResponse(body, on_close=release)
 
 
 @router.post("/{key}/input")

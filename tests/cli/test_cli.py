@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -198,6 +199,66 @@ def test_run_against_a_server_reports_bad_inputs(dev_server: object) -> None:
     assert result.returncode == 2
     assert "inputs.colour: unknown input" in result.stderr
     assert "inputs.question: expected string, got int" in result.stderr
+
+
+async def test_run_prints_each_step_as_an_event_while_it_runs(
+    dev_server: object, worker: str, tmp_path: Path
+) -> None:
+    """`treeflow run` follows the run through the event stream: one line per step."""
+    source = tmp_path / "steps.yaml"
+    source.write_text(
+        textwrap.dedent(
+            """
+            name: cli-steps
+            start: greet
+            nodes:
+              greet: {kind: tool, tool: text_response@^1, args: {text: hi}, next: check}
+              check:
+                kind: decision
+                branches:
+                  - {to: ask, when: "results.greet.text == 'hi'"}
+                  - {to: done}
+              ask: {kind: input, prompt: "go on?", save_as: go, timeout: 1s, on_timeout: done,
+                    next: done}
+              done: {kind: end, output: {ok: "yes"}}
+            """
+        )
+    )
+    # The session worker runs in this event loop: start the CLI without blocking it.
+    process = await asyncio.create_subprocess_exec(
+        TREEFLOW,
+        "run",
+        str(source),
+        cwd=REPO,
+        env={
+            **os.environ,
+            "COLUMNS": "200",
+            "TREEFLOW_PAYLOAD_ENCRYPTION": "false",
+            "TREEFLOW_TEMPORAL_ADDRESS": dev_server.address,  # type: ignore[attr-defined]
+            "TREEFLOW_TEMPORAL_TASK_QUEUE": worker,
+        },
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    stdout = out.decode()
+    assert process.returncode == 0, stdout + err.decode()
+    lines = [line.strip() for line in stdout.splitlines()]
+    expected = [
+        "▸ greet tool text_response@1.0.0",
+        "▸ check decision rules",
+        "↳ ask (results.greet.text == 'hi')",
+        "▸ ask input",
+        "? ask: go on?",
+        "waiting for an answer to ask",
+        "✘ ask",
+        "▸ done end",
+        "✔ done",
+        "✔ cli-steps",
+    ]
+    found = [next(i for i, line in enumerate(lines) if line.startswith(e)) for e in expected]
+    assert found == sorted(found), stdout
 
 
 def test_processes_using_the_temporal_client_exit_cleanly(dev_server: object) -> None:
