@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from workflows.compiled import CompiledTree
+from workflows.conversation_models import ConversationContext
 
 MAX_PATH_KEPT = 500  # path entries kept in state; `steps` counts all of them
 MAX_TASKS_KEPT = 200
@@ -82,6 +90,11 @@ class RunRequest(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     tenant_id: str = "default"
     checkpoint: Checkpoint | None = None
+    conversation: ConversationContext | None = Field(
+        default=None,
+        description="The earlier turns when the run answers a conversation's message "
+        "(the `conversation` scope name); None for a plain run.",
+    )
 
 
 class PendingInput(BaseModel):
@@ -132,3 +145,15 @@ class RunResult(BaseModel):
     tree: str
     tree_version: str
     tree_hash: str
+    turn_data: dict[str, Any] | None = Field(
+        default=None,
+        description="A conversation turn's final state and results (bounded); absent from a "
+        "plain run's result, which stays as it was.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_turn_data(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("turn_data", True) is None:
+            del data["turn_data"]
+        return data

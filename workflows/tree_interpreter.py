@@ -31,6 +31,7 @@ from workflows.activity_defaults import (
     DEFAULT_TOOL_TIMEOUT_SECONDS,
 )
 from workflows.compiled import CompiledTree
+from workflows.conversation_models import EMPTY_SCOPE, turn_data
 from workflows.evaluation import RunEvaluator
 from workflows.run_models import (
     Checkpoint,
@@ -94,6 +95,10 @@ class TreeRun:
     def __init__(self, request: RunRequest) -> None:
         self.tree: CompiledTree = request.tree
         self.tenant_id = request.tenant_id
+        self.conversation = request.conversation
+        self._conversation_scope = (
+            request.conversation.scope() if request.conversation else EMPTY_SCOPE
+        )
         checkpoint = request.checkpoint
         if checkpoint is not None:
             self.env = checkpoint.environment
@@ -150,6 +155,7 @@ class TreeRun:
             tree=spec.name,
             tree_version=spec.version,
             tree_hash=self.tree.hash,
+            turn_data=turn_data(self.env.state, self.env.results) if self.conversation else None,
         )
 
     async def _walk_top(self, node_id: str) -> tuple[Outcome, dict[str, Any]]:
@@ -209,6 +215,7 @@ class TreeRun:
             RunRequest(
                 tree=self.tree,
                 tenant_id=self.tenant_id,
+                conversation=self.conversation,
                 checkpoint=Checkpoint(
                     node=node_id, environment=self.env, generation=self.generation + 1
                 ),
@@ -234,6 +241,7 @@ class TreeRun:
                 "tree": self.tree.spec.name,
                 "steps": env.steps,
             },
+            "conversation": self._conversation_scope,
         }
         return {**names, **extra}
 
@@ -391,7 +399,7 @@ class TreeRun:
             default=available[-1][1].name,
             tasks_completed=self.env.task_dicts(),
             errors=self.env.errors,
-            context={"inputs": self.env.inputs, "state": self.env.state},
+            context=self._decision_context(),
         )
         try:
             decided = await self._call_activity(
@@ -436,6 +444,12 @@ class TreeRun:
             f"decision chose '{result.choice}', which is not an available branch",
             "InvalidDecision",
         )
+
+    def _decision_context(self) -> dict[str, Any]:
+        context = {"inputs": self.env.inputs, "state": self.env.state}
+        if self.conversation is not None:
+            context["conversation"] = self._conversation_scope
+        return context
 
     def _option(self, branch: Branch) -> DecisionOption:
         """How a branch is offered to a router or agent: its text, tool and argument rights."""
