@@ -100,7 +100,12 @@ def start_options(start: ConversationStart, task_queue: str) -> dict[str, Any]:
         "search_attributes": search_attributes.for_run(
             start.tenant_id, tree.name, tree.version, tree.hash
         ),
-        "memo": {"conversation": start.conversation_id, "tree": tree.name} | start.memo,
+        "memo": {
+            "conversation": start.conversation_id,
+            "tree": tree.name,
+            "message_input": start.message_input,
+        }
+        | start.memo,
         "static_summary": f"conversation {start.conversation_id} with {tree.name} {tree.version}",
         "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -94,6 +94,7 @@ class ConversationWorkflow:
         turn = Turn(
             turn=number,
             message=message.text,
+            message_id=message.id,
             run=run_key(start.conversation_id, number),
             workflow_id=turn_workflow_id(start.tenant_id, start.conversation_id, number),
         )

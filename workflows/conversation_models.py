@@ -90,6 +90,7 @@ class Turn(BaseModel):
 
     turn: int
     message: str
+    message_id: str | None = None
     run: str = Field(description="The run key of the turn (`GET /runs/{run}`).")
     workflow_id: str
     status: TurnStatus = "answering"
@@ -154,6 +155,9 @@ class Message(BaseModel):
         default=None,
         description="The turn number this message expects to be; another one is rejected "
         "(optimistic concurrency: the sender named the run key already).",
+    )
+    id: str | None = Field(
+        default=None, max_length=64, description="The sender's id for the message (kept)."
     )
 
 
