@@ -71,8 +71,9 @@ async def run_conversation(
     template: templates.Template,
     sample: templates.Sample,
     task_queue: str,
-) -> list[Turn]:
-    """The sample's question, then each follow-up, as the turns of one conversation."""
+) -> tuple[list[Turn], str]:
+    """The sample's question, then each follow-up, as the turns of one conversation
+    (and the conversation's workflow id)."""
     compiled = compile_text(template.text, registry)
     name = message_input(compiled, None)
     fixed = {k: v for k, v in sample.inputs.items() if k != name}
@@ -91,7 +92,7 @@ async def run_conversation(
                 client, wf_id, Message(text=text), start=start, task_queue=task_queue
             )
         )
-    return turns
+    return turns, wf_id
 
 
 def turn_failures(expect: templates.Expectation, turn: Turn) -> list[str]:

@@ -67,7 +67,7 @@ async def test_follow_ups_answer_from_the_earlier_turns(
     sample: templates.Sample,
 ) -> None:
     """The sample's question, then its follow-ups, as one conversation on the real worker."""
-    turns = await run_conversation(client, registry, template, sample, worker)
+    turns, _ = await run_conversation(client, registry, template, sample, worker)
     expectations = [sample.expect, *(f.expect for f in sample.follow_ups)]
     assert [turn_failures(e, t) for e, t in zip(expectations, turns, strict=True)] == [
         [] for _ in turns
