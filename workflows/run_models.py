@@ -81,6 +81,11 @@ class Checkpoint(BaseModel):
     generation: int = 1
 
 
+_ABSENT_WHEN_NONE = ("conversation",)
+"""RunRequest fields left out of the payload when unset, so plain runs' inputs stay as
+they were."""
+
+
 class RunRequest(BaseModel):
     """Input of `DecisionTreeWorkflow`. Holds no secrets."""
 
@@ -95,6 +100,16 @@ class RunRequest(BaseModel):
         description="The earlier turns when the run answers a conversation's message "
         "(the `conversation` scope name); None for a plain run.",
     )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_features(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A plain run's input is serialised as before these optional fields existed."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in _ABSENT_WHEN_NONE:
+                if data.get(name, True) is None:
+                    del data[name]
+        return data
 
 
 class PendingInput(BaseModel):

@@ -141,7 +141,13 @@ async def test_a_plain_run_sees_an_empty_conversation_and_returns_no_turn_data(
     run = await run_tree(ECHO, {"message": "solo"})
     assert run.result.output == {"text": "0:solo::"}
     assert run.result.turn_data is None
-    assert "turn_data" not in run.result.model_dump(mode="json")
+    started, *_, completed = [e async for e in run.handle.fetch_history_events()]
+    payloads = (
+        started.workflow_execution_started_event_attributes.input.payloads[0].data
+        + completed.workflow_execution_completed_event_attributes.result.payloads[0].data
+    )
+    assert b"\"conversation\":" not in payloads  # a plain run's history did not grow
+    assert b"turn_data" not in payloads
 
 
 def test_turn_data_is_clipped_to_its_bounds() -> None:
