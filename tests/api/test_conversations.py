@@ -124,6 +124,11 @@ async def test_a_conversation_of_three_turns_answers_from_the_earlier_turns(
     assert [m["status"] for m in listed.json()["messages"]] == ["completed"] * 3
     read = await client.get(f"{conversations_url(tenant)}/{conversation}")
     assert read.json()["turn_count"] == 3
+    audit = await world.admin.client.get(
+        f"/v1/tenants/{tenant}/audit", params={"action": "send_message", "limit": 200}
+    )
+    targets = {e["target"] for e in audit.json()["events"] if e["outcome"] == "success"}
+    assert {f"{conversation}.{n}" for n in (1, 2, 3)} <= targets
     assert read.json()["status"] == "idle"
     assert read.json()["message_input"] == "question"
 
