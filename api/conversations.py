@@ -21,9 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
     WorkflowUpdateStage,
 )
 from temporalio.exceptions import ApplicationError
@@ -50,6 +52,7 @@ from workflows.conversation_models import (
     ConversationView,
     Message,
     Turn,
+    TurnAccepted,
     conversation_workflow_id,
     run_key,
 )
@@ -84,6 +87,9 @@ class ConversationOut(BaseModel):
     turn_count: int
     created_at: datetime | None = None
     links: ConversationLinks
+    message: MessageOut | None = Field(
+        default=None, description="Only when created with a first message: that message."
+    )
 
 
 class MessageLinks(BaseModel):
@@ -105,6 +111,9 @@ class MessageOut(BaseModel):
     error: str | None = None
     path: list[str] = Field(default_factory=list, examples=[["decide", "analyze", "respond"]])
     links: MessageLinks
+
+
+ConversationOut.model_rebuild()
 
 
 class MessagePage(BaseModel):
@@ -161,7 +170,12 @@ class ConversationService:
         client: Client,
         request: StartRequest,
         input_name: str | None,
+        first_message: str | None = None,
+        *,
+        wait: bool = True,
     ) -> ConversationOut:
+        """Start the conversation; with `first_message`, send it in the same call
+        (update-with-start) and include it (answered when `wait` and in time)."""
         attempt = StartAttempt(request, session, client, digest="")
         await self._policy.apply(attempt)
         plan = attempt.resolved
@@ -189,19 +203,46 @@ class ConversationService:
                     FieldError(field=f"body.{p.field}", message=p.message) for p in exc.problems
                 ],
             ) from None
-        await client.start_workflow(
-            ConversationWorkflow.run,
-            start,
-            **conv_client.start_options(start, self._runs.temporal.task_queue),
-        )
+        options = conv_client.start_options(start, self._runs.temporal.task_queue)
         tree = TreeRef(name=plan.compiled.name, version=plan.number, hash=plan.compiled.hash)
-        return ConversationOut(
+        created = ConversationOut(
             id=conversation_id,
             tree=tree,
             status="idle",
             message_input=start.message_input,
             turn_count=0,
             links=self._links(request.tenant_id, conversation_id),
+        )
+        if first_message is None:
+            await client.start_workflow(ConversationWorkflow.run, start, **options)
+            return created
+        # A new id: the first message cannot meet another turn, so it is accepted.
+        message = Message(text=first_message, turn=1, id=uuid.uuid4().hex)
+        update = await client.start_update_with_start_workflow(
+            ConversationWorkflow.send_message,
+            message,
+            start_workflow_operation=WithStartWorkflowOperation(
+                ConversationWorkflow.run, start, **options
+            ),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        sent, answered = await self._follow(
+            session,
+            request.tenant_id,
+            request.actor,
+            tree,
+            str(plan.tree_id),
+            conversation_id,
+            message,
+            update,
+            wait,
+        )
+        return created.model_copy(
+            update={
+                "turn_count": 1,
+                "status": "idle" if answered else "answering",
+                "message": sent,
+            }
         )
 
     # ------------------------------------------------------------ read
@@ -253,9 +294,40 @@ class ConversationService:
             raise _refused(exc) from None
         except RPCError as exc:
             raise _closed(exc) from None
-        key = run_key(conversation_id, turn)
-        await self._record_run(session, tenant_id, actor, memo, view, key, text)
-        pending = Turn(turn=turn, message=text, run=key, workflow_id=f"{tenant_id}:{key}")
+        tree = TreeRef(
+            name=view.tree, version=int(memo["tree_version_number"]), hash=view.tree_hash
+        )
+        return await self._follow(
+            session,
+            tenant_id,
+            actor,
+            tree,
+            str(memo["tree_id"]),
+            conversation_id,
+            message,
+            update,
+            wait,
+        )
+
+    async def _follow(
+        self,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        actor: str,
+        tree: TreeRef,
+        tree_id: str,
+        conversation_id: str,
+        message: Message,
+        update: WorkflowUpdateHandle[TurnAccepted],
+        wait: bool,
+    ) -> tuple[MessageOut, bool]:
+        """After an accepted message: record its run, then wait for the answer if asked."""
+        assert message.turn is not None
+        key = run_key(conversation_id, message.turn)
+        await self._record_run(session, tenant_id, actor, tree, tree_id, key, message.text)
+        pending = Turn(
+            turn=message.turn, message=message.text, run=key, workflow_id=f"{tenant_id}:{key}"
+        )
         if not wait:
             return self._message(tenant_id, pending), False
         try:
@@ -304,8 +376,8 @@ class ConversationService:
         session: AsyncSession,
         tenant_id: uuid.UUID,
         actor: str,
-        memo: dict[str, Any],
-        view: ConversationView,
+        tree: TreeRef,
+        tree_id: str,
         key: str,
         text: str,
     ) -> None:
@@ -316,13 +388,11 @@ class ConversationService:
                 key=key,
                 workflow_id=f"{tenant_id}:{key}",
                 first_run_id="",
-                tree_id=uuid.UUID(str(memo["tree_id"])),
-                tree_name=view.tree,
-                tree_version=int(memo["tree_version_number"]),
-                tree_hash=view.tree_hash,
-                request_hash=request_hash(
-                    view.tree, int(memo["tree_version_number"]), {"message": text}
-                ),
+                tree_id=uuid.UUID(tree_id),
+                tree_name=tree.name,
+                tree_version=tree.version,
+                tree_hash=tree.hash,
+                request_hash=request_hash(tree.name, tree.version, {"message": text}),
                 created_by=actor,
             )
         )

@@ -47,6 +47,13 @@ class CreateConversation(BaseModel):
     inputs: dict[str, Any] = Field(
         default_factory=dict, description="Other inputs, the same for every turn."
     )
+    message: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        description="A first message, sent in the same call (update-with-start); the "
+        "response's `message` holds it (answered unless `wait=false`).",
+    )
 
 
 class SendMessage(BaseModel):
@@ -71,8 +78,12 @@ async def create_conversation(
     services: ServicesDep,
     client: TemporalDep,
     audit: AuditDep,
+    wait: Annotated[
+        bool, Query(description="With a first message: wait for its answer (up to 60 s).")
+    ] = True,
 ) -> ConversationOut:
-    """Start a conversation answered by a tree (pinned to one version for all its turns)."""
+    """Start a conversation answered by a tree (pinned to one version for all its turns),
+    optionally with its first message."""
     assert access.tenant_id is not None
     request = StartRequest(
         tenant_id=access.tenant_id,
@@ -84,10 +95,16 @@ async def create_conversation(
         inputs=body.inputs,
         flags=services.flags,
     )
-    created = await _service(services).create(session, client, request, body.input)
+    created = await _service(services).create(
+        session, client, request, body.input, body.message, wait=wait
+    )
     response.headers["Location"] = created.links.self
     audit.target(created.id)
-    audit.detail(tree=created.tree.name, version=created.tree.version)
+    audit.detail(
+        tree=created.tree.name,
+        version=created.tree.version,
+        message=created.message.run if created.message else None,
+    )
     return created
 
 

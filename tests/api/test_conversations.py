@@ -250,3 +250,19 @@ async def test_read_only_members_read_but_do_not_send(world: World) -> None:
         await reader.get(f"{conversations_url(world.tenant_a)}/{conversation}")
     ).status_code == 200
     assert (await say(reader, world.tenant_a, conversation, "hi")).status_code == 403
+
+
+async def test_create_with_a_first_message_answers_it_in_the_same_call(world: World) -> None:
+    client, tenant = world.user.client, world.tenant_a
+    response = await client.post(
+        conversations_url(tenant),
+        json={"tree": await tree(world, ECHO, "echo"), "message": "first"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["turn_count"] == 1
+    assert body["message"]["answer"] == {"text": "turn 1: first | before:"}
+    run = await client.get(body["message"]["links"]["run"])
+    assert run.json()["status"] == "completed"
+    follow_up = await say(client, tenant, body["id"], "second")
+    assert follow_up.json()["answer"] == {"text": "turn 2: second | before: first"}
