@@ -1,7 +1,7 @@
 """Conversations: create one for a tree, send messages, list them with their runs, end it.
 
 Temporal holds the state: one `ConversationWorkflow` per conversation (id
-`<tenant>/conversation/<id>`, so another tenant's conversation is simply not found).
+`<tenant>:conversation/<id>`, so another tenant's conversation is simply not found).
 Each message is its `send_message` update, answered by a run of the tree whose key is
 `<conversation id>.<turn>`; a `runs` row is written for it as soon as the update is
 accepted, so `GET /runs/{key}` (and its event stream) serve every turn. One message

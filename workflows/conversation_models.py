@@ -195,5 +195,7 @@ def turn_workflow_id(tenant_id: str, conversation_id: str, turn: int) -> str:
 
 
 def conversation_workflow_id(tenant_id: str, conversation_id: str) -> str:
-    """The conversation's own workflow id; the `/` keeps it apart from every run's id."""
-    return f"{tenant_id}/conversation/{conversation_id}"
+    """The conversation's own workflow id: `<tenant>:` first like a run's, so the payload
+    codec encrypts it for the tenant; the `/` (never in a run key) keeps it apart from
+    every run's id and out of the runs list."""
+    return f"{tenant_id}:conversation/{conversation_id}"

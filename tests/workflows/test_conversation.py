@@ -162,3 +162,9 @@ def test_turn_data_is_clipped_to_its_bounds() -> None:
     assert clip({"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}) == {
         "a": {"b": {"c": {"d": {"e": {"f": "…"}}}}}
     }
+
+
+def test_a_conversation_s_payloads_are_encrypted_for_its_tenant() -> None:
+    from foundation.secrets.payload_codec import tenant_of_workflow
+
+    assert tenant_of_workflow(conversation_workflow_id("t-1", "c-0123456789abcdef")) == "t-1"
