@@ -7,13 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.conversations import (
-    ConversationOut,
-    ConversationService,
-    MessageOut,
-    MessagePage,
-    new_conversation_id,
-)
+from api.conversation_views import ConversationOut, MessageOut, MessagePage
+from api.conversations import ConversationService, new_conversation_id
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
