@@ -202,6 +202,11 @@ class RunService:
         self.policy = start_policy(self._plans, self._counts)
         self.rerun_policy = rerun_policy(self._plans, self._counts)
 
+    @property
+    def plans(self) -> TreePlans:
+        """The tree versions runs resolve (conversations resolve theirs the same way)."""
+        return self._plans
+
     def links(self, tenant_id: uuid.UUID, key: str, wf_id: str) -> Links:
         return Links(
             self=f"/v1/tenants/{tenant_id}/runs/{key}", temporal_ui=self.temporal.run_url(wf_id)

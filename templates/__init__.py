@@ -21,6 +21,13 @@ class Expectation(BaseModel):
     )
 
 
+class FollowUp(BaseModel):
+    """A later message of a conversation that starts with the sample's inputs."""
+
+    message: str
+    expect: Expectation = Expectation()
+
+
 class Sample(BaseModel):
     """A named set of run inputs, plus answers for input nodes when it runs unattended."""
 
@@ -33,6 +40,11 @@ class Sample(BaseModel):
         default_factory=list,
         description="Rules of the scripted model (`contains` -> `reply`) that stand in for "
         "the LLM when the sample runs in tests; write them to match this sample's question.",
+    )
+    follow_ups: list[FollowUp] = Field(
+        default_factory=list,
+        description="Later messages when the sample is a conversation's first turn (its "
+        "message fills the tree's only declared input); each turn sees the earlier ones.",
     )
 
 

@@ -305,6 +305,52 @@ async def _start_or_attach(
         return handle, status or WorkflowExecutionStatus.RUNNING
 
 
+@app.command()
+def chat(
+    tree: Annotated[str, typer.Argument(help="A template name or a tree file.")],
+    message_input: Annotated[
+        str | None, typer.Option("--message-input", help="The input each message fills.")
+    ] = None,
+    input: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="Other inputs, key=value.")
+    ] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant id recorded on the runs.")] = "default",
+) -> None:
+    """Chat with a tree: each stdin line is a message, answered by a run that sees the
+    earlier turns; `/exit` or end of input ends the conversation."""
+    from foundation.secrets.settings import SecretsSettings
+    from temporal_client.connection import TemporalSettings
+    from temporal_client.run_start import InvalidInputs
+    from treeflow.chat_cli import chat as run_chat
+    from treeflow.toolbox import print_compile_error, resolve_tree
+    from workflows.compiler import CompileError
+
+    try:
+        compiled, _, _ = resolve_tree(tree, None)
+    except CompileError as exc:
+        print_compile_error(err_console, tree, exc)
+        raise typer.Exit(1) from None
+    secrets = SecretsSettings()
+    encrypting = bool(secrets.secret_keys) or secrets.payload_encryption is True
+    try:
+        code = asyncio.run(
+            run_chat(
+                console,
+                TemporalSettings(),
+                compiled,
+                tenant=tenant,
+                input_name=message_input,
+                inputs=_parse_inputs(input or [], None),
+                codec=secrets.payload_codec() if encrypting else None,
+            )
+        )
+    except InvalidInputs as exc:
+        for problem in exc.problems:
+            err_console.print(f"[red]{problem}[/red]")
+        code = 1
+    raise typer.Exit(code)
+
+
 @app.command("temporal-setup")
 def temporal_setup() -> None:
     """Register Treeflow's search attributes on a self-hosted Temporal namespace.

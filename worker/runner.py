@@ -35,6 +35,7 @@ from worker.telemetry.backlog import BacklogMonitor
 from worker.telemetry.server import TelemetryServer
 from worker.telemetry.setup import WorkerTelemetry
 from worker.tool_versions import ToolVersionWatch
+from workflows.conversation import ConversationWorkflow
 from workflows.tool_routing import version_queue
 from workflows.workflow import DecisionTreeWorkflow
 
@@ -75,7 +76,11 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[DecisionTreeWorkflow, *extra_workflows] if settings.run_workflows else [],
+        workflows=(
+            [DecisionTreeWorkflow, ConversationWorkflow, *extra_workflows]
+            if settings.run_workflows
+            else []
+        ),
         activities=[*host.activities(), *extra_activities] if settings.run_activities else [],
         identity=settings.identity or f"treeflow@{socket.gethostname()}:{os.getpid()}",
         max_cached_workflows=settings.max_cached_workflows,

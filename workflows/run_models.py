@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from workflows.compiled import CompiledTree
 from workflows.rerun import RerunPlan
+from workflows.conversation_models import ConversationContext
 
 MAX_PATH_KEPT = 500  # path entries kept in state; `steps` counts all of them
 MAX_TASKS_KEPT = 200
@@ -77,6 +85,11 @@ class Checkpoint(BaseModel):
     )
 
 
+_ABSENT_WHEN_NONE = ("conversation", "rerun")
+"""RunRequest fields left out of the payload when unset, so plain runs' inputs stay as
+they were."""
+
+
 class RunRequest(BaseModel):
     """Input of `DecisionTreeWorkflow`. Holds no secrets."""
 
@@ -89,6 +102,21 @@ class RunRequest(BaseModel):
     rerun: RerunPlan | None = Field(
         default=None, description="A re-run's recorded results to reuse (workflows.rerun)."
     )
+    conversation: ConversationContext | None = Field(
+        default=None,
+        description="The earlier turns when the run answers a conversation's message "
+        "(the `conversation` scope name); None for a plain run.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_features(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A plain run's input is serialised as before these optional fields existed."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in _ABSENT_WHEN_NONE:
+                if data.get(name, True) is None:
+                    del data[name]
+        return data
 
 
 class PendingInput(BaseModel):
@@ -139,3 +167,15 @@ class RunResult(BaseModel):
     tree: str
     tree_version: str
     tree_hash: str
+    turn_data: dict[str, Any] | None = Field(
+        default=None,
+        description="A conversation turn's final state and results (bounded); absent from a "
+        "plain run's result, which stays as it was.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_turn_data(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("turn_data", True) is None:
+            del data["turn_data"]
+        return data

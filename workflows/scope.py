@@ -20,6 +20,9 @@ class RunScope(TypedDict):
     passes: dict[str, int]
     tasks: list[dict[str, Any]]
     run: dict[str, Any]
+    conversation: dict[str, Any]
+    """Earlier turns of the conversation this run answers (workflows/conversation_models.py);
+    `{"id": None, "turn": 0, "turns": [], "last": None}` in a plain run."""
 
 
 SCOPE_NAMES: frozenset[str] = frozenset(RunScope.__required_keys__)

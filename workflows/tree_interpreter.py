@@ -31,6 +31,7 @@ from workflows.activity_defaults import (
     DEFAULT_TOOL_TIMEOUT_SECONDS,
 )
 from workflows.compiled import CompiledTree
+from workflows.conversation_models import EMPTY_SCOPE, turn_data
 from workflows.evaluation import RunEvaluator
 from workflows.rerun import RecordedResults
 from workflows.run_models import (
@@ -96,6 +97,10 @@ class TreeRun:
     def __init__(self, request: RunRequest) -> None:
         self.tree: CompiledTree = request.tree
         self.tenant_id = request.tenant_id
+        self.conversation = request.conversation
+        self._conversation_scope = (
+            request.conversation.scope() if request.conversation else EMPTY_SCOPE
+        )
         checkpoint = request.checkpoint
         if checkpoint is not None:
             self.env = checkpoint.environment
@@ -159,6 +164,7 @@ class TreeRun:
             tree=spec.name,
             tree_version=spec.version,
             tree_hash=self.tree.hash,
+            turn_data=turn_data(self.env.state, self.env.results) if self.conversation else None,
         )
 
     async def _walk_top(self, node_id: str) -> tuple[Outcome, dict[str, Any]]:
@@ -238,6 +244,7 @@ class TreeRun:
             RunRequest(
                 tree=self.tree,
                 tenant_id=self.tenant_id,
+                conversation=self.conversation,
                 checkpoint=Checkpoint(
                     node=node_id,
                     environment=self.env,
@@ -267,6 +274,7 @@ class TreeRun:
                 "tree": self.tree.spec.name,
                 "steps": env.steps,
             },
+            "conversation": self._conversation_scope,
         }
         return {**names, **extra}
 
@@ -444,7 +452,7 @@ class TreeRun:
             default=available[-1][1].name,
             tasks_completed=self.env.task_dicts(),
             errors=self.env.errors,
-            context={"inputs": self.env.inputs, "state": self.env.state},
+            context=self._decision_context(),
         )
         self.trail.step_started(
             workflow.now(),
@@ -521,6 +529,11 @@ class TreeRun:
                 impossible=result.impossible,
             ),
         )
+    def _decision_context(self) -> dict[str, Any]:
+        context = {"inputs": self.env.inputs, "state": self.env.state}
+        if self.conversation is not None:
+            context["conversation"] = self._conversation_scope
+        return context
 
     def _option(self, branch: Branch) -> DecisionOption:
         """How a branch is offered to a router or agent: its text, tool and argument rights."""

@@ -235,6 +235,23 @@ def _clip(data: Any) -> str:
     return text if len(text) <= MAX_CONTEXT_CHARS else text[:MAX_CONTEXT_CHARS] + "…"
 
 
+def conversation_lines(conversation: Any) -> list[str]:
+    """The earlier turns of the conversation a run answers, as the agent reads them."""
+    if not isinstance(conversation, dict) or not conversation.get("turns"):
+        return []
+    lines = [f"Earlier turns of this conversation (this is turn {conversation.get('turn')}):"]
+    for turn in conversation["turns"]:
+        lines.append(
+            f"- turn {turn.get('turn')}: user: {turn.get('message')!r}; "
+            f"answer: {_clip(turn.get('answer'))}"
+        )
+    last = conversation.get("last") or {}
+    if last.get("state") or last.get("results"):
+        data = {"state": last.get("state"), "results": last.get("results")}
+        lines.append(f"Data of turn {last.get('turn')}: {_clip(data)}")
+    return lines
+
+
 def prompt(
     args: DecisionInput,
     hints: Mapping[str, str],
@@ -279,8 +296,10 @@ def prompt(
         for tool_name, messages in args.errors.items():
             for message in messages[-3:]:
                 lines.append(f"- {tool_name}: {message}")
-    if args.context:
-        lines.append(f"Run data: {_clip(args.context)}")
+    run_data = {k: v for k, v in args.context.items() if k != "conversation"}
+    lines += conversation_lines(args.context.get("conversation"))
+    if run_data:
+        lines.append(f"Run data: {_clip(run_data)}")
     return [
         Message(
             role="system",

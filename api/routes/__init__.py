@@ -12,6 +12,7 @@ from api.routes import (
     audit,
     auth,
     codec,
+    conversations,
     flags,
     health,
     me,
@@ -28,6 +29,7 @@ from api.routes import (
 
 ROUTERS: list[APIRouter] = [
     runs.router,
+    conversations.router,
     trees.router,
     tools.router,
     templates.router,

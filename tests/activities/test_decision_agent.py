@@ -199,6 +199,30 @@ def test_the_prompt_says_when_nothing_was_done_yet() -> None:
     assert messages[0].role == "system"
 
 
+def test_the_prompt_shows_the_earlier_turns_of_a_conversation() -> None:
+    conversation = {
+        "id": "c-1",
+        "turn": 2,
+        "turns": [
+            {"turn": 1, "message": "How many billing tickets are open?", "answer": {"n": 12}}
+        ],
+        "last": {"turn": 1, "state": {"ticket_filters": {"property": "category"}}, "results": {}},
+    }
+    context = {"inputs": {"question": "and refunds?"}, "conversation": conversation}
+    content = prompt(_input(context=context), {}, [], {})[1].content
+    assert "Earlier turns of this conversation (this is turn 2):" in content
+    assert "- turn 1: user: 'How many billing tickets are open?'; answer: {\"n\": 12}" in content
+    assert 'Data of turn 1: {"state": {"ticket_filters": {"property": "category"}}' in content
+    run_data = next(line for line in content.splitlines() if line.startswith("Run data:"))
+    assert "conversation" not in run_data
+
+
+def test_a_plain_run_s_prompt_has_no_conversation_lines() -> None:
+    content = prompt(_input(context={"inputs": {"q": 1}}), {}, [], {})[1].content
+    assert "Earlier turns" not in content
+    assert 'Run data: {"inputs": {"q": 1}}' in content
+
+
 async def test_router_blends_embeddings_with_bm25(host: ToolHost) -> None:
     router = EmbeddingRouter()
     await router.startup({"embeddings": "hashing", "embedding_weight": 0.5})

@@ -372,3 +372,84 @@ def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
     assert process.returncode == 0, "".join(lines) + rest
     assert "stopped." in rest
     assert not port_open(port)
+
+
+async def test_chat_answers_each_line_with_the_earlier_turns_in_view(
+    dev_server: object, worker: str
+) -> None:
+    """`treeflow chat ticket-agent` fed two lines on stdin: the follow-up keeps the first
+    turn's ticket set; end of input ends the conversation with exit code 0."""
+    process = await asyncio.create_subprocess_exec(
+        TREEFLOW,
+        "chat",
+        "ticket-agent",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+        env={
+            **os.environ,
+            "COLUMNS": "200",
+            "TREEFLOW_PAYLOAD_ENCRYPTION": "false",
+            "TREEFLOW_TEMPORAL_ADDRESS": dev_server.address,  # type: ignore[attr-defined]
+            "TREEFLOW_TEMPORAL_TASK_QUEUE": worker,
+        },
+    )
+    lines = b"How many billing tickets are open?\nAnd which of those mention refunds?\n"
+    out, err = await asyncio.wait_for(process.communicate(lines), timeout=120)
+    text = out.decode()
+    assert process.returncode == 0, err.decode()
+    assert "1> 12 tickets match" in text
+    assert "path: decide → analyze → decide → respond → done" in text
+    assert "Tickets: TCK-000279, TCK-000057, TCK-000091, TCK-000235, TCK-000019, TCK-000289" in text
+    assert "2> " in text
+
+
+async def test_chat_exits_on_the_exit_command(dev_server: object, worker: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        TREEFLOW,
+        "chat",
+        "ticket-agent",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+        env={
+            **os.environ,
+            "TREEFLOW_PAYLOAD_ENCRYPTION": "false",
+            "TREEFLOW_TEMPORAL_ADDRESS": dev_server.address,  # type: ignore[attr-defined]
+            "TREEFLOW_TEMPORAL_TASK_QUEUE": worker,
+        },
+    )
+    # the pipe stays open: only /exit can end the session
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write(b"/exit\n")
+    await process.stdin.drain()
+    code = await asyncio.wait_for(process.wait(), timeout=60)
+    assert code == 0
+    assert "conversation c-" in (await process.stdout.read()).decode()
+
+
+def test_chat_with_a_tree_that_has_no_string_input_fails_clearly(
+    tmp_path: Path, dev_server: object
+) -> None:
+    tree = tmp_path / "counter.yaml"
+    tree.write_text(
+        textwrap.dedent(
+            """
+            name: counter
+            inputs: {n: {type: integer}}
+            start: done
+            nodes:
+              done: {kind: end}
+            """
+        )
+    )
+    result = treeflow(
+        "chat",
+        str(tree),
+        TREEFLOW_TEMPORAL_ADDRESS=dev_server.address,  # type: ignore[attr-defined]
+    )
+    assert result.returncode == 1
+    assert "input: name the tree input each message fills" in result.stderr

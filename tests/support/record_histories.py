@@ -27,18 +27,26 @@ from activities.runtime import ToolHost
 from temporal_client.connection import TemporalSettings
 from temporal_client.run_history import read_run_history
 from temporal_client.run_start import run_request, start_options
-from tests.support.samples import child_ids, expectation_failures, run_sample
+from tests.support.samples import (
+    child_ids,
+    expectation_failures,
+    run_conversation,
+    run_sample,
+    turn_failures,
+)
 from tests.support.tool_config import demo_store, tool_config
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now
 from treeflow.toolbox import compile_text
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
+from workflows.conversation import ConversationWorkflow
 from workflows.workflow import DecisionTreeWorkflow
 
-OUT = Path(__file__).resolve().parents[1] / "histories"
 RERUNS = (("support-triage", "double-charge", "billing_reply"),)
 """(template, sample, from_node): re-runs whose histories prove reuse replays."""
+OUT = Path(__file__).resolve().parents[1] / "histories"
+CONVERSATIONS = "conversations"  # ConversationWorkflow histories (their own replay test)
 INDEX = "index.json"  # history file stem -> workflow id (replay needs the real id)
 
 
@@ -72,6 +80,15 @@ async def record(out: Path, suffix: str = "") -> int:
                 if not (out / f"{stem}.json").exists():
                     rerun = (name, sample_name, from_node)
                     await record_rerun(client, registry, rerun, out, index, suffix)
+            for template in templates.all_templates():
+                for sample in template.samples:
+                    stem = f"{template.name}__{sample.name}{suffix}"
+                    if not sample.follow_ups or (out / CONVERSATIONS / f"{stem}.json").exists():
+                        continue
+                    if not await record_conversation(
+                        client, registry, template, sample, out, index, stem
+                    ):
+                        return 1
     index_file.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return 0
 
@@ -145,6 +162,40 @@ async def record_rerun(
     (out / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
     index[stem] = handle.id
     print(f"recorded {stem}")
+async def record_conversation(
+    client: Client,
+    registry: ToolRegistry,
+    template: templates.Template,
+    sample: templates.Sample,
+    out: Path,
+    index: dict[str, str],
+    stem: str,
+) -> bool:
+    """Run a sample with follow-ups as a conversation, end it, and write its history
+    (under conversations/) and each turn's run history (beside the samples')."""
+    turns, wf_id = await run_conversation(client, registry, template, sample, "record")
+    expectations = [sample.expect, *(f.expect for f in sample.follow_ups)]
+    failures = [turn_failures(e, t) for e, t in zip(expectations, turns, strict=True)]
+    if any(failures):
+        print(f"{template.name}/{sample.name} conversation: {failures}", file=sys.stderr)
+        return False
+    handle = client.get_workflow_handle_for(ConversationWorkflow.run, wf_id)
+    await handle.execute_update(ConversationWorkflow.end)
+    await handle.result()
+    folder = out / CONVERSATIONS
+    folder.mkdir(exist_ok=True)
+    (folder / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
+    conversation_index = folder / INDEX
+    known = json.loads(conversation_index.read_text()) if conversation_index.exists() else {}
+    known[stem] = wf_id
+    conversation_index.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+    for turn in turns:
+        turn_stem = f"{stem}__turn{turn.turn}"
+        history = await client.get_workflow_handle(turn.workflow_id).fetch_history()
+        (out / f"{turn_stem}.json").write_text(history.to_json())
+        index[turn_stem] = turn.workflow_id
+    print(f"recorded the conversation {stem}")
+    return True
 
 
 if __name__ == "__main__":

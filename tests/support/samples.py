@@ -9,9 +9,11 @@ from temporalio.client import Client, WorkflowHandle
 
 import templates
 from activities.registry import ToolRegistry
+from temporal_client.conversations import conversation_start, message_input, send_message
 from temporal_client.run_start import run_request, start_options
 from treeflow.follow import answers_from, follow
 from treeflow.toolbox import compile_text
+from workflows.conversation_models import Message, Turn, conversation_workflow_id
 from workflows.run_models import RunResult
 from workflows.workflow import DecisionTreeWorkflow
 
@@ -61,3 +63,49 @@ async def child_ids(handle: WorkflowHandle[Any, Any]) -> list[str]:
                 event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
             )
     return ids
+
+
+async def run_conversation(
+    client: Client,
+    registry: ToolRegistry,
+    template: templates.Template,
+    sample: templates.Sample,
+    task_queue: str,
+) -> tuple[list[Turn], str]:
+    """The sample's question, then each follow-up, as the turns of one conversation
+    (and the conversation's workflow id)."""
+    compiled = compile_text(template.text, registry)
+    name = message_input(compiled, None)
+    fixed = {k: v for k, v in sample.inputs.items() if k != name}
+    start = conversation_start(
+        compiled,
+        tenant_id="samples",
+        conversation_id=f"{template.name}-{sample.name}-{uuid.uuid4().hex[:6]}",
+        inputs=fixed,
+    )
+    wf_id = conversation_workflow_id(start.tenant_id, start.conversation_id)
+    messages = [str(sample.inputs[name]), *(f.message for f in sample.follow_ups)]
+    turns = []
+    for text in messages:
+        turns.append(
+            await send_message(
+                client, wf_id, Message(text=text), start=start, task_queue=task_queue
+            )
+        )
+    return turns, wf_id
+
+
+def turn_failures(expect: templates.Expectation, turn: Turn) -> list[str]:
+    """Every way a conversation turn misses `expect` (empty when it matches)."""
+    if turn.status != "completed":
+        return [f"turn {turn.turn} {turn.status}: {turn.error}"]
+    failures = []
+    if turn.outcome != expect.outcome:
+        failures.append(f"outcome {turn.outcome!r} != {expect.outcome!r}")
+    failures += [f"path misses {n}" for n in expect.visits if n not in turn.path]
+    failures += [f"path includes {n}" for n in expect.skips if n in turn.path]
+    for key, fragment in expect.output_contains.items():
+        text = str((turn.answer or {}).get(key))
+        if fragment not in text:
+            failures.append(f"answer.{key} = {text!r} lacks {fragment!r}")
+    return failures

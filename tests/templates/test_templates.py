@@ -7,7 +7,7 @@ from temporalio.client import Client
 
 import templates
 from activities.registry import ToolRegistry
-from tests.support.samples import expectation_failures, run_sample
+from tests.support.samples import expectation_failures, run_conversation, run_sample, turn_failures
 from treeflow.toolbox import compile_text
 
 CASES = [(t, s) for t in templates.all_templates() for s in t.samples]
@@ -45,3 +45,30 @@ async def test_sample_runs_offline(
 ) -> None:
     result, _ = await run_sample(client, registry, template, sample, worker)
     assert expectation_failures(sample, result) == []
+
+
+CONVERSATIONS = [(t, s) for t, s in CASES if s.follow_ups]
+
+
+def test_the_ticket_agent_holds_a_follow_up() -> None:
+    assert ("ticket-agent", "open-billing") in {(t.name, s.name) for t, s in CONVERSATIONS}
+
+
+@pytest.mark.parametrize(
+    ("template", "sample"),
+    CONVERSATIONS,
+    ids=[f"{t.name}/{s.name}" for t, s in CONVERSATIONS],
+)
+async def test_follow_ups_answer_from_the_earlier_turns(
+    client: Client,
+    registry: ToolRegistry,
+    worker: str,
+    template: templates.Template,
+    sample: templates.Sample,
+) -> None:
+    """The sample's question, then its follow-ups, as one conversation on the real worker."""
+    turns, _ = await run_conversation(client, registry, template, sample, worker)
+    expectations = [sample.expect, *(f.expect for f in sample.follow_ups)]
+    assert [turn_failures(e, t) for e, t in zip(expectations, turns, strict=True)] == [
+        [] for _ in turns
+    ]

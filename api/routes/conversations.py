@@ -1,0 +1,200 @@
+"""Conversations: create one for a tree, send messages, list them with their runs, end it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.conversation_views import ConversationOut, MessageOut, MessagePage
+from api.conversations import ConversationService, new_conversation_id
+from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.rbac import Access, Permission, requires
+from api.routes.common import RESPONSES, tenant_settings_of
+from api.run_policy import StartRequest
+from workflows.conversation_models import MAX_MESSAGE_CHARS
+from workflows.limits import MAX_VERSION_NUMBER
+
+router = APIRouter(
+    prefix="/v1/tenants/{tenant_id}/conversations", tags=["conversations"], responses=RESPONSES
+)
+ConversationId = Annotated[str, Path(pattern=r"^c-[0-9a-f]{16}$", examples=["c-8f3a2b1c9d0e4f55"])]
+
+
+class CreateConversation(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"tree": "ticket-agent"}]}
+    )
+
+    tree: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_VERSION_NUMBER,
+        description="Default: the published version, else the latest. Every turn runs it.",
+    )
+    input: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="The tree input each message fills; default: its one string input.",
+    )
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="Other inputs, the same for every turn."
+    )
+    message: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        description="A first message, sent in the same call (update-with-start); the "
+        "response's `message` holds it (answered unless `wait=false`).",
+    )
+
+
+class SendMessage(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": "How many billing tickets are open?"}]},
+    )
+
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+def _service(services: ServicesDep) -> ConversationService:
+    return ConversationService(services.runs)
+
+
+@router.post("", status_code=201)
+async def create_conversation(
+    body: CreateConversation,
+    response: Response,
+    access: Annotated[Access, requires(Permission.RUNS_START)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+    wait: Annotated[
+        bool, Query(description="With a first message: wait for its answer (up to 60 s).")
+    ] = True,
+) -> ConversationOut:
+    """Start a conversation answered by a tree (pinned to one version for all its turns),
+    optionally with its first message."""
+    assert access.tenant_id is not None
+    request = StartRequest(
+        tenant_id=access.tenant_id,
+        settings=await tenant_settings_of(services, access),
+        actor=access.actor.subject,
+        key=new_conversation_id(),
+        tree_name=body.tree,
+        version=body.version,
+        inputs=body.inputs,
+        flags=services.flags,
+    )
+    created = await _service(services).create(
+        session, client, request, body.input, body.message, wait=wait
+    )
+    response.headers["Location"] = created.links.self
+    audit.target(created.id)
+    audit.detail(
+        tree=created.tree.name,
+        version=created.tree.version,
+        message=created.message.run if created.message else None,
+    )
+    return created
+
+
+@router.get("/{conversation_id}")
+async def get_conversation(
+    conversation_id: ConversationId,
+    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    services: ServicesDep,
+    client: TemporalDep,
+) -> ConversationOut:
+    """The conversation's tree, status (idle, answering, ended) and number of turns."""
+    assert access.tenant_id is not None
+    return await _service(services).get(client, access.tenant_id, conversation_id)
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    responses={
+        202: {"description": "Accepted; the answer is not in the body yet (follow the run)."},
+        409: {"description": "Another message is being answered, or the conversation ended."},
+    },
+)
+async def send_message(
+    conversation_id: ConversationId,
+    body: SendMessage,
+    response: Response,
+    access: Annotated[Access, requires(Permission.RUNS_START)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+    wait: Annotated[
+        bool,
+        Query(description="Wait for the answer (up to 60 s, then 202); false: 202 at once."),
+    ] = True,
+) -> MessageOut:
+    """Send a message; its answer is a run of the tree that sees the earlier turns.
+
+    One message at a time: while a turn is answered, another message gets 409
+    `turn-in-progress` (nothing is queued or recorded)."""
+    assert access.tenant_id is not None
+    message, answered = await _service(services).send(
+        session,
+        client,
+        access.tenant_id,
+        access.actor.subject,
+        conversation_id,
+        body.text,
+        wait=wait,
+    )
+    if not answered:
+        response.status_code = 202
+    response.headers["Location"] = message.links.run
+    audit.target(message.run)
+    audit.detail(conversation=conversation_id, turn=message.turn)
+    return message
+
+
+@router.get("/{conversation_id}/messages")
+async def list_messages(
+    conversation_id: ConversationId,
+    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    services: ServicesDep,
+    client: TemporalDep,
+) -> MessagePage:
+    """The messages the conversation holds (its last turns), oldest first, with their runs."""
+    assert access.tenant_id is not None
+    return await _service(services).messages(client, access.tenant_id, conversation_id)
+
+
+@router.post("/{conversation_id}/end")
+async def end_conversation(
+    conversation_id: ConversationId,
+    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> ConversationOut:
+    """End the conversation after the turn being answered, if any; later messages get 409."""
+    assert access.tenant_id is not None
+    ended = await _service(services).end(client, access.tenant_id, conversation_id)
+    audit.target(conversation_id)
+    return ended
+
+
+@router.delete("/{conversation_id}")
+async def delete_conversation(
+    conversation_id: ConversationId,
+    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> ConversationOut:
+    """The same as `POST .../end` (its runs and their records stay)."""
+    assert access.tenant_id is not None
+    ended = await _service(services).end(client, access.tenant_id, conversation_id)
+    audit.target(conversation_id)
+    return ended
