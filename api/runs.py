@@ -43,10 +43,12 @@ from api.run_policy import (
     idempotency_conflict,
     start_policy,
 )
+from api.scheduled_runs import adopt_scheduled_run
 from api.singleflight import SingleFlight
 from api.trees import conflict
 from temporal_client.connection import TemporalSettings
 from temporal_client.run_start import run_request, start_options, workflow_id
+from temporal_client.schedules import SCHEDULED_BY, schedule_id, schedule_name
 from workflows import search_attributes as sa_keys
 from workflows.run_models import Progress, RunResult, UserInput
 from workflows.workflow import DecisionTreeWorkflow
@@ -121,6 +123,7 @@ class RunView(BaseModel):
     outcome: str | None = Field(default=None, description="How a completed run ended.")
     output: dict[str, Any] | None = None
     failure: Failure | None = None
+    schedule_id: str | None = Field(default=None, description="The schedule that started it.")
     links: Links
 
 
@@ -132,6 +135,7 @@ class RunSummary(BaseModel):
     status: str
     started_at: datetime | None
     closed_at: datetime | None
+    schedule_id: str | None = None
     links: Links
 
 
@@ -250,6 +254,7 @@ class RunService:
             tree=TreeRef(name=record.tree_name, version=record.tree_version, hash=record.tree_hash),
             status="running",
             created_at=record.created_at,
+            schedule_id=record.schedule_id,
             links=self.links(record.tenant_id, record.key, record.workflow_id),
         )
 
@@ -310,7 +315,9 @@ class RunService:
         key: str,
     ) -> bytes:
         async with sessions() as session:
-            record = await find_run(session, tenant_id, key)
+            record = await find_run(session, tenant_id, key) or await adopt_scheduled_run(
+                session, await client_factory(), tenant_id, key
+            )
             if record is None:
                 raise not_found("run")
             if record.final_state is not None:
@@ -389,6 +396,7 @@ class RunService:
         tree: str | None,
         status: str | None,
         limit: int,
+        schedule: str | None = None,
         page_token: str | None,
         page_tokens: PageTokens,
     ) -> RunPage:
@@ -397,6 +405,8 @@ class RunService:
             clauses.append(f"{sa_keys.TREE_NAME.name} = '{tree}'")
         if status is not None:
             clauses.append(_STATUS_QUERY[status])
+        if schedule is not None:
+            clauses.append(f"{SCHEDULED_BY.name} = '{schedule_id(str(tenant_id), schedule)}'")
         query = " AND ".join(clauses)
         token = page_tokens.open("runs", tenant_id, query, page_token)
         iterator = client.list_workflows(
@@ -424,6 +434,7 @@ class RunService:
                     status=_summary_status(execution.status, attrs.get(sa_keys.RUN_STATUS)),
                     started_at=execution.start_time,
                     closed_at=execution.close_time,
+                    schedule_id=schedule_name(str(tenant_id), attrs.get(SCHEDULED_BY)),
                     links=self.links(tenant_id, key, execution.id),
                 )
             )
@@ -440,7 +451,7 @@ class RunService:
         key: str,
         answer: UserInput,
     ) -> str:
-        record = await self._existing(session, tenant_id, key)
+        record = await self._existing(session, client, tenant_id, key)
         handle = client.get_workflow_handle(record.workflow_id)
         try:
             accepted = await handle.execute_update(DecisionTreeWorkflow.submit_input, answer)
@@ -459,7 +470,7 @@ class RunService:
     async def cancel(
         self, session: AsyncSession, client: Client, tenant_id: uuid.UUID, key: str
     ) -> None:
-        record = await self._existing(session, tenant_id, key)
+        record = await self._existing(session, client, tenant_id, key)
         if record.final_state is not None:
             raise conflict("the run is closed", "run-closed")
         handle = client.get_workflow_handle(record.workflow_id)
@@ -469,8 +480,12 @@ class RunService:
         await handle.cancel()
         self._views.pop((tenant_id, key), None)
 
-    async def _existing(self, session: AsyncSession, tenant_id: uuid.UUID, key: str) -> RunRecord:
-        record = await find_run(session, tenant_id, key)
+    async def _existing(
+        self, session: AsyncSession, client: Client, tenant_id: uuid.UUID, key: str
+    ) -> RunRecord:
+        record = await find_run(session, tenant_id, key) or await adopt_scheduled_run(
+            session, client, tenant_id, key
+        )
         if record is None:
             raise not_found("run")
         return record

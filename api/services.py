@@ -21,6 +21,7 @@ from api.db.engine import make_engine, make_session_factory
 from api.paging import PageTokens
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
 from api.runs import RunService
+from api.schedules import ScheduleService
 from api.settings import Settings
 from api.telemetry import ApiMetrics
 from api.temporal import TemporalGateway
@@ -52,6 +53,7 @@ class Services:
     registry: ToolRegistry
     temporal: TemporalGateway
     runs: RunService
+    schedules: ScheduleService
     metrics: ApiMetrics
     flags: FlagClient
     page_tokens: PageTokens
@@ -107,6 +109,7 @@ def build_services(
         per_ip=settings.auth_failures_per_ip_per_minute,
         per_key=settings.auth_failures_per_key_per_minute,
     )
+    runs = RunService(settings.temporal, settings.open_run_cache_seconds)
     return Services(
         settings=settings,
         engine=engine,
@@ -132,7 +135,8 @@ def build_services(
             tracer=tracer_provider.get_tracer("treeflow") if tracer_provider else None,
             codec=codec if encrypt_payloads else None,
         ),
-        runs=RunService(settings.temporal, settings.open_run_cache_seconds),
+        runs=runs,
+        schedules=ScheduleService(settings.temporal, runs),
         metrics=ApiMetrics(),
         flags=FlagClient(settings.flags),
         page_tokens=build_page_tokens(settings),

@@ -13,6 +13,7 @@ from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.run_policy import StartRequest
 from api.runs import RunPage, RunView
+from api.schedule_models import SCHEDULE_NAME_PATTERN
 from api.services import Services
 from workflows.limits import MAX_VERSION_NUMBER
 from workflows.run_models import UserInput
@@ -119,6 +120,10 @@ async def list_runs(
         Query(),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    schedule: Annotated[
+        str | None,
+        Query(pattern=SCHEDULE_NAME_PATTERN, description="Only runs this schedule started."),
+    ] = None,
     page_token: Annotated[
         str | None,
         Query(
@@ -136,6 +141,7 @@ async def list_runs(
         tree=tree,
         status=status,
         limit=limit,
+        schedule=schedule,
         page_token=page_token,
         page_tokens=services.page_tokens,
     )

@@ -240,14 +240,24 @@ async def publish_tree(
     audit: AuditDep,
 ) -> TreeOut:
     """Make a version the one runs use when they name no version (other API replicas
-    follow within a second)."""
+    follow within a second) and the one the tree's `published` schedules run."""
     assert access.tenant_id is not None
     tree = await trees.get_tree(session, access.tenant_id, name)
     await trees.publish(session, tree, body.version)
     services.runs.forget_tree(access.tenant_id, name)
+    published = TreeOut.of(tree)
+    schedules = await services.schedules.follow_publish(
+        session,
+        services.temporal.client,
+        access.tenant_id,
+        tree,
+        settings=await tenant_settings_of(services, access),
+        flags=services.flags,
+        actor=access.actor.subject,
+    )
     audit.target(name)
-    audit.detail(version=body.version)
-    return TreeOut.of(tree)
+    audit.detail(version=body.version, **{f"schedules_{k}": v for k, v in schedules.items() if v})
+    return published
 
 
 @router.get("/{name}/diff")
