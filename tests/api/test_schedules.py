@@ -26,7 +26,7 @@ from api.trees import get_tree
 from tests.api.conftest import World
 from tests.api.test_trees import create, trees_url, unique
 
-GREETING = {
+GREETING: dict[str, Any] = {
     "description": "greets a team",
     "start": "greet",
     "inputs": {"team": {"type": "string"}},
@@ -124,7 +124,8 @@ async def test_an_interval_schedule_fires_and_its_runs_carry_its_id(world: World
         overlap="allow_all",
     )
     assert view["tree"] == {"name": tree, "version": 1, "version_policy": "published"}
-    assert view["paused"] is False and view["inputs"] == {"team": "billing"}
+    assert view["paused"] is False
+    assert view["inputs"] == {"team": "billing"}
     assert view["next_run_times"], "Temporal reports when it fires next"
     try:
         runs = await schedule_runs(world, name, least=2)  # it fired on its own, twice
@@ -163,7 +164,8 @@ async def test_pause_resume_trigger_backfill_update_and_delete(
         paused=True,
         note="created paused",
     )
-    assert view["paused"] is True and view["note"] == "created paused"
+    assert view["paused"] is True
+    assert view["note"] == "created paused"
     listed = (await world.read_only.client.get(schedules_url(world.tenant_a))).json()
     assert name in [s["name"] for s in listed["schedules"]]
 
@@ -178,7 +180,8 @@ async def test_pause_resume_trigger_backfill_update_and_delete(
     paused = await world.user.client.post(f"{url}/pause", json={"note": "maintenance"})
     assert paused.status_code == 204
     shown = (await world.user.client.get(url)).json()
-    assert shown["paused"] is True and shown["note"] == "maintenance"
+    assert shown["paused"] is True
+    assert shown["note"] == "maintenance"
 
     # Update: every minute, other inputs; unchanged fields keep their values.
     changed = await world.user.client.patch(
@@ -190,7 +193,8 @@ async def test_pause_resume_trigger_backfill_update_and_delete(
     assert updated["spec"]["interval_seconds"] == 60
     assert updated["inputs"] == {"team": "sales"}
     assert updated["catchup_window_seconds"] == 30
-    assert updated["paused"] is True and updated["overlap"] == "skip"
+    assert updated["paused"] is True
+    assert updated["overlap"] == "skip"
 
     # Backfill five minutes: the spec matches five times, five runs start.
     end = datetime.now(UTC).replace(second=30, microsecond=0) - timedelta(hours=1)
@@ -214,7 +218,8 @@ async def test_pause_resume_trigger_backfill_update_and_delete(
     with pytest.raises(RPCError):
         await client.get_schedule_handle(f"{world.tenant_a}:{name}").describe()
     kept = await world.user.client.get(f"/v1/tenants/{world.tenant_a}/runs/{first['id']}")
-    assert kept.status_code == 200 and kept.json()["schedule_id"] == name
+    assert kept.status_code == 200
+    assert kept.json()["schedule_id"] == name
     audit = await world.admin.client.get(f"/v1/tenants/{world.tenant_a}/audit")
     actions = {e["action"] for e in audit.json()["events"] if e.get("target") == name}
     assert {
@@ -266,7 +271,8 @@ async def test_published_schedules_follow_a_publish_and_pinned_ones_stay(
 
     assert (await world.user.client.post(publish_url, json={"version": 2})).status_code == 200
     moved = (await world.user.client.get(f"{schedules_url(world.tenant_a)}/{follows}")).json()
-    assert moved["tree"]["version"] == 2 and moved["sync_error"] is None
+    assert moved["tree"]["version"] == 2
+    assert moved["sync_error"] is None
     assert moved["inputs"] == {"team": "qa"}
     kept = (await world.user.client.get(f"{schedules_url(world.tenant_a)}/{pinned}")).json()
     assert kept["tree"]["version"] == 1
@@ -287,7 +293,8 @@ async def test_published_schedules_follow_a_publish_and_pinned_ones_stay(
     await world.user.client.post(f"{schedules_url(world.tenant_a)}/{follows}/resume")
     assert (await world.user.client.post(publish_url, json={"version": 3})).status_code == 200
     refused = (await world.user.client.get(f"{schedules_url(world.tenant_a)}/{follows}")).json()
-    assert refused["paused"] is True and refused["tree"]["version"] == 2
+    assert refused["paused"] is True
+    assert refused["tree"]["version"] == 2
     assert "body.inputs.team" in refused["note"]
     for name in (follows, pinned):
         await world.user.client.delete(f"{schedules_url(world.tenant_a)}/{name}")
@@ -373,7 +380,8 @@ async def test_bad_schedules_answer_422_naming_the_field(
     # The per-tenant count is bounded (the constant, lowered here).
     monkeypatch.setattr(schedule_service, "MAX_SCHEDULES_PER_TENANT", 0)
     over = await world.user.client.post(url, json={"name": unique("over"), **base})
-    assert over.status_code == 409 and over.json()["type"].endswith("schedule-limit")
+    assert over.status_code == 409
+    assert over.json()["type"].endswith("schedule-limit")
     monkeypatch.undo()
     assert (await world.user.client.delete(f"{url}/{name}")).status_code == 204
 
