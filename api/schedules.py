@@ -8,25 +8,20 @@ and is committed only after Temporal accepted the schedule, so a failed create l
 nothing behind; a delete removes the Temporal schedule first.
 
 Version policy: `pinned` runs one version until the schedule is changed; `published`
-follows the tree's published version. Publishing calls :meth:`ScheduleService.follow_publish`,
-which rewrites the action of each such schedule that still runs another version; a
-schedule whose update failed keeps its old version and records why (`sync_error`),
-and publishing again retries exactly those (the update is a replacement, so repeating
-it is harmless). A published version that refuses a schedule's inputs or tools pauses
-that schedule with the reason as its note instead of starting failing runs.
+follows the tree's published version (`api/schedule_publish.py` applies a publish).
 """
 
 from __future__ import annotations
 
-import builtins
-import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.api.workflowservice.v1 import ListScheduleMatchingTimesRequest
@@ -45,9 +40,9 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.db.models import ScheduleRecord, TreeRecord, utcnow
+from api.db.models import ScheduleRecord, utcnow
 from api.paging import PageTokens
-from api.problems import FieldError, ProblemError, not_found
+from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.run_lookups import Plan, TreePlans
 from api.run_policy import (
     EnforceToolAllowList,
@@ -90,7 +85,35 @@ from temporal_client.schedules import (
 )
 from workflows import search_attributes as sa_keys
 
-log = logging.getLogger("treeflow.api.schedules")
+_UNAVAILABLE = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+
+
+def _spec_field(body: ScheduleDefinition) -> str:
+    return "body.cron" if body.cron is not None else "body"
+
+
+@asynccontextmanager
+async def temporal_errors(invalid_field: str | None = None) -> AsyncIterator[None]:
+    """Temporal's answers as problems: a missing schedule is a 404, a spec Temporal
+    refuses a 422 naming `invalid_field`, an unreachable server a 503 (never a 500)."""
+    try:
+        yield
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise not_found("schedule") from None
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT and invalid_field is not None:
+            message = exc.message[:300]
+            raise validation_problem([FieldError(field=invalid_field, message=message)]) from None
+        if exc.status in _UNAVAILABLE:
+            raise ProblemError(
+                503,
+                "the workflow engine is unavailable; retry shortly",
+                type_=PROBLEM_BASE + "temporal-unavailable",
+                headers={"Retry-After": "1"},
+            ) from None
+        raise
 
 
 def _seconds(value: int | None) -> timedelta | None:
@@ -103,7 +126,7 @@ class ScheduleService:
     def __init__(self, temporal: TemporalSettings, runs: RunService) -> None:
         self.temporal = temporal
         self.runs = runs
-        self._plans = TreePlans()
+        self.plans = TreePlans()
         self._checks = StartPolicy(
             [
                 GateFlaggedTools(),
@@ -162,7 +185,7 @@ class ScheduleService:
             raise not_found("schedule")
         return found
 
-    def _handle(self, client: Client, record: ScheduleRecord) -> Any:
+    def handle(self, client: Client, record: ScheduleRecord) -> Any:
         return client.get_schedule_handle(schedule_id(str(record.tenant_id), record.name))
 
     async def _plan(
@@ -185,9 +208,9 @@ class ScheduleService:
                     ]
                 )
             version = tree.published_version
-        return await self._plans.resolve(session, tenant_id, body.tree, version)
+        return await self.plans.resolve(session, tenant_id, body.tree, version)
 
-    async def _check_start(
+    async def check_start(
         self,
         session: AsyncSession,
         client: Client,
@@ -213,7 +236,7 @@ class ScheduleService:
         attempt = StartAttempt(request, session, client, digest="", plan=plan)
         await self._checks.apply(attempt)
 
-    def _action(
+    def action(
         self, tenant_id: uuid.UUID, name: str, plan: Plan, inputs: dict[str, Any]
     ) -> ScheduleActionStartWorkflow:
         return scheduled_action(
@@ -229,7 +252,7 @@ class ScheduleService:
         self, tenant_id: uuid.UUID, name: str, plan: Plan, body: ScheduleDefinition
     ) -> Schedule:
         return Schedule(
-            action=self._action(tenant_id, name, plan, body.inputs),
+            action=self.action(tenant_id, name, plan, body.inputs),
             spec=schedule_spec(
                 cron=body.cron,
                 interval=_seconds(body.interval_seconds),
@@ -245,12 +268,6 @@ class ScheduleService:
             ),
             state=ScheduleState(paused=body.paused, note=body.note),
         )
-
-    @staticmethod
-    def _refused(exc: RPCError, body: ScheduleDefinition) -> ProblemError:
-        """Temporal's refusal of a spec it cannot parse, as a 422 naming the field."""
-        field = "body.cron" if body.cron is not None else "body"
-        return validation_problem([FieldError(field=field, message=exc.message[:300])])
 
     # ------------------------------------------------------------ create, read, list
 
@@ -270,7 +287,7 @@ class ScheduleService:
         if problems:
             raise validation_problem(problems)
         plan = await self._plan(session, tenant_id, body)
-        await self._check_start(
+        await self.check_start(
             session, client, tenant_id, name, plan, body.inputs, settings, flags, actor
         )
         count = await session.scalar(
@@ -299,24 +316,23 @@ class ScheduleService:
             await session.rollback()
             raise conflict(f"schedule '{name}' exists", "schedule-exists") from None
         try:
-            await client.create_schedule(
-                temporal_id,
-                self._schedule(tenant_id, name, plan, body),
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa_keys.TENANT_ID, str(tenant_id)),
-                        SearchAttributePair(sa_keys.TREE_NAME, body.tree),
-                    ]
-                ),
-                rpc_timeout=SCHEDULE_RPC_TIMEOUT,
-            )
+            async with temporal_errors(_spec_field(body)):
+                await client.create_schedule(
+                    temporal_id,
+                    self._schedule(tenant_id, name, plan, body),
+                    search_attributes=TypedSearchAttributes(
+                        [
+                            SearchAttributePair(sa_keys.TENANT_ID, str(tenant_id)),
+                            SearchAttributePair(sa_keys.TREE_NAME, body.tree),
+                        ]
+                    ),
+                    rpc_timeout=SCHEDULE_RPC_TIMEOUT,
+                )
         except ScheduleAlreadyRunningError:
             await session.rollback()
             raise conflict(f"schedule '{name}' exists", "schedule-exists") from None
-        except RPCError as exc:
+        except BaseException:
             await session.rollback()
-            if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-                raise self._refused(exc, body) from None
             raise
         try:
             await session.commit()
@@ -345,18 +361,14 @@ class ScheduleService:
     ) -> ScheduleView:
         record = await self._record(session, tenant_id, name)
         await self._release(session, record)
-        description = await self._describe(client, record)
+        description = await self.describe(client, record)
         return await self._view(client, record, description, page_tokens)
 
-    async def _describe(self, client: Client, record: ScheduleRecord) -> ScheduleDescription:
-        try:
-            description: ScheduleDescription = await self._handle(client, record).describe(
+    async def describe(self, client: Client, record: ScheduleRecord) -> ScheduleDescription:
+        async with temporal_errors():
+            description: ScheduleDescription = await self.handle(client, record).describe(
                 rpc_timeout=SCHEDULE_RPC_TIMEOUT
             )
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise not_found("schedule") from None
-            raise
         return description
 
     async def _view(
@@ -438,14 +450,22 @@ class ScheduleService:
         merged definition is checked like a new one. Giving `cron` or `interval_seconds`
         replaces the spec's form (the other one is cleared)."""
         record = await self._record(session, tenant_id, name)
-        current = await self.definition(client, record, await self._describe(client, record))
+        current = await self.definition(client, record, await self.describe(client, record))
         merged = current.model_dump()
         if "cron" in changes or "interval_seconds" in changes:
             merged.update(cron=None, interval_seconds=None, offset_seconds=None)
         if changes.get("version_policy") == "published":
             merged["version"] = None
         merged.update(changes)
-        body = ScheduleDefinition.model_validate(merged)
+        try:
+            body = ScheduleDefinition.model_validate(merged)
+        except ValidationError as exc:  # e.g. an explicit null for a field that needs a value
+            raise validation_problem(
+                [
+                    FieldError(field=".".join(["body", *map(str, e["loc"])]), message=e["msg"])
+                    for e in exc.errors()
+                ]
+            ) from None
         problems = definition_problems(body)
         if problems:
             raise validation_problem(problems)
@@ -454,7 +474,7 @@ class ScheduleService:
                 [FieldError(field="body.tree", message="a schedule's tree cannot change")]
             )
         plan = await self._plan(session, tenant_id, body)
-        await self._check_start(
+        await self.check_start(
             session, client, tenant_id, name, plan, body.inputs, settings, flags, actor
         )
         new_schedule = self._schedule(tenant_id, name, plan, body)
@@ -462,12 +482,8 @@ class ScheduleService:
         def updater(_input: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=new_schedule)
 
-        try:
-            await self._handle(client, record).update(updater, rpc_timeout=SCHEDULE_RPC_TIMEOUT)
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-                raise self._refused(exc, body) from None
-            raise
+        async with temporal_errors(_spec_field(body)):
+            await self.handle(client, record).update(updater, rpc_timeout=SCHEDULE_RPC_TIMEOUT)
         record.version_policy = body.version_policy
         record.tree_version = plan.number
         record.spec = body.spec_fields()
@@ -489,11 +505,12 @@ class ScheduleService:
     ) -> None:
         record = await self._record(session, tenant_id, name)
         await self._release(session, record)
-        handle = self._handle(client, record)
-        if paused:
-            await handle.pause(note=note or "paused", rpc_timeout=SCHEDULE_RPC_TIMEOUT)
-        else:
-            await handle.unpause(note=note or "resumed", rpc_timeout=SCHEDULE_RPC_TIMEOUT)
+        handle = self.handle(client, record)
+        async with temporal_errors():
+            if paused:
+                await handle.pause(note=note or "paused", rpc_timeout=SCHEDULE_RPC_TIMEOUT)
+            else:
+                await handle.unpause(note=note or "resumed", rpc_timeout=SCHEDULE_RPC_TIMEOUT)
 
     async def trigger(
         self,
@@ -505,10 +522,11 @@ class ScheduleService:
     ) -> None:
         record = await self._record(session, tenant_id, name)
         await self._release(session, record)
-        await self._handle(client, record).trigger(
-            overlap=OVERLAP_POLICIES[overlap] if overlap else None,
-            rpc_timeout=SCHEDULE_RPC_TIMEOUT,
-        )
+        async with temporal_errors():
+            await self.handle(client, record).trigger(
+                overlap=OVERLAP_POLICIES[overlap] if overlap else None,
+                rpc_timeout=SCHEDULE_RPC_TIMEOUT,
+            )
 
     async def backfill(
         self,
@@ -528,14 +546,23 @@ class ScheduleService:
         await self._release(session, record)
         temporal_id = schedule_id(str(tenant_id), record.name)
         start, end = Timestamp(), Timestamp()
-        start.FromDatetime(start_at)
-        end.FromDatetime(end_at)
-        matching = await client.workflow_service.list_schedule_matching_times(
-            ListScheduleMatchingTimesRequest(
-                namespace=client.namespace, schedule_id=temporal_id, start_time=start, end_time=end
-            ),
-            timeout=SCHEDULE_RPC_TIMEOUT,
-        )
+        try:
+            start.FromDatetime(start_at)
+            end.FromDatetime(end_at)
+        except (ValueError, OverflowError):
+            raise validation_problem(
+                [FieldError(field="body.start_at", message="outside the range Temporal accepts")]
+            ) from None
+        async with temporal_errors("body.start_at"):
+            matching = await client.workflow_service.list_schedule_matching_times(
+                ListScheduleMatchingTimesRequest(
+                    namespace=client.namespace,
+                    schedule_id=temporal_id,
+                    start_time=start,
+                    end_time=end,
+                ),
+                timeout=SCHEDULE_RPC_TIMEOUT,
+            )
         count = len(matching.start_time)
         if count > MAX_BACKFILL_RUNS:
             raise validation_problem(
@@ -547,14 +574,15 @@ class ScheduleService:
                 ]
             )
         if count:
-            await self._handle(client, record).backfill(
-                ScheduleBackfill(
-                    start_at=start_at,
-                    end_at=end_at,
-                    overlap=OVERLAP_POLICIES[overlap] if overlap else None,
-                ),
-                rpc_timeout=SCHEDULE_RPC_TIMEOUT,
-            )
+            async with temporal_errors("body.start_at"):
+                await self.handle(client, record).backfill(
+                    ScheduleBackfill(
+                        start_at=start_at,
+                        end_at=end_at,
+                        overlap=OVERLAP_POLICIES[overlap] if overlap else None,
+                    ),
+                    rpc_timeout=SCHEDULE_RPC_TIMEOUT,
+                )
         return count
 
     async def delete(
@@ -563,99 +591,10 @@ class ScheduleService:
         """Remove the Temporal schedule, then the row (runs it started are kept)."""
         record = await self._record(session, tenant_id, name)
         try:
-            await self._handle(client, record).delete(rpc_timeout=SCHEDULE_RPC_TIMEOUT)
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:  # gone already: finish the delete
+            async with temporal_errors():
+                await self.handle(client, record).delete(rpc_timeout=SCHEDULE_RPC_TIMEOUT)
+        except ProblemError as problem:
+            if problem.status != 404:  # gone from Temporal already: finish the delete
                 raise
         await session.delete(record)
         await session.commit()
-
-    # ------------------------------------------------------------ following publishes
-
-    async def follow_publish(
-        self,
-        session: AsyncSession,
-        client_factory: Callable[[], Awaitable[Client]],
-        tenant_id: uuid.UUID,
-        tree: TreeRecord,
-        *,
-        settings: TenantSettings,
-        flags: FlagClient | None,
-        actor: str,
-    ) -> dict[str, builtins.list[str]]:
-        """Point every `published` schedule of `tree` that runs another version at the
-        published one. Returns the names updated, paused (the version refuses their
-        inputs or tools) and failed (kept on their version, `sync_error` says why;
-        publishing again retries them)."""
-        version = tree.published_version
-        outcome: dict[str, builtins.list[str]] = {"updated": [], "paused": [], "failed": []}
-        if version is None:
-            return outcome
-        rows = list(
-            await session.scalars(
-                sa.select(ScheduleRecord).where(
-                    ScheduleRecord.tenant_id == tenant_id,
-                    ScheduleRecord.tree_name == tree.name,
-                    ScheduleRecord.version_policy == "published",
-                    ScheduleRecord.tree_version != version,
-                )
-            )
-        )
-        if not rows:
-            return outcome
-        plan = await self._plans.resolve(session, tenant_id, tree.name, version)
-        for record in rows:
-            try:
-                client = await client_factory()
-                result = await self._follow_one(
-                    session, client, record, plan, settings=settings, flags=flags, actor=actor
-                )
-            except Exception as exc:  # Temporal down or refusing: keep the old version
-                log.warning("schedule %s did not follow publish %s: %s", record.name, version, exc)
-                record.sync_error = f"version {version} not applied: {type(exc).__name__}: {exc}"[
-                    :500
-                ]
-                result = "failed"
-            outcome[result].append(record.name)
-            record.updated_at = utcnow()
-        await session.commit()
-        return outcome
-
-    async def _follow_one(
-        self,
-        session: AsyncSession,
-        client: Client,
-        record: ScheduleRecord,
-        plan: Plan,
-        *,
-        settings: TenantSettings,
-        flags: FlagClient | None,
-        actor: str,
-    ) -> str:
-        handle = self._handle(client, record)
-        description = await self._describe(client, record)
-        action = description.schedule.action
-        assert isinstance(action, ScheduleActionStartWorkflow)
-        inputs = (await action_request(client, action)).inputs
-        try:
-            await self._check_start(
-                session, client, record.tenant_id, record.name, plan, inputs, settings, flags, actor
-            )
-        except ProblemError as refused:
-            reasons = "; ".join(f"{e.field}: {e.message}" for e in refused.errors or [])
-            note = f"paused: version {plan.number} refuses this schedule ({reasons})"[:200]
-            await handle.pause(note=note, rpc_timeout=SCHEDULE_RPC_TIMEOUT)
-            record.sync_error = note
-            return "paused"
-        new_action = self._action(record.tenant_id, record.name, plan, inputs)
-
-        def updater(current: ScheduleUpdateInput) -> ScheduleUpdate:
-            schedule = current.description.schedule
-            schedule.action = new_action
-            return ScheduleUpdate(schedule=schedule)
-
-        await handle.update(updater, rpc_timeout=SCHEDULE_RPC_TIMEOUT)
-        record.tree_version = plan.number
-        record.tree_id = plan.tree_id
-        record.sync_error = None
-        return "updated"

@@ -14,6 +14,7 @@ from api.db.models import TreeRecord, TreeVersionRecord
 from api.deps import AuditDep, ServicesDep, SessionDep
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
+from api.schedule_publish import follow_publish
 from workflows.limits import MAX_SOURCE_BYTES, MAX_VERSION_NUMBER
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/trees", tags=["trees"], responses=RESPONSES)
@@ -246,7 +247,8 @@ async def publish_tree(
     await trees.publish(session, tree, body.version)
     services.runs.forget_tree(access.tenant_id, name)
     published = TreeOut.of(tree)
-    schedules = await services.schedules.follow_publish(
+    schedules = await follow_publish(
+        services.schedules,
         session,
         services.temporal.client,
         access.tenant_id,

@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api import schedules as schedule_service
+from api.schedule_publish import follow_publish
 from api.services import Services
 from api.trees import get_tree
 from tests.api.conftest import World
@@ -261,8 +262,15 @@ async def test_published_schedules_follow_a_publish_and_pinned_ones_stay(
         await session.commit()
         settings = await services.tenant_settings.get(world.tenant_a)
         assert settings is not None
-        outcome = await services.schedules.follow_publish(
-            session, unreachable, world.tenant_a, record, settings=settings, flags=None, actor="t"
+        outcome = await follow_publish(
+            services.schedules,
+            session,
+            unreachable,
+            world.tenant_a,
+            record,
+            settings=settings,
+            flags=None,
+            actor="t",
         )
     assert outcome["failed"] == [follows]
     stale = (await world.user.client.get(f"{schedules_url(world.tenant_a)}/{follows}")).json()
@@ -376,6 +384,8 @@ async def test_bad_schedules_answer_422_naming_the_field(
     assert patch.status_code == 422
     patch = await world.user.client.patch(f"{url}/{name}", json={"inputs": {"team": []}})
     assert [e["field"] for e in patch.json()["errors"]] == ["body.inputs.team"]
+    patch = await world.user.client.patch(f"{url}/{name}", json={"overlap": None})
+    assert [e["field"] for e in patch.json()["errors"]] == ["body.overlap"]
 
     # The per-tenant count is bounded (the constant, lowered here).
     monkeypatch.setattr(schedule_service, "MAX_SCHEDULES_PER_TENANT", 0)
