@@ -101,15 +101,19 @@ async def schedule_runs(world: World, name: str, least: int) -> list[dict[str, A
     return found
 
 
-async def completed_run(world: World, key: str) -> dict[str, Any]:
+async def completed_run_in(
+    client: httpx.AsyncClient, tenant: uuid.UUID, key: str
+) -> dict[str, Any]:
     async def closed() -> dict[str, Any] | None:
-        view: dict[str, Any] = (
-            await world.user.client.get(f"/v1/tenants/{world.tenant_a}/runs/{key}")
-        ).json()
+        view: dict[str, Any] = (await client.get(f"/v1/tenants/{tenant}/runs/{key}")).json()
         return view if view.get("status") == "completed" else None
 
     found: dict[str, Any] = await eventually(closed)
     return found
+
+
+async def completed_run(world: World, key: str) -> dict[str, Any]:
+    return await completed_run_in(world.user.client, world.tenant_a, key)
 
 
 async def test_an_interval_schedule_fires_and_its_runs_carry_its_id(world: World) -> None:
@@ -333,8 +337,44 @@ async def test_roles_and_tenants_bound_schedules(world: World, client: Client) -
         schedules_url(world.tenant_b), json={**body, "tree": tree}
     )
     assert other.status_code == 404  # tenant B has no such tree
+
+    # The same name in tenant B is B's own schedule: its runs are B's, never A's.
+    await create(world.outsider.client, world.tenant_b, greeting(tree, "B says {{ inputs.team }}"))
+    published = await world.outsider.client.post(
+        f"{trees_url(world.tenant_b)}/{tree}/publish", json={"version": 1}
+    )
+    assert published.status_code == 200
+    await new_schedule(world.outsider.client, world.tenant_b, **body)
+    assert (await world.outsider.client.post(f"{theirs}/trigger")).status_code == 202
+    assert (await world.user.client.post(f"{url}/trigger")).status_code == 202
+    (a_run,) = await schedule_runs(world, name, least=1)
+
+    async def b_runs() -> list[dict[str, Any]] | None:
+        response = await world.outsider.client.get(
+            f"/v1/tenants/{world.tenant_b}/runs", params={"schedule": name}
+        )
+        runs: list[dict[str, Any]] = response.json()["runs"]
+        return runs or None
+
+    (b_run,) = await eventually(b_runs)
+    assert b_run["workflow_id"].startswith(f"{world.tenant_b}:")
+    assert a_run["workflow_id"].startswith(f"{world.tenant_a}:")
+    a_only = await world.user.client.get(
+        f"/v1/tenants/{world.tenant_a}/runs", params={"schedule": name}
+    )
+    assert [r["workflow_id"] for r in a_only.json()["runs"]] == [a_run["workflow_id"]]
+    # A's run key read in B is not A's run (the tenant is part of every id): B's own
+    # run if both fired in the same second, else nothing.
+    crossed = await world.outsider.client.get(f"/v1/tenants/{world.tenant_b}/runs/{a_run['id']}")
+    if b_run["id"] == a_run["id"]:
+        assert crossed.json()["workflow_id"] == b_run["workflow_id"]
+    else:
+        assert crossed.status_code == 404
+    b_view = await completed_run_in(world.outsider.client, world.tenant_b, b_run["id"])
+    assert b_view["output"] == {"text": "B says x"}
     described = await client.get_schedule_handle(f"{world.tenant_a}:{name}").describe()
     assert described.id.startswith(str(world.tenant_a))
+    assert (await world.outsider.client.delete(theirs)).status_code == 204
     assert (await world.user.client.delete(url)).status_code == 204
 
 
@@ -366,6 +406,10 @@ async def test_bad_schedules_answer_422_naming_the_field(
         assert field in [e["field"] for e in response.json()["errors"]], (change, response.json())
     missing = await world.user.client.post(url, json={**base, "name": "x", "tree": "no-such"})
     assert missing.status_code == 404
+    draft = unique("draft")
+    await create(world.user.client, world.tenant_a, greeting(draft))  # never published
+    unpublished = await world.user.client.post(url, json={**base, "name": "y", "tree": draft})
+    assert [e["field"] for e in unpublished.json()["errors"]] == ["body.version_policy"]
 
     name = unique("ranges")
     await new_schedule(world.user.client, world.tenant_a, name=name, **base)
