@@ -48,7 +48,12 @@ from api.singleflight import SingleFlight
 from api.trees import conflict
 from temporal_client.connection import TemporalSettings
 from temporal_client.run_start import run_request, start_options, workflow_id
-from temporal_client.schedules import SCHEDULED_BY, schedule_id, schedule_name
+from temporal_client.schedules import (
+    SCHEDULED_BY,
+    is_scheduled_run_key,
+    schedule_id,
+    schedule_name,
+)
 from workflows import search_attributes as sa_keys
 from workflows.run_models import Progress, RunResult, UserInput
 from workflows.workflow import DecisionTreeWorkflow
@@ -315,9 +320,9 @@ class RunService:
         key: str,
     ) -> bytes:
         async with sessions() as session:
-            record = await find_run(session, tenant_id, key) or await adopt_scheduled_run(
-                session, await client_factory(), tenant_id, key
-            )
+            record = await find_run(session, tenant_id, key)
+            if record is None and is_scheduled_run_key(key):
+                record = await adopt_scheduled_run(session, await client_factory(), tenant_id, key)
             if record is None:
                 raise not_found("run")
             if record.final_state is not None:

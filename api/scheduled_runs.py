@@ -20,9 +20,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.db.models import RunRecord, TreeRecord, utcnow
 from temporal_client.run_start import workflow_id
 from temporal_client.schedules import (
-    RUN_KEY_PREFIX,
     SCHEDULE_MEMO_KEY,
     SCHEDULED_BY,
+    is_scheduled_run_key,
     schedule_name,
 )
 from workflows import search_attributes as sa_keys
@@ -32,7 +32,7 @@ async def adopt_scheduled_run(
     session: AsyncSession, client: Client, tenant_id: uuid.UUID, key: str
 ) -> RunRecord | None:
     """The `runs` row of the scheduled run `key`, written now; None if it is not one."""
-    if not key.startswith(RUN_KEY_PREFIX):
+    if not is_scheduled_run_key(key):
         return None
     tenant = str(tenant_id)
     wf_id = workflow_id(tenant, key)

@@ -60,6 +60,11 @@ def action_workflow_id(tenant_id: str, name: str) -> str:
     return f"{tenant_id}:{RUN_KEY_PREFIX}{name}"
 
 
+def is_scheduled_run_key(key: str) -> bool:
+    """Whether a run key has the shape of a scheduled run's (the workflow decides)."""
+    return key.startswith(RUN_KEY_PREFIX)
+
+
 def schedule_name(tenant_id: str, temporal_id: str | None) -> str | None:
     """The tenant's name of a schedule from its Temporal id (None if another tenant's)."""
     prefix = f"{tenant_id}:"
