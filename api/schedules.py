@@ -13,6 +13,7 @@ follows the tree's published version (`api/schedule_publish.py` applies a publis
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,6 +86,7 @@ from temporal_client.schedules import (
 )
 from workflows import search_attributes as sa_keys
 
+log = logging.getLogger("treeflow.api.schedules")
 _UNAVAILABLE = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 )
@@ -315,22 +317,34 @@ class ScheduleService:
         except IntegrityError:
             await session.rollback()
             raise conflict(f"schedule '{name}' exists", "schedule-exists") from None
+        schedule = self._schedule(tenant_id, name, plan, body)
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(sa_keys.TENANT_ID, str(tenant_id)),
+                SearchAttributePair(sa_keys.TREE_NAME, body.tree),
+            ]
+        )
         try:
             async with temporal_errors(_spec_field(body)):
-                await client.create_schedule(
-                    temporal_id,
-                    self._schedule(tenant_id, name, plan, body),
-                    search_attributes=TypedSearchAttributes(
-                        [
-                            SearchAttributePair(sa_keys.TENANT_ID, str(tenant_id)),
-                            SearchAttributePair(sa_keys.TREE_NAME, body.tree),
-                        ]
-                    ),
-                    rpc_timeout=SCHEDULE_RPC_TIMEOUT,
-                )
-        except ScheduleAlreadyRunningError:
-            await session.rollback()
-            raise conflict(f"schedule '{name}' exists", "schedule-exists") from None
+                try:
+                    await client.create_schedule(
+                        temporal_id,
+                        schedule,
+                        search_attributes=attributes,
+                        rpc_timeout=SCHEDULE_RPC_TIMEOUT,
+                    )
+                except ScheduleAlreadyRunningError:
+                    # The row we just wrote is the only one with this name, so a Temporal
+                    # schedule of that id is left over from a create that failed after
+                    # Temporal accepted it: replace it.
+                    log.warning("replacing orphaned Temporal schedule %s", temporal_id)
+                    await client.get_schedule_handle(temporal_id).delete()
+                    await client.create_schedule(
+                        temporal_id,
+                        schedule,
+                        search_attributes=attributes,
+                        rpc_timeout=SCHEDULE_RPC_TIMEOUT,
+                    )
         except BaseException:
             await session.rollback()
             raise

@@ -17,7 +17,14 @@ import httpx
 import pytest
 import yaml
 from fastapi import FastAPI
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    ScheduleState,
+)
 from temporalio.service import RPCError
 
 from api import schedules as schedule_service
@@ -459,3 +466,37 @@ async def test_every_schedule_route_is_documented_with_examples(app: FastAPI) ->
             assert schema.get("examples"), (method, path)
     runs_list = document["paths"]["/v1/tenants/{tenant_id}/runs"]["get"]
     assert "schedule" in {p["name"] for p in runs_list["parameters"]}
+
+
+async def test_a_temporal_schedule_left_by_a_failed_create_is_replaced(
+    world: World, client: Client
+) -> None:
+    tree = await published_tree(world)
+    name = unique("orphan")
+    await client.create_schedule(
+        f"{world.tenant_a}:{name}",
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                "SomethingElse", id=f"{world.tenant_a}:leftover", task_queue="nowhere"
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+            state=ScheduleState(paused=True),
+        ),
+    )
+    view = await new_schedule(
+        world.user.client,
+        world.tenant_a,
+        name=name,
+        tree=tree,
+        interval_seconds=3600,
+        inputs={"team": "y"},
+        paused=True,
+    )
+    assert view["inputs"] == {"team": "y"}
+    described = await client.get_schedule_handle(f"{world.tenant_a}:{name}").describe()
+    action = described.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert action.workflow == "DecisionTreeWorkflow"
+    assert (
+        await world.user.client.delete(f"{schedules_url(world.tenant_a)}/{name}")
+    ).status_code == 204
