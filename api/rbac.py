@@ -73,6 +73,9 @@ class Permission(enum.StrEnum):
     RUNS_START = "runs:start"
     RUNS_SIGNAL = "runs:signal"
     RUNS_CANCEL = "runs:cancel"
+    SCHEDULES_READ = "schedules:read"
+    SCHEDULES_WRITE = "schedules:write"
+    """Create, change, pause, resume, trigger, backfill and delete schedules."""
 
     @property
     def scope(self) -> Scope:
@@ -96,6 +99,7 @@ _READ_ONLY = frozenset(
         P.TEMPLATES_READ,
         P.TOOLS_READ,
         P.RUNS_READ,
+        P.SCHEDULES_READ,
     }
 )
 _USER = _READ_ONLY | {
@@ -106,6 +110,7 @@ _USER = _READ_ONLY | {
     P.RUNS_START,
     P.RUNS_SIGNAL,
     P.RUNS_CANCEL,
+    P.SCHEDULES_WRITE,
 }
 _ADMIN = frozenset(p for p in Permission if p.scope is Scope.TENANT)
 

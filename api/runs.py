@@ -45,11 +45,18 @@ from api.run_policy import (
     rerun_policy,
     start_policy,
 )
+from api.scheduled_runs import adopt_scheduled_run
 from api.singleflight import SingleFlight
 from api.trees import conflict
 from temporal_client.connection import TemporalSettings
 from temporal_client.run_events import read_steps
 from temporal_client.run_start import run_request, start_options, workflow_id
+from temporal_client.schedules import (
+    SCHEDULED_BY,
+    is_scheduled_run_key,
+    schedule_id,
+    schedule_name,
+)
 from workflows import search_attributes as sa_keys
 from workflows.run_models import Progress, RunResult, UserInput
 from workflows.trail import StepRecord
@@ -149,6 +156,7 @@ class RunView(BaseModel):
         description="One record per visited node (see GET .../steps); attempts and Temporal's "
         "own times are filled in once the run is closed.",
     )
+    schedule_id: str | None = Field(default=None, description="The schedule that started it.")
     links: Links
     rerun_of: RerunOrigin | None = Field(default=None, description="Set on re-runs.")
     reruns: list[RerunRef] = Field(
@@ -164,6 +172,7 @@ class RunSummary(BaseModel):
     status: str
     started_at: datetime | None
     closed_at: datetime | None
+    schedule_id: str | None = None
     links: Links
     rerun_of: str | None = Field(default=None, description="The origin's key, on re-runs.")
 
@@ -300,6 +309,7 @@ class RunService:
             tree=TreeRef(name=record.tree_name, version=record.tree_version, hash=record.tree_hash),
             status="running",
             created_at=record.created_at,
+            schedule_id=record.schedule_id,
             links=self.links(record.tenant_id, record.key, record.workflow_id),
         )
 
@@ -361,6 +371,8 @@ class RunService:
     ) -> bytes:
         async with sessions() as session:
             record = await find_run(session, tenant_id, key)
+            if record is None and is_scheduled_run_key(key):
+                record = await adopt_scheduled_run(session, await client_factory(), tenant_id, key)
             if record is None:
                 raise not_found("run")
             if record.final_state is not None:
@@ -447,6 +459,7 @@ class RunService:
         tree: str | None,
         status: str | None,
         limit: int,
+        schedule: str | None = None,
         page_token: str | None,
         page_tokens: PageTokens,
     ) -> RunPage:
@@ -455,6 +468,8 @@ class RunService:
             clauses.append(f"{sa_keys.TREE_NAME.name} = '{tree}'")
         if status is not None:
             clauses.append(_STATUS_QUERY[status])
+        if schedule is not None:
+            clauses.append(f"{SCHEDULED_BY.name} = '{schedule_id(str(tenant_id), schedule)}'")
         query = " AND ".join(clauses)
         token = page_tokens.open("runs", tenant_id, query, page_token)
         iterator = client.list_workflows(
@@ -482,6 +497,7 @@ class RunService:
                     status=summary_status(execution.status, attrs.get(sa_keys.RUN_STATUS)),
                     started_at=execution.start_time,
                     closed_at=execution.close_time,
+                    schedule_id=schedule_name(str(tenant_id), attrs.get(SCHEDULED_BY)),
                     links=self.links(tenant_id, key, execution.id),
                     rerun_of=_key_of(attrs.get(sa_keys.RERUN_OF), prefix),
                 )
@@ -499,7 +515,7 @@ class RunService:
         key: str,
         answer: UserInput,
     ) -> str:
-        record = await self._existing(session, tenant_id, key)
+        record = await self._existing(session, client, tenant_id, key)
         handle = client.get_workflow_handle(record.workflow_id)
         try:
             accepted = await handle.execute_update(DecisionTreeWorkflow.submit_input, answer)
@@ -518,7 +534,7 @@ class RunService:
     async def cancel(
         self, session: AsyncSession, client: Client, tenant_id: uuid.UUID, key: str
     ) -> None:
-        record = await self._existing(session, tenant_id, key)
+        record = await self._existing(session, client, tenant_id, key)
         if record.final_state is not None:
             raise conflict("the run is closed", "run-closed")
         handle = client.get_workflow_handle(record.workflow_id)
@@ -528,8 +544,12 @@ class RunService:
         await handle.cancel()
         self._views.pop((tenant_id, key), None)
 
-    async def _existing(self, session: AsyncSession, tenant_id: uuid.UUID, key: str) -> RunRecord:
-        record = await find_run(session, tenant_id, key)
+    async def _existing(
+        self, session: AsyncSession, client: Client, tenant_id: uuid.UUID, key: str
+    ) -> RunRecord:
+        record = await find_run(session, tenant_id, key) or await adopt_scheduled_run(
+            session, client, tenant_id, key
+        )
         if record is None:
             raise not_found("run")
         return record

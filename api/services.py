@@ -22,6 +22,7 @@ from api.paging import PageTokens
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
 from api.reruns import RerunService
 from api.runs import RunService
+from api.schedules import ScheduleService
 from api.settings import Settings
 from api.telemetry import ApiMetrics
 from api.temporal import TemporalGateway
@@ -54,6 +55,7 @@ class Services:
     temporal: TemporalGateway
     runs: RunService
     reruns: RerunService
+    schedules: ScheduleService
     metrics: ApiMetrics
     flags: FlagClient
     page_tokens: PageTokens
@@ -110,6 +112,7 @@ def build_services(
         per_ip=settings.auth_failures_per_ip_per_minute,
         per_key=settings.auth_failures_per_key_per_minute,
     )
+    runs = RunService(settings.temporal, settings.open_run_cache_seconds)
     return Services(
         settings=settings,
         engine=engine,
@@ -137,6 +140,7 @@ def build_services(
         ),
         runs=runs,
         reruns=RerunService(runs),
+        schedules=ScheduleService(settings.temporal, runs),
         metrics=ApiMetrics(),
         flags=FlagClient(settings.flags),
         page_tokens=build_page_tokens(settings),

@@ -315,6 +315,34 @@ class RunRecord(Base):
     final_status: Mapped[str | None] = mapped_column(sa.String(32))
     final_state: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     closed_at: Mapped[datetime | None]
+    schedule_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    """The tenant's schedule that started this run (None for runs started by a caller)."""
+
+
+class ScheduleRecord(Base):
+    """A tenant's schedule of a tree: which Temporal schedule it is and which version
+    of the tree its action runs. Spec, policies, state and inputs live in Temporal; the
+    spec is kept here as written too (Temporal turns cron text into calendars)."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(64))
+    tree_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("trees.id"), index=True)
+    tree_name: Mapped[str] = mapped_column(sa.String(100))
+    version_policy: Mapped[str] = mapped_column(sa.String(16))
+    tree_version: Mapped[int]
+    """The version the Temporal schedule's action runs now."""
+    spec: Mapped[dict[str, Any]]
+    sync_error: Mapped[str | None] = mapped_column(sa.String(500))
+    """Why the last publish could not be applied to the action (None once it was)."""
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DeclarativeToolRecord(Base):

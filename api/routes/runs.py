@@ -18,6 +18,7 @@ from api.routes.common import RESPONSES, tenant_settings_of
 from api.run_policy import StartRequest, find_run
 from api.run_streams import EventStreamResponse, sse_body, stream_slots
 from api.runs import RunPage, RunView
+from api.schedule_models import SCHEDULE_NAME_PATTERN
 from api.services import Services
 from temporal_client.run_events import follow_events, read_steps
 from workflows.limits import MAX_VERSION_NUMBER
@@ -148,6 +149,10 @@ async def list_runs(
         Query(),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    schedule: Annotated[
+        str | None,
+        Query(pattern=SCHEDULE_NAME_PATTERN, description="Only runs this schedule started."),
+    ] = None,
     page_token: Annotated[
         str | None,
         Query(
@@ -165,6 +170,7 @@ async def list_runs(
         tree=tree,
         status=status,
         limit=limit,
+        schedule=schedule,
         page_token=page_token,
         page_tokens=services.page_tokens,
     )

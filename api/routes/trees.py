@@ -14,6 +14,7 @@ from api.db.models import TreeRecord, TreeVersionRecord
 from api.deps import AuditDep, ServicesDep, SessionDep
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
+from api.schedule_publish import follow_publish
 from workflows.limits import MAX_SOURCE_BYTES, MAX_VERSION_NUMBER
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/trees", tags=["trees"], responses=RESPONSES)
@@ -240,14 +241,25 @@ async def publish_tree(
     audit: AuditDep,
 ) -> TreeOut:
     """Make a version the one runs use when they name no version (other API replicas
-    follow within a second)."""
+    follow within a second) and the one the tree's `published` schedules run."""
     assert access.tenant_id is not None
     tree = await trees.get_tree(session, access.tenant_id, name)
     await trees.publish(session, tree, body.version)
     services.runs.forget_tree(access.tenant_id, name)
+    published = TreeOut.of(tree)
+    schedules = await follow_publish(
+        services.schedules,
+        session,
+        services.temporal.client,
+        access.tenant_id,
+        tree,
+        settings=await tenant_settings_of(services, access),
+        flags=services.flags,
+        actor=access.actor.subject,
+    )
     audit.target(name)
-    audit.detail(version=body.version)
-    return TreeOut.of(tree)
+    audit.detail(version=body.version, **{f"schedules_{k}": v for k, v in schedules.items() if v})
+    return published
 
 
 @router.get("/{name}/diff")

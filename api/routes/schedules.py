@@ -1,0 +1,319 @@
+"""Schedules: run a tree on a cron or interval spec (Temporal Schedules), per tenant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.rbac import Access, Permission, requires
+from api.routes.common import RESPONSES, tenant_settings_of
+from api.schedule_models import (
+    MAX_CATCHUP_WINDOW_SECONDS,
+    MAX_CRON_CHARS,
+    MAX_INTERVAL_SECONDS,
+    MIN_CATCHUP_WINDOW_SECONDS,
+    MIN_INTERVAL_SECONDS,
+    SCHEDULE_NAME_PATTERN,
+    ScheduleDefinition,
+    ScheduleList,
+    ScheduleView,
+    VersionPolicy,
+)
+from temporal_client.schedules import Overlap
+
+router = APIRouter(
+    prefix="/v1/tenants/{tenant_id}/schedules", tags=["schedules"], responses=RESPONSES
+)
+ScheduleName = Annotated[str, Path(pattern=SCHEDULE_NAME_PATTERN, examples=["nightly"])]
+CONFLICT: dict[int | str, dict[str, Any]] = {409: RESPONSES[404] | {"description": "Conflict"}}
+
+
+class ScheduleIn(ScheduleDefinition):
+    """A new schedule: its name in the tenant plus its definition."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "nightly",
+                    "tree": "nightly-report",
+                    "version_policy": "published",
+                    "cron": "0 2 * * *",
+                    "time_zone": "Europe/Berlin",
+                    "inputs": {"team": "billing"},
+                    "overlap": "skip",
+                    "catchup_window_seconds": 600,
+                },
+                {
+                    "name": "every-minute",
+                    "tree": "health-probe",
+                    "version_policy": "pinned",
+                    "version": 3,
+                    "interval_seconds": 60,
+                },
+            ]
+        },
+    )
+
+    name: str = Field(pattern=SCHEDULE_NAME_PATTERN, examples=["nightly"])
+
+
+class ScheduleChanges(BaseModel):
+    """Fields to change; omitted ones keep their value. `cron` or `interval_seconds`
+    replaces the spec's form; the merged schedule is checked like a new one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"interval_seconds": 300, "inputs": {"team": "support"}},
+                {"version_policy": "pinned", "version": 4},
+            ]
+        },
+    )
+
+    version_policy: VersionPolicy | None = None
+    version: int | None = Field(default=None, ge=1)
+    cron: str | None = Field(default=None, max_length=MAX_CRON_CHARS)
+    interval_seconds: int | None = Field(
+        default=None, ge=MIN_INTERVAL_SECONDS, le=MAX_INTERVAL_SECONDS
+    )
+    offset_seconds: int | None = Field(default=None, ge=0)
+    time_zone: str | None = Field(default=None, max_length=64)
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    jitter_seconds: int | None = Field(default=None, ge=0, le=MAX_INTERVAL_SECONDS)
+    inputs: dict[str, Any] | None = None
+    overlap: Overlap | None = None
+    catchup_window_seconds: int | None = Field(
+        default=None, ge=MIN_CATCHUP_WINDOW_SECONDS, le=MAX_CATCHUP_WINDOW_SECONDS
+    )
+    note: str | None = Field(default=None, max_length=200)
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "upstream outage"}]}
+    )
+    note: str | None = Field(default=None, max_length=200)
+
+
+class TriggerIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{}, {"overlap": "allow_all"}]}
+    )
+    overlap: Overlap | None = Field(
+        default=None, description="Overrides the schedule's overlap policy for this run."
+    )
+
+
+class BackfillIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "start_at": "2026-12-01T00:00:00Z",
+                    "end_at": "2026-12-02T00:00:00Z",
+                    "overlap": "allow_all",
+                }
+            ]
+        },
+    )
+    start_at: datetime
+    end_at: datetime
+    overlap: Overlap | None = Field(
+        default=None, description="Default: the schedule's; use allow_all to run them all."
+    )
+
+
+class BackfillAccepted(BaseModel):
+    runs: int = Field(description="Times the spec matches in the range (runs started).")
+
+
+@router.post("", status_code=201, responses=CONFLICT)
+async def create_schedule(
+    body: ScheduleIn,
+    response: Response,
+    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> ScheduleView:
+    """Create a schedule (422 names each bad field: spec, inputs, tools, version)."""
+    assert access.tenant_id is not None
+    settings = await tenant_settings_of(services, access)
+    definition = ScheduleDefinition.model_validate(body.model_dump(exclude={"name"}))
+    record = await services.schedules.create(
+        session,
+        client,
+        access.tenant_id,
+        body.name,
+        definition,
+        settings=settings,
+        flags=services.flags,
+        actor=access.actor.subject,
+    )
+    audit.target(body.name)
+    audit.detail(tree=record.tree_name, version=record.tree_version, policy=record.version_policy)
+    view = await services.schedules.view(
+        session, client, access.tenant_id, body.name, services.page_tokens
+    )
+    response.headers["Location"] = view.links.self
+    return view
+
+
+@router.get("")
+async def list_schedules(
+    access: Annotated[Access, requires(Permission.SCHEDULES_READ)],
+    session: SessionDep,
+    services: ServicesDep,
+) -> ScheduleList:
+    """This tenant's schedules by name (from the database; read one for its state)."""
+    assert access.tenant_id is not None
+    return await services.schedules.list(session, access.tenant_id)
+
+
+@router.get("/{name}")
+async def get_schedule(
+    name: ScheduleName,
+    access: Annotated[Access, requires(Permission.SCHEDULES_READ)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+) -> ScheduleView:
+    """The schedule, its state in Temporal (paused, next runs) and its recent runs."""
+    assert access.tenant_id is not None
+    return await services.schedules.view(
+        session, client, access.tenant_id, name, services.page_tokens
+    )
+
+
+@router.patch("/{name}", responses=CONFLICT)
+async def update_schedule(
+    name: ScheduleName,
+    body: ScheduleChanges,
+    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> ScheduleView:
+    """Change the spec, inputs, policies or version; runs already started are unchanged."""
+    assert access.tenant_id is not None
+    settings = await tenant_settings_of(services, access)
+    changes = body.model_dump(exclude_unset=True)
+    record = await services.schedules.update(
+        session,
+        client,
+        access.tenant_id,
+        name,
+        changes,
+        settings=settings,
+        flags=services.flags,
+        actor=access.actor.subject,
+    )
+    audit.target(name)
+    audit.detail(changed=sorted(changes), version=record.tree_version)
+    return await services.schedules.view(
+        session, client, access.tenant_id, name, services.page_tokens
+    )
+
+
+@router.post("/{name}/pause", status_code=204)
+async def pause_schedule(
+    name: ScheduleName,
+    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+    body: Annotated[PauseIn | None, Body()] = None,
+) -> Response:
+    """Stop starting runs until resumed (open runs continue)."""
+    assert access.tenant_id is not None
+    await services.schedules.set_paused(
+        session, client, access.tenant_id, name, True, body.note if body else None
+    )
+    audit.target(name)
+    return Response(status_code=204)
+
+
+@router.post("/{name}/resume", status_code=204)
+async def resume_schedule(
+    name: ScheduleName,
+    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+    body: Annotated[PauseIn | None, Body()] = None,
+) -> Response:
+    """Start runs on the spec again (missed ones within the catch-up window start too)."""
+    assert access.tenant_id is not None
+    await services.schedules.set_paused(
+        session, client, access.tenant_id, name, False, body.note if body else None
+    )
+    audit.target(name)
+    return Response(status_code=204)
+
+
+@router.post("/{name}/trigger", status_code=202)
+async def trigger_schedule(
+    name: ScheduleName,
+    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+    body: Annotated[TriggerIn | None, Body()] = None,
+) -> Response:
+    """Start one run now (also while paused), subject to the overlap policy."""
+    assert access.tenant_id is not None
+    await services.schedules.trigger(
+        session, client, access.tenant_id, name, body.overlap if body else None
+    )
+    audit.target(name)
+    return Response(status_code=202)
+
+
+@router.post("/{name}/backfill", status_code=202)
+async def backfill_schedule(
+    name: ScheduleName,
+    body: BackfillIn,
+    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> BackfillAccepted:
+    """Start the runs the spec would have started in [start_at, end_at) (bounded)."""
+    assert access.tenant_id is not None
+    count = await services.schedules.backfill(
+        session, client, access.tenant_id, name, body.start_at, body.end_at, body.overlap
+    )
+    audit.target(name)
+    audit.detail(start_at=body.start_at.isoformat(), end_at=body.end_at.isoformat(), runs=count)
+    return BackfillAccepted(runs=count)
+
+
+@router.delete("/{name}", status_code=204)
+async def delete_schedule(
+    name: ScheduleName,
+    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+    audit: AuditDep,
+) -> Response:
+    """Delete the schedule; the runs it started are kept (and still listed with its id)."""
+    assert access.tenant_id is not None
+    await services.schedules.delete(session, client, access.tenant_id, name)
+    audit.target(name)
+    return Response(status_code=204)
