@@ -12,7 +12,7 @@ concurrent connections, in the same run:
 * authenticated start-run (`POST .../runs`, a fresh Idempotency-Key per request:
   a database read, a Temporal start and a database insert).
 
-    .venv/bin/python -m bench.api_load [--seconds 10]
+    python -m bench.api_load [--seconds 10]
 
 Targets on the 2-core machine: start-run p99 < 100 ms at 50 connections, and get-run
 at least 50% of the bare endpoint's req/s.
@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from api.auth.tokens import generate_signing_key
-from bench.harness import free_port, seed, serve, wrk
+from bench.harness import ensure_wrk, free_port, seed, serve, wrk
 from foundation.secrets import Keyring
 from treeflow.devserver import DevServer
 
@@ -193,8 +193,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, nargs="+", default=[50, 200])
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is required (apt-get install wrk)")
+    ensure_wrk()
     workdir = Path(tempfile.mkdtemp(prefix="treeflow-load-"))
     database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
     jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))

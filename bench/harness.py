@@ -1,8 +1,10 @@
-"""Shared pieces of the API benchmarks: seeding, serving with uvicorn, loading with wrk."""
+"""Shared pieces of the benchmarks: what they need installed, seeding, uvicorn, wrk."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +19,26 @@ from api.auth.tokens import TokenService, load_signing_keys
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
 from api.db.models import Membership, Role, Tenant, User, utcnow
+
+WRK_APT_COMMAND = "apt-get update && apt-get install -y wrk"
+
+
+def ensure_wrk() -> str:
+    """The `wrk` load generator (Debian package `wrk`): installed with apt when CI=true.
+
+    Elsewhere a missing `wrk` ends the benchmark with the command that installs it.
+    """
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        subprocess.run(
+            ["sh", "-c", f"DEBIAN_FRONTEND=noninteractive {WRK_APT_COMMAND}"], check=True
+        )
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit(f"this benchmark needs wrk (Debian package): {WRK_APT_COMMAND}")
 
 
 def free_port() -> int:

@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -115,7 +118,7 @@ async def run_batch(
             started = time.perf_counter()
             run_id = f"bench-{kind}-{uuid.uuid4().hex}"
             ids.append(run_id)
-            if kind in QUEUES:
+            if kind != "handwritten":
                 handle = await client.start_workflow(
                     DecisionTreeWorkflow.run,
                     run_request(compiled, {}, "bench"),
@@ -123,7 +126,7 @@ async def run_batch(
                         compiled,
                         tenant_id="bench",
                         workflow_id=run_id,
-                        task_queue=queue or QUEUES[kind],
+                        task_queue=queue or QUEUES.get(kind, QUEUE),
                     ),
                 )
                 result = await handle.result()
@@ -156,12 +159,23 @@ class WorkerProcess:
     process: psutil.Process
 
     @classmethod
-    def start(cls, side: str, address: str, queue: str, logs: Path) -> WorkerProcess:
+    def start(
+        cls, side: str, address: str, queue: str, logs: Path, checkout: Path | None = None
+    ) -> WorkerProcess:
+        """Start `side`; with `checkout`, Treeflow's worker from that source tree instead."""
         ready = logs / f"{side}.ready"
-        cmd = [sys.executable, "-m", "bench.overhead_worker", "--side", side]
+        variant, env, cwd = side, None, None
+        if checkout is not None:
+            # This checkout's bench package (the chain, the worker entry point) over the
+            # other checkout's Treeflow modules.
+            cwd = logs / "baseline"
+            shutil.copytree(Path(__file__).parent, cwd / "bench", dirs_exist_ok=True)
+            env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
+            variant = "treeflow"
+        cmd = [sys.executable, "-m", "bench.overhead_worker", "--side", variant]
         cmd += ["--address", address, "--queue", queue, "--ready-file", str(ready)]
         with (logs / f"{side}.log").open("w") as log:
-            popen = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            popen = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         deadline = time.monotonic() + WORKER_START_SECONDS
         while not ready.exists():
             if popen.poll() is not None or time.monotonic() > deadline:
@@ -174,6 +188,13 @@ class WorkerProcess:
         """User + system CPU of the whole process (all threads, the SDK's core included)."""
         times = self.process.cpu_times()
         return float(times.user + times.system)
+
+    def profile(self, output: Path) -> subprocess.Popen[bytes]:
+        """py-spy sampling this worker (without pausing it) until interrupted."""
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        cmd = [spy, "record", "--nonblocking", "--format", "raw", "--rate", "100"]
+        cmd += ["--pid", str(self.popen.pid), "--output", str(output)]
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def rss_mb(self) -> float:
         return float(self.process.memory_info().rss) / 1e6
@@ -220,6 +241,11 @@ async def measure_level(
     last_ids: dict[str, str] = {}
     for kind, worker in workers.items():  # warm up both (sandbox, caches, connections)
         await run_batch(client, kind, compiled, args.steps, batch, concurrency, worker.queue)
+    spies = []
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        for kind, worker in workers.items():
+            spies.append(worker.profile(args.profile / f"{kind}-c{concurrency}.txt"))
     for round_index in range(args.rounds):
         order = list(workers)
         if round_index % 2:
@@ -238,48 +264,60 @@ async def measure_level(
             sample.runs.append(batch)
             sample.peak_rss_mb = max(sample.peak_rss_mb, worker.rss_mb())
             last_ids[kind] = ids[-1]
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+        spy.wait()
+    if spies:
+        print(f"py-spy profiles (collapsed stacks) in {args.profile}")
     profiles = {kind: await history_bytes(client, last_ids[kind]) for kind in workers}
-    tf, hw = samples["treeflow"], samples["handwritten"]
+    hw = samples["handwritten"]
     print(
         f"\n{args.steps}-step chain, concurrency {concurrency}, {args.rounds} alternating "
         f"rounds of {batch} runs per side (worker CPU read from each worker process)\n"
     )
     print(
-        f"{'':13}{'runs/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/run':>12}{'RSS MB':>8}"
+        f"{'':16}{'runs/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/run':>12}{'RSS MB':>8}"
         f"{'events':>8}{'history B/run':>15}"
     )
     for kind, sample in samples.items():
         events, _, size = profiles[kind]
         print(
-            f"{kind:13}{sum(sample.runs) / sum(sample.walls):8.1f}"
+            f"{kind:16}{sum(sample.runs) / sum(sample.walls):8.1f}"
             f"{statistics.median(sample.latencies) * 1000:8.1f}"
             f"{percentile(sample.latencies, 0.99) * 1000:8.1f}"
             f"{sum(sample.cpus) / sum(sample.runs) * 1000:12.2f}"
             f"{sample.peak_rss_mb:8.0f}{events:8d}{size:15d}"
         )
-    print(f"\n{'pair':>6}{'throughput':>12}{'CPU/run':>10}{'p50':>8}   (Treeflow / hand-written)")
-    pairs: dict[str, list[float]] = {"throughput": [], "cpu": [], "p50": []}
-    for index in range(args.rounds):
-        pairs["throughput"].append(hw.walls[index] / tf.walls[index])
-        pairs["cpu"].append(tf.cpus[index] / hw.cpus[index])
-        pairs["p50"].append(tf.p50s[index] / hw.p50s[index])
+    ratios: dict[str, float] = {}
+    for kind, tf in samples.items():
+        if kind == "handwritten":
+            continue
+        print(f"\n{'pair':>6}{'throughput':>12}{'CPU/run':>10}{'p50':>8}   ({kind} / hand-written)")
+        pairs: dict[str, list[float]] = {"throughput": [], "cpu": [], "p50": []}
+        for index in range(args.rounds):
+            pairs["throughput"].append(hw.walls[index] / tf.walls[index])
+            pairs["cpu"].append(tf.cpus[index] / hw.cpus[index])
+            pairs["p50"].append(tf.p50s[index] / hw.p50s[index])
+            print(
+                f"{index + 1:6d}{pairs['throughput'][-1]:12.3f}{pairs['cpu'][-1]:10.3f}"
+                f"{pairs['p50'][-1]:8.3f}"
+            )
+        medians = {name: statistics.median(values) for name, values in pairs.items()}
         print(
-            f"{index + 1:6d}{pairs['throughput'][-1]:12.3f}{pairs['cpu'][-1]:10.3f}"
-            f"{pairs['p50'][-1]:8.3f}"
+            f"{'median':>6}{medians['throughput']:12.3f}{medians['cpu']:10.3f}"
+            f"{medians['p50']:8.3f}   (targets: >= 0.95, <= 1.10, <= 1.05)"
         )
-    ratios = {name: statistics.median(values) for name, values in pairs.items()}
-    print(
-        f"{'median':>6}{ratios['throughput']:12.3f}{ratios['cpu']:10.3f}{ratios['p50']:8.3f}"
-        "   (targets: >= 0.95, <= 1.10, <= 1.05)"
-    )
-    print(
-        f"activity tasks added by {args.steps - 1} rule decisions: "
-        f"{profiles['treeflow'][1] - profiles['handwritten'][1]}"
-    )
-    print(
-        f"throughput_ratio_c{concurrency}={ratios['throughput']:.4f} "
-        f"cpu_ratio_c{concurrency}={ratios['cpu']:.4f} p50_ratio_c{concurrency}={ratios['p50']:.4f}"
-    )
+        print(
+            f"activity tasks added by {args.steps - 1} rule decisions: "
+            f"{profiles[kind][1] - profiles['handwritten'][1]}"
+        )
+        label = "" if kind == "treeflow" else f"_{kind.replace('-', '_')}"
+        print(
+            f"throughput_ratio{label}_c{concurrency}={medians['throughput']:.4f} "
+            f"cpu_ratio{label}_c{concurrency}={medians['cpu']:.4f} "
+            f"p50_ratio{label}_c{concurrency}={medians['p50']:.4f}"
+        )
+        ratios = ratios or medians
     return ratios
 
 
@@ -292,10 +330,14 @@ async def measure(args: argparse.Namespace, address: str) -> float:
     logs = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     print(f"worker logs: {logs}")
     try:
-        workers["treeflow"] = WorkerProcess.start("treeflow", address, QUEUE, logs)
-        workers["handwritten"] = WorkerProcess.start(
-            "handwritten", address, HANDWRITTEN_QUEUE, logs
-        )
+        for side in args.sides:
+            queue = HANDWRITTEN_QUEUE if side == "handwritten" else f"{QUEUE}-{side}"
+            workers[side] = WorkerProcess.start(side, address, queue, logs)
+        if args.baseline is not None:  # before/after a change, in the same run
+            queue = f"{QUEUE}-baseline"
+            workers["baseline"] = WorkerProcess.start(
+                "baseline", address, queue, logs, args.baseline
+            )
         first: float | None = None
         for concurrency in args.concurrency:
             ratios = await measure_level(client, workers, compiled, args, concurrency)
@@ -458,6 +500,22 @@ def main() -> None:
         default=None,
         help="comma-separated levels, e.g. 10,100 (default 10,100 against the hand-written "
         "worker, 10 otherwise)",
+    )
+    parser.add_argument(
+        "--sides",
+        type=lambda text: text.split(","),
+        default=["treeflow", "handwritten"],
+        help="worker variants (bench.overhead_worker --side) compared with handwritten",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. of main): its Treeflow worker runs as side `baseline`",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="directory: py-spy samples both workers during each level (collapsed stacks)",
     )
     parser.add_argument("--address", help="use this Temporal server instead of starting one")
     parser.add_argument(

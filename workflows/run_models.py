@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from workflows.compiled import CompiledTree
+from workflows.tree_cache import decode_tree
 
 MAX_PATH_KEPT = 500  # path entries kept in state; `steps` counts all of them
 MAX_TASKS_KEPT = 200
@@ -82,6 +83,9 @@ class RunRequest(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     tenant_id: str = "default"
     checkpoint: Checkpoint | None = None
+
+    # Runs of one tree share its decoded form (workflows.tree_cache).
+    _tree_decoded_once = field_validator("tree", mode="wrap")(decode_tree)
 
 
 class PendingInput(BaseModel):
