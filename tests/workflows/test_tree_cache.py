@@ -18,7 +18,12 @@ TREE = {
     "name": "cached",
     "start": "hello",
     "nodes": {
-        "hello": {"kind": "tool", "tool": "text_response@^1", "args": {"text": "hi"}, "next": "end"},
+        "hello": {
+            "kind": "tool",
+            "tool": "text_response@^1",
+            "args": {"text": "hi"},
+            "next": "end",
+        },
         "end": {"kind": "end"},
     },
 }
