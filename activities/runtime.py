@@ -450,6 +450,7 @@ async def _auto_heartbeat(
         return
     interval = max(heartbeat_timeout.total_seconds() / 3, 0.05)
     loop = asyncio.get_running_loop()
+    timer: asyncio.TimerHandle | None = None
 
     def beat() -> None:
         nonlocal timer

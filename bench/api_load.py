@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,18 @@ async def paced_starts(
     }
 
 
+def _profile(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the API process (collapsed stacks) until interrupted."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    cmd = [spy, "record", "--nonblocking", "--format", "raw", "--rate", "100"]
+    return subprocess.Popen(
+        [*cmd, "--pid", str(pid), "--output", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _post_script(workdir: Path, jwt: str) -> Path:
     """A wrk script whose every request carries a new Idempotency-Key."""
     prefix = uuid.uuid4().hex[:10]
@@ -192,6 +205,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, nargs="+", default=[50, 200])
+    parser.add_argument(
+        "--profile", type=Path, help="directory: py-spy samples the API during start-run"
+    )
     args = parser.parse_args()
     ensure_wrk()
     workdir = Path(tempfile.mkdtemp(prefix="treeflow-load-"))
@@ -238,9 +254,15 @@ def main() -> None:
                 for name, url, header, posts in cases:
                     wrk(url, 4, 1, header, _post_script(workdir, jwt) if posts else None)
                     lua = _post_script(workdir, jwt) if posts else None  # fresh keys
+                    spy = None
+                    if args.profile is not None and posts:
+                        spy = _profile(processes[1].pid, args.profile / f"api-c{connections}.txt")
                     results.append(
                         (name, connections, wrk(url, connections, args.seconds, header, lua))
                     )
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        spy.wait()
                 direct = asyncio.run(
                     direct_starts(dev.address, queue, tenant, connections, args.seconds)
                 )
