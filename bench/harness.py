@@ -80,6 +80,10 @@ async def seed(
     return str(tenant.id), tokens.issue(user.id, {tenant.id: Role.ADMIN}), key
 
 
+SERVE_START_SECONDS = 90
+"""How long a uvicorn process may take to answer (a busy shared machine is slow)."""
+
+
 def serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
@@ -95,7 +99,7 @@ def serve(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen
         "warning",
     ]
     process = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SERVE_START_SECONDS
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)

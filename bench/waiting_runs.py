@@ -167,7 +167,11 @@ def main() -> None:
             [treeflow, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         api_port = free_port()
-        api = serve(["--factory", "api.app:create_app"], api_port, env)
+        try:
+            api = serve(["--factory", "api.app:create_app"], api_port, env)
+        except RuntimeError:
+            worker.kill()
+            raise
         try:
             time.sleep(3)  # the worker connects and polls
             measure_run = measure(
