@@ -449,16 +449,18 @@ async def _auto_heartbeat(
         yield
         return
     interval = max(heartbeat_timeout.total_seconds() / 3, 0.05)
+    loop = asyncio.get_running_loop()
+    timer: asyncio.TimerHandle | None = None
 
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            context.heartbeat(*context.last_heartbeat_details)
+    def beat() -> None:
+        nonlocal timer
+        timer = loop.call_later(interval, beat)
+        context.heartbeat(*context.last_heartbeat_details)
 
-    task = asyncio.create_task(beat())
+    # A timer, not a task: most calls end before the first beat, and a task per call
+    # was a measurable part of the tool host's cost (bench/overhead.py).
+    timer = loop.call_later(interval, beat)
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        timer.cancel()

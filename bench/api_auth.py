@@ -6,7 +6,7 @@ latency percentiles for: the bare endpoint, a public route through all middlewar
 ``GET /v1/me`` with a JWT, ``GET /v1/tenants/{id}`` (one DB read) with a JWT and with an
 API key.
 
-    .venv/bin/python -m bench.api_auth [--connections 50] [--seconds 10]
+    python -m bench.api_auth [--connections 50] [--seconds 10]
 
 Needs ``wrk`` (Debian package). Uses a fresh SQLite file unless ``--database-url`` names
 another database. Only loopback addresses are used.
@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -28,7 +27,8 @@ from fastapi import APIRouter, FastAPI
 from api.app import create_app
 from api.auth.tokens import generate_signing_key
 from api.rbac import Access, Permission, requires
-from bench.harness import api_env, free_port, seed, serve, wrk
+from bench.harness import api_env, ensure_wrk, free_port, seed, serve, wrk
+from foundation.secrets import Keyring
 
 
 def bench_app() -> FastAPI:
@@ -61,8 +61,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is required (apt-get install wrk)")
+    ensure_wrk()
 
     workdir = Path(tempfile.mkdtemp(prefix="treeflow-bench-"))
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"

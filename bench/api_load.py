@@ -12,7 +12,7 @@ concurrent connections, in the same run:
 * authenticated start-run (`POST .../runs`, a fresh Idempotency-Key per request:
   a database read, a Temporal start and a database insert).
 
-    .venv/bin/python -m bench.api_load [--seconds 10]
+    python -m bench.api_load [--seconds 10]
 
 Targets on the 2-core machine: start-run p99 < 100 ms at 50 connections, and get-run
 at least 50% of the bare endpoint's req/s.
@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,8 @@ from typing import Any
 import httpx
 
 from api.auth.tokens import generate_signing_key
-from bench.harness import api_env, free_port, seed, serve, wrk
+from bench.harness import api_env, ensure_wrk, free_port, seed, serve, wrk
+from foundation.secrets import Keyring
 from treeflow.devserver import DevServer
 
 TREE = """name: bench-hello
@@ -110,6 +112,18 @@ async def paced_starts(
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "non_2xx": float(errors),
     }
+
+
+def _profile(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the API process (collapsed stacks) until interrupted."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    cmd = [spy, "record", "--nonblocking", "--format", "raw", "--rate", "100"]
+    return subprocess.Popen(
+        [*cmd, "--pid", str(pid), "--output", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _post_script(workdir: Path, jwt: str) -> Path:
@@ -190,9 +204,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, nargs="+", default=[50, 200])
+    parser.add_argument(
+        "--profile", type=Path, help="directory: py-spy samples the API during start-run"
+    )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is required (apt-get install wrk)")
+    ensure_wrk()
     workdir = Path(tempfile.mkdtemp(prefix="treeflow-load-"))
     database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
     jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
@@ -226,9 +242,15 @@ def main() -> None:
                 for name, url, header, posts in cases:
                     wrk(url, 4, 1, header, _post_script(workdir, jwt) if posts else None)
                     lua = _post_script(workdir, jwt) if posts else None  # fresh keys
+                    spy = None
+                    if args.profile is not None and posts:
+                        spy = _profile(processes[1].pid, args.profile / f"api-c{connections}.txt")
                     results.append(
                         (name, connections, wrk(url, connections, args.seconds, header, lua))
                     )
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        spy.wait()
                 direct = asyncio.run(
                     direct_starts(dev.address, queue, tenant, connections, args.seconds)
                 )

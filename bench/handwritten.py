@@ -1,7 +1,7 @@
 """The hand-written baseline: what a Temporal user would write for the same chain.
 
-Kept in its own lean module, like Treeflow's interpreter, so the workflow sandbox
-re-imports the same amount of code for both.
+A plain workflow calling a plain activity with pydantic models (the SDK's pydantic
+data converter), kept in a lean module so the sandbox re-imports little per run.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import ToolCall
+    from bench.chain import STEP_ACTIVITY, StepInput, StepOutput
 
 
 @workflow.defn(name="HandWrittenChain")
@@ -22,12 +22,12 @@ class HandWrittenChain:
         value = 0
         for _ in range(steps):
             out = await workflow.execute_activity(
-                "bench_step@1.0.0",
-                ToolCall(args={"value": value}),
-                result_type=dict,
+                STEP_ACTIVITY,
+                StepInput(value=value),
+                result_type=StepOutput,
                 start_to_close_timeout=timedelta(seconds=60),
             )
-            value = out["value"]
+            value = out.value
             if value < 0:  # the rule the tree evaluates between steps
                 break
         return {"value": value}

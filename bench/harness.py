@@ -1,10 +1,11 @@
-"""Shared pieces of the API benchmarks: seeding, serving with uvicorn, loading with wrk."""
+"""Shared pieces of the benchmarks: what they need installed, seeding, uvicorn, wrk."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,26 @@ from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
 from api.db.models import Membership, Role, Tenant, User, utcnow
 from foundation.secrets import Keyring
+
+WRK_APT_COMMAND = "apt-get update && apt-get install -y wrk"
+
+
+def ensure_wrk() -> str:
+    """The `wrk` load generator (Debian package `wrk`): installed with apt when CI=true.
+
+    Elsewhere a missing `wrk` ends the benchmark with the command that installs it.
+    """
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        subprocess.run(
+            ["sh", "-c", f"DEBIAN_FRONTEND=noninteractive {WRK_APT_COMMAND}"], check=True
+        )
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit(f"this benchmark needs wrk (Debian package): {WRK_APT_COMMAND}")
 
 
 def free_port() -> int:
@@ -61,6 +82,10 @@ async def seed(
     return str(tenant.id), tokens.issue(user.id, {tenant.id: Role.ADMIN}), key
 
 
+SERVE_START_SECONDS = 90
+"""How long a uvicorn process may take to answer (a busy shared machine is slow)."""
+
+
 def api_env(database_url: str, jwk: str) -> dict[str, str]:
     """Environment of a benchmarked API process: dev mode (plain HTTP on loopback), the
     seeded database, a signing key and a secret key, rate limits out of the way."""
@@ -78,7 +103,7 @@ def api_env(database_url: str, jwk: str) -> dict[str, str]:
 
 
 def serve(
-    target: list[str], port: int, env: dict[str, str], ready_seconds: float = 30
+    target: list[str], port: int, env: dict[str, str], ready_seconds: float = SERVE_START_SECONDS
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,

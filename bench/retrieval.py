@@ -1,6 +1,6 @@
 """Latency of the embedded retrieval store: each search mode and aggregation, p50/p99.
 
-Usage: ``python bench/retrieval.py [--sizes 10000,100000] [--runs 200] [--dir DIR]``
+Usage: ``python -m bench.retrieval [--sizes 10000,100000] [--runs 200] [--dir DIR]``
 
 Generates support tickets (``activities.data.tickets``, seed 7), loads them into a
 fresh embedded store per size (load time is reported too), warms up, then times

@@ -11,7 +11,7 @@ token (a late router; 401 from its guard, after routing), and an unknown path (4
 every route tried). Variants alternate in each repeat so machine noise hits both;
 the figure per case is the median over repeats of the mean per request.
 
-    .venv/bin/python -m bench.routing [--requests 2000] [--repeats 7]
+    python -m bench.routing [--requests 2000] [--repeats 7]
 
 Prints microseconds per request for both, the difference and the ratio
 included/flat, and ends with `include_router_ratio=<float>` (the full app's worst case).

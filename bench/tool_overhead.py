@@ -9,7 +9,7 @@ For each tool, in the same process and run:
 * activity, in a loop: one workflow calls the activity `--loop` times; wall / calls
   (what each extra step of a longer run pays).
 
-    .venv/bin/python bench/tool_overhead.py [--runs 100] [--loop 20]
+    python -m bench.tool_overhead [--runs 100] [--loop 20]
 
 Starts its own dev server (dispatch limit raised as in `treeflow up`) and an
 in-process worker over an embedded store with the demo tickets.
@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from toolcall import ToolCallLoop  # bench/ is on sys.path when run as a script
 
 from activities.backends.embedded import EmbeddedBackend
 from activities.backends.loader import load_demo
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import CallInfo, ToolContext
+from bench.toolcall import ToolCallLoop
 from temporal_client.connection import TemporalSettings
 from treeflow.devserver import DevServer, free_port
 from treeflow.exit import exit_now

@@ -9,7 +9,7 @@ on one worker process, killed mid-way, a second process finishing them):
 * default: the platform defaults (10 s heartbeat timeout, the tool host beating for
   every running tool).
 
-    .venv/bin/python bench/worker_recovery.py --runs 50
+    python -m bench.worker_recovery --runs 50
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import uuid
-from pathlib import Path
 
 from temporalio.client import Client
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 
 from activities.registry import ToolRegistry
 from temporal_client.connection import TemporalSettings

@@ -10,12 +10,14 @@ from pydantic import (
     Field,
     PrivateAttr,
     SerializerFunctionWrapHandler,
+    field_validator,
     model_serializer,
 )
 
 from workflows.compiled import CompiledTree
-from workflows.rerun import RerunPlan
 from workflows.conversation_models import ConversationContext
+from workflows.rerun import RerunPlan
+from workflows.tree_cache import decode_tree
 
 MAX_PATH_KEPT = 500  # path entries kept in state; `steps` counts all of them
 MAX_TASKS_KEPT = 200
@@ -117,6 +119,9 @@ class RunRequest(BaseModel):
                 if data.get(name, True) is None:
                     del data[name]
         return data
+
+    # Runs of one tree share its decoded form (workflows.tree_cache).
+    _tree_decoded_once = field_validator("tree", mode="wrap")(decode_tree)
 
 
 class PendingInput(BaseModel):

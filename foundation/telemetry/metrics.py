@@ -123,6 +123,7 @@ class ToolMetrics:
         self.tenant = BoundedLabel(label_limit)
         self.model = BoundedLabel(label_limit)
         self.tool = BoundedLabel(label_limit * 5)
+        self._tool_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.executions = Counter(
             "treeflow_tool_executions",
             "Tool (activity) attempts by tool@version and outcome.",
@@ -150,9 +151,13 @@ class ToolMetrics:
         )
 
     def tool_finished(self, tool: str, outcome: str, seconds: float) -> None:
-        name = self.tool(tool)
-        self.executions.labels(name, outcome).inc()
-        self.duration.labels(name, outcome).observe(seconds)
+        key = (self.tool(tool), outcome)
+        children = self._tool_children.get(key)
+        if children is None:  # labels() costs a lock and a lookup; bounded by the labels
+            children = self.executions.labels(*key), self.duration.labels(*key)
+            self._tool_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def llm_usage(self, tenant: str, output: Mapping[str, Any]) -> None:
         """Count the LLM usage a tool reported in its result (see `usage_records`)."""
