@@ -91,7 +91,7 @@ export function RunView() {
       {run?.output && (
         <section aria-labelledby="output-title">
           <h2 id="output-title">Output</h2>
-          <pre data-testid="run-output">{JSON.stringify(run.output, null, 2)}</pre>
+          <pre data-testid="run-output" tabIndex={0} aria-label="Run output">{JSON.stringify(run.output, null, 2)}</pre>
         </section>
       )}
       {run?.failure && <ProblemMessage error={new Error(JSON.stringify(run.failure))} />}
