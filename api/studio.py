@@ -42,7 +42,12 @@ def default_build_dir() -> Path:
 
 
 class _ImmutableAssets(StaticFiles):
-    """Hashed build assets: cached for a year, never revalidated."""
+    """Hashed build assets: cached for a year, never revalidated; all 404 while unbuilt."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and not Path(self.directory).is_dir():
+            return  # not built (yet): every asset answers 404 instead of raising
+        await super().check_config()
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)

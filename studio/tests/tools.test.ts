@@ -5,6 +5,7 @@ const v = (version: string, deprecated: string | null = null) => ({ version, des
 const TOOLS: ToolLike[] = [
   { name: "query", allowed: true, versions: [v("1.0.0"), v("2.0.0"), v("2.1.0"), v("1.4.2", "use 2")] },
   { name: "secret_tool", allowed: false, versions: [v("1.0.0")] },
+  { name: "router", allowed: true, versions: [{ ...v("1.0.0"), kind: "decision" }] },
 ];
 
 describe("tool constraints", () => {
@@ -19,7 +20,7 @@ describe("tool constraints", () => {
     expect(compareVersions("1.10.0", "1.9.0")).toBeGreaterThan(0);
   });
 
-  it("lists allowed tool versions only, newest first", () => {
+  it("lists allowed tool versions only (no decision activities), newest first", () => {
     expect(paletteTools(TOOLS).map((e) => e.label)).toEqual([
       "query@2.1.0",
       "query@2.0.0",

@@ -127,6 +127,7 @@ export function TreeCanvas({ graph, states, problems, selected, onSelect, onConn
         edges={edges}
         nodeTypes={NODE_TYPES}
         fitView
+        fitViewOptions={{ maxZoom: 1 }}
         key={boxes.size > 0 ? "laid-out" : "pending"}
         nodesDraggable={false}
         nodesConnectable={editable}

@@ -3,6 +3,8 @@
 
 export interface ToolVersionLike {
   version: string;
+  /** `tool`, or `decision` for the activities decision nodes use (not for tool nodes). */
+  kind?: string;
   description: string;
   input_schema: Record<string, unknown>;
   deprecated?: string | null;
@@ -47,7 +49,7 @@ export function paletteTools(tools: readonly ToolLike[]): { constraint: string; 
   const entries: { constraint: string; label: string; description: string }[] = [];
   for (const tool of tools.filter((t) => t.allowed)) {
     const sorted = [...tool.versions].sort((a, b) => compareVersions(b.version, a.version));
-    for (const version of sorted) {
+    for (const version of sorted.filter((v) => (v.kind ?? "tool") === "tool")) {
       entries.push({
         constraint: `${tool.name}@^${parts(version.version)[0]}`,
         label: `${tool.name}@${version.version}${version.deprecated ? " (deprecated)" : ""}`,
