@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,6 +12,7 @@ from playwright.async_api import Page, expect
 
 from tests.api.conftest import client_for
 from tests.studio.conftest import Stack, assert_accessible, screenshot, sign_in
+from treeflow.devstack import studio_sign_in_url
 
 pytestmark = pytest.mark.studio
 
@@ -61,6 +63,20 @@ async def test_sign_in_with_an_api_key(page: Page, stack: Stack) -> None:
     await expect(page.get_by_role("heading", name="Trees")).to_be_visible()
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("API key")).to_be_visible()
+
+
+async def test_the_dev_stack_link_signs_in_with_one_click(
+    page: Page, stack: Stack, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "dev-api-key"
+    key_file.write_text(stack.keys["admin"] + "\n")
+    link = studio_sign_in_url(stack.base_url, key_file)  # what `./dev up` prints
+    assert link.startswith(f"{stack.base_url}/studio/#key=tfk_")
+    await page.goto(link)
+    await expect(page.get_by_role("heading", name="Trees")).to_be_visible()
+    assert "#" not in page.url
+    assert "tfk_" not in page.url
+    await screenshot(page, "dev-sign-in")
 
 
 async def test_instantiate_a_template_from_the_gallery_and_run_it(page: Page, stack: Stack) -> None:

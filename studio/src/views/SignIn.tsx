@@ -1,5 +1,5 @@
 // Sign in with an API key (or an access token); the token stays in this tab's session storage.
-import { useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useSession } from "../session";
 import { ProblemMessage } from "./Problem";
 
@@ -8,17 +8,31 @@ export function SignIn() {
   const [key, setKey] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  const fromLink = useRef(false);
+  // `./dev up` prints a one-click link with the dev key in the fragment (`#key=...`):
+  // never sent to the server, and dropped from the address bar here.
+  useEffect(() => {
+    const linked = new URLSearchParams(window.location.hash.slice(1)).get("key");
+    if (!linked || fromLink.current) return;
+    fromLink.current = true;
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    void attempt(linked);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  async function attempt(candidate: string) {
     setBusy(true);
     setError(null);
     try {
-      await signIn(key.trim());
+      await signIn(candidate.trim());
     } catch (caught) {
       setError(caught);
     } finally {
       setBusy(false);
     }
+  }
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    void attempt(key);
   }
   return (
     <section className="card narrow">
