@@ -19,11 +19,14 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     environment: "node",
+    // A guard against hangs, not a speed check: ELK layouts are slow on a loaded machine.
+    testTimeout: 60_000,
     coverage: {
       provider: "v8",
       include: ["src/tree/**/*.ts"],
       reporter: ["text-summary", "text"],
-      thresholds: { lines: 85, branches: 75, functions: 85, statements: 85 },
+      // Measured: 98.8% lines, 88% branches of src/tree (the views are covered by tests/studio in Chromium).
+      thresholds: { lines: 95, branches: 85, functions: 95, statements: 95 },
     },
   },
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { graphToTree, treeToGraph } from "../src/tree/graph";
+import { danglingEdges, graphToTree, treeToGraph } from "../src/tree/graph";
 import { parseTree, stringifyTree } from "../src/tree/yamlText";
 import { shippedTemplates } from "./templates";
 
@@ -35,5 +35,14 @@ describe("YAML <-> graph round trip", () => {
       [1, "severity", "bug"],
       [2, "howto_answer", "howto"],
     ]);
+  });
+});
+
+describe("references to missing nodes", () => {
+  it("stay on the graph as dangling edges (the checklist names them)", () => {
+    const text = "name: t\nstart: a\nnodes:\n  a: {kind: tool, tool: x@^1, next: ghost}\n  b: {kind: end}\n";
+    const graph = treeToGraph(parseTree(text).tree!);
+    expect(danglingEdges(graph).map((e) => [e.source, e.target, e.role])).toEqual([["a", "ghost", "next"]]);
+    expect(parse(stringifyTree(graphToTree(graph)))).toEqual(parse(text));
   });
 });

@@ -208,3 +208,41 @@ async def test_keyboard_only_add_and_connect_a_node(page: Page, stack: Stack) ->
         "next": "done",
     }
     await screenshot(page, "keyboard")
+
+
+ASK_TREE = """name: {name}
+description: asks before it answers
+inputs:
+  topic: {{type: string, description: What to publish}}
+start: ask
+nodes:
+  ask:
+    kind: input
+    prompt: "Publish {{{{ inputs.topic }}}}?"
+    choices: [approve, reject]
+    save_as: approval
+    next: done
+  done:
+    kind: end
+    output: {{approval: "{{{{ state.approval }}}}"}}
+"""
+
+
+async def test_start_a_run_from_the_declared_inputs_and_answer_its_input_node(
+    page: Page, stack: Stack
+) -> None:
+    name = unique("ask")
+    await create_tree(stack, ASK_TREE.format(name=name))
+    await sign_in(page, stack, "user")
+    await page.get_by_role("link", name=f"Run {name}").click()
+    await page.get_by_label("topic (required)").fill("the release notes")
+    await page.get_by_role("button", name="Start run").click()
+    await expect(page.get_by_test_id("run-status")).to_have_text("waiting_input", timeout=30_000)
+    await expect(page.get_by_test_id("node-ask")).to_have_attribute("data-state", "waiting")
+    await assert_accessible(page)
+    await page.get_by_label("Publish the release notes?").select_option("approve")
+    await page.get_by_role("button", name="Answer").click()
+    await expect(page.get_by_test_id("run-status")).to_have_text("completed", timeout=30_000)
+    await expect(page.get_by_test_id("node-ask")).to_have_attribute("data-state", "done")
+    await expect(page.get_by_test_id("run-output")).to_contain_text('"approval": "approve"')
+    await screenshot(page, "answer-input")
