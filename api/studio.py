@@ -11,9 +11,11 @@ another host even if a script tried.
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -45,7 +47,8 @@ class _ImmutableAssets(StaticFiles):
     """Hashed build assets: cached for a year, never revalidated; all 404 while unbuilt."""
 
     async def check_config(self) -> None:
-        if self.directory is not None and not Path(self.directory).is_dir():
+        directory = self.directory
+        if directory is not None and not await anyio.to_thread.run_sync(_is_dir, directory):
             return  # not built (yet): every asset answers 404 instead of raising
         await super().check_config()
 
@@ -54,6 +57,21 @@ class _ImmutableAssets(StaticFiles):
         if response.status_code == 200:
             response.headers["cache-control"] = ASSETS_CACHE
         return response
+
+
+def _is_dir(directory: str | os.PathLike[str]) -> bool:
+    return Path(directory).is_dir()
+
+
+def _file_for(root: Path, relative: str) -> Path | None:
+    """The build's index, or the unhashed top-level file asked for; None while unbuilt."""
+    index = root / "index.html"
+    if not index.is_file():
+        return None
+    candidate = (root / relative).resolve()
+    if relative and candidate.is_file() and candidate.is_relative_to(root):
+        return candidate  # favicon and other unhashed top-level files
+    return index  # a client-side route
 
 
 def _page(path: Path, cache: str) -> Response:
@@ -65,7 +83,6 @@ def _page(path: Path, cache: str) -> Response:
 def install_studio(app: FastAPI, build_dir: Path | None = None) -> None:
     """Add ``/``, ``/studio``, ``/studio/assets`` and the client-route fallback."""
     root = (build_dir or default_build_dir()).resolve()
-    index = root / "index.html"
     assets = root / "assets"
     # check_dir=False: the build may appear after the app starts (./dev up builds on change).
     app.mount(
@@ -78,17 +95,15 @@ def install_studio(app: FastAPI, build_dir: Path | None = None) -> None:
         return RedirectResponse(f"{STUDIO_PATH}/", status_code=307)
 
     async def studio(request: Request) -> Response:
-        if not index.is_file():
+        relative = str(request.path_params.get("path", ""))
+        found = await anyio.to_thread.run_sync(_file_for, root, relative)
+        if found is None:
             return HTMLResponse(
                 NOT_BUILT,
                 status_code=503,
                 headers={"cache-control": INDEX_CACHE, "content-security-policy": STUDIO_CSP},
             )
-        relative = str(request.path_params.get("path", ""))
-        candidate = (root / relative).resolve()
-        if relative and candidate.is_file() and candidate.is_relative_to(root):
-            return _page(candidate, INDEX_CACHE)  # favicon and other unhashed top-level files
-        return _page(index, INDEX_CACHE)
+        return _page(found, INDEX_CACHE)
 
     app.add_route("/", home, include_in_schema=False)
     app.add_route(STUDIO_PATH, studio, include_in_schema=False)
