@@ -40,7 +40,13 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD_INDEX = REPO / "api" / "static" / "studio" / "index.html"
 AXE = REPO / "studio" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = os.environ.get("TREEFLOW_CHROMIUM", "/usr/bin/chromium")
+# Debian's chromium; elsewhere (a CI runner image) whichever Chromium-based browser is on PATH.
+CHROMIUM = (
+    os.environ.get("TREEFLOW_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("google-chrome")
+    or "/usr/bin/chromium"
+)
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -115,7 +121,9 @@ async def stack(
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set TREEFLOW_CHROMIUM)"
+        )
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True

@@ -123,6 +123,12 @@ async def test_edit_in_the_inspector_fix_a_problem_save_and_publish(
     await expect(page.get_by_role("button", name="Save as new version")).to_be_disabled()
     await field.fill("3")
     await expect(page.get_by_role("heading", name="Checklist ✓ compiles")).to_be_visible()
+    await page.get_by_role("button", name="Undo").click()  # the bounded undo history
+    await expect(field).to_have_value("many")
+    await expect(page.get_by_test_id("node-billing_policy")).to_contain_text("1 problem")
+    await page.get_by_role("button", name="Redo").click()
+    await expect(field).to_have_value("3")
+    await expect(page.get_by_role("heading", name="Checklist ✓ compiles")).to_be_visible()
     await page.get_by_role("button", name="YAML").click()
     await expect(page.get_by_test_id("yaml-editor")).to_contain_text("max_sentences: 3")
     await page.get_by_role("button", name="Canvas").click()

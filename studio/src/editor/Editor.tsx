@@ -7,6 +7,7 @@ import { ApiProblem, api, unwrap } from "../api/client";
 import { useCanEdit } from "../session";
 import { checklistOf, problemsByNode, type ChecklistItem } from "../tree/checklist";
 import { treeToGraph } from "../tree/graph";
+import { record, redo, startHistory, undo, type History } from "../tree/history";
 import { KIND_DESCRIPTIONS, NODE_KINDS, type NodeKind } from "../tree/model";
 import { paletteTools, type ToolLike } from "../tree/tools";
 import { addNode, connect, deleteNode, freeId, newNode, parseTree, setNodeField, setTreeField } from "../tree/yamlText";
@@ -64,13 +65,27 @@ export function Editor() {
     queryKey: ["tools", tenant],
     queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/tools", { params: { path: { tenant_id: tenant } } })),
   });
-  const [text, setText] = useState<string | null>(null);
+  const [history, setHistory] = useState<History | null>(null);
+  const text = history?.present ?? null;
+  const setText = (next: string) => setHistory((h) => (h ? record(h, next) : startHistory(next)));
   const [selected, setSelected] = useState<string | null>(null);
   const [editError, setEditError] = useState<unknown>(null);
   const [view, setView] = useState<"canvas" | "yaml">("canvas");
   useEffect(() => {
-    if (text === null && version.data?.source) setText(version.data.source);
-  }, [version.data, text]);
+    if (history === null && version.data?.source) setHistory(startHistory(version.data.source));
+  }, [version.data, history]);
+  // Ctrl+Z / Ctrl+Shift+Z outside text fields (CodeMirror and inputs keep their own undo).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      if (!(event.ctrlKey || event.metaKey) || event.key.toLowerCase() !== "z") return;
+      if (target?.closest("input, textarea, select, .cm-editor")) return;
+      event.preventDefault();
+      setHistory((h) => h && (event.shiftKey ? redo(h) : undo(h)));
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
 
   const parsed = useMemo(() => (text === null ? null : parseTree(text)), [text]);
   const graph = useMemo(() => (parsed?.tree ? treeToGraph(parsed.tree) : null), [parsed]);
@@ -132,6 +147,12 @@ export function Editor() {
         </div>
         {canEdit && (
           <>
+            <button type="button" disabled={!history?.past.length} onClick={() => setHistory((h) => h && undo(h))}>
+              Undo
+            </button>
+            <button type="button" disabled={!history?.future.length} onClick={() => setHistory((h) => h && redo(h))}>
+              Redo
+            </button>
             <button type="button" disabled={!dirty || save.isPending || items.length > 0} onClick={() => save.mutate()}>
               Save as new version
             </button>
@@ -145,7 +166,7 @@ export function Editor() {
       <ProblemMessage error={save.error ?? publish.error ?? editError} />
       {save.isSuccess && !dirty && <p role="status">Saved version {save.data.version}.</p>}
       {publish.isSuccess && <p role="status">Published version {published}.</p>}
-      <div className="editor-body">
+      <div className={canEdit ? "editor-body" : "editor-body no-palette"}>
         {canEdit && (
           <aside className="palette" aria-label="Palette">
             <h2>Add a node</h2>
