@@ -4,17 +4,14 @@
 #   docker build -t treeflow:dev .
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
-# --- Studio (web console) --------------------------------------------------------------
-# The Studio does not exist yet. When studio/ lands, add a Node stage here, e.g.
-#   FROM node:20-bookworm-slim AS studio
-#   WORKDIR /studio
-#   COPY studio/package.json studio/package-lock.json ./
-#   RUN npm ci
-#   COPY studio/ ./
-#   RUN npm run build
-# and in the wheel stage: COPY --from=studio /studio/dist api/static/studio/
-# so the built console ships inside the wheel the API serves it from.
-ARG STUDIO=none
+# --- Studio (web console): built here, shipped inside the wheel as package data ---------
+FROM node:20-bookworm-slim AS studio
+WORKDIR /src/studio
+COPY studio/package.json studio/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY studio/ ./
+# Vite writes the build to ../api/static/studio (served by the API at /studio).
+RUN npm run build
 
 # --- Wheel: build tools live only in this stage -----------------------------------------
 FROM ${PYTHON_IMAGE} AS wheel
@@ -24,6 +21,7 @@ RUN python -m pip install --no-cache-dir "build==1.2.2.post1"
 COPY pyproject.toml README.md ./
 COPY activities/ activities/
 COPY api/ api/
+COPY --from=studio /src/api/static/studio/ api/static/studio/
 COPY templates/ templates/
 COPY treeflow/ treeflow/
 COPY worker/ worker/

@@ -26,6 +26,7 @@ from api.rbac import Permission, api_routes, check_route_policies, route_permiss
 from api.routes import ROUTERS
 from api.services import build_services
 from api.settings import Settings
+from api.studio import install_studio
 from api.telemetry import RequestTelemetry
 from foundation.telemetry.tracing import build_tracer_provider
 
@@ -140,6 +141,7 @@ def create_app(
     for router in ROUTERS:
         mount(app, router)
     check_route_policies(app)
+    install_studio(app)
     app.openapi = _openapi_factory(app)  # type: ignore[method-assign]
 
     # Added innermost first: the last one added wraps all the others. Audit sits outside

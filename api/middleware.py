@@ -27,7 +27,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "treeflow_request_id", default=None
 )
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{8,128}$")
-_DOC_PATHS = ("/docs", "/redoc")
+_DOC_PATHS = ("/docs", "/redoc", "/studio")  # pages that set their own policy
 """Pages that carry their own content security policy (``api.docs_pages``)."""
 HEALTH_PATH = "/v1/health"
 PLAIN_HTTP_PATHS = frozenset({HEALTH_PATH, "/healthz", "/readyz", "/metrics"})

@@ -142,6 +142,8 @@ async def run_stack(
                 f"API {platform.public_url}/docs · demo tenant {tenant_id} · "
                 f"admin API key in {key_file}"
             )
+            sign_in = studio_sign_in_url(platform.public_url, key_file)
+            console.print(f"Studio (one-click dev sign-in) {sign_in}")
             code = await _demo_run(
                 console,
                 settings,
@@ -250,3 +252,12 @@ async def _first_of(waiter: object, worker_task: asyncio.Task[None]) -> None:
         ready_task.cancel()
         worker_task.result()  # raises the worker's error
         raise RuntimeError("worker stopped before it was ready")
+
+
+def studio_sign_in_url(public_url: str, key_file: Path) -> str:
+    """The Studio's URL that signs in with the dev admin key.
+
+    The key rides in the fragment (`#key=`), which browsers never send to a server, so it
+    appears in no request log; the Studio drops it from the address bar once read.
+    """
+    return f"{public_url}/studio/#key={key_file.read_text(encoding='utf-8').strip()}"

@@ -144,6 +144,31 @@ async def create_tree(
     return TreeCreated(tree=TreeOut.of(tree), version=VersionOut.of(version))
 
 
+class CompileOut(BaseModel):
+    """A tree that compiles: what it would pin and warn about (nothing is stored)."""
+
+    hash: str = Field(description="sha256 of the tree's meaning.")
+    pins: dict[str, str]
+    warnings: list[str]
+
+
+@router.post("/compile")
+async def compile_tree(
+    body: TreeSource,
+    access: Annotated[Access, requires(Permission.TREES_READ)],
+    session: SessionDep,
+    services: ServicesDep,
+) -> CompileOut:
+    """Check a tree against the tenant's tools without storing it (the Studio's live
+    checklist): **422** lists every problem as `body.source.nodes.<id>...`."""
+    assert access.tenant_id is not None
+    settings = await tenant_settings_of(services, access)
+    _spec, compiled = await trees.compile_source(
+        session, access.tenant_id, body.text(), services.registry, settings
+    )
+    return CompileOut(hash=compiled.hash, pins=compiled.pins(), warnings=list(compiled.warnings))
+
+
 @router.get("")
 async def list_trees(
     access: Annotated[Access, requires(Permission.TREES_READ)], session: SessionDep

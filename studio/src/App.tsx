@@ -1,0 +1,69 @@
+// Routes of the Studio; everything but sign-in needs a token.
+import { lazy, Suspense } from "react";
+import { Link, Navigate, Route, Routes, useParams } from "react-router-dom";
+import { useSession } from "./session";
+import { SignIn } from "./views/SignIn";
+import { Tenants } from "./views/Tenants";
+import { Trees } from "./views/Trees";
+import { Templates } from "./views/Templates";
+import { StartRun } from "./views/StartRun";
+
+// The canvas, ELK and CodeMirror load with the first view that needs them.
+const Editor = lazy(() => import("./editor/Editor").then((m) => ({ default: m.Editor })));
+const RunView = lazy(() => import("./views/RunView").then((m) => ({ default: m.RunView })));
+
+function Header() {
+  const { me, signOut } = useSession();
+  const { tenant } = useParams();
+  return (
+    <header className="top">
+      <Link to="/" className="brand">
+        Treeflow Studio
+      </Link>
+      {tenant && (
+        <nav aria-label="Tenant">
+          <Link to={`/t/${tenant}/trees`}>Trees</Link>
+          <Link to={`/t/${tenant}/templates`}>Templates</Link>
+          <Link to="/">Switch tenant</Link>
+        </nav>
+      )}
+      <span className="who">{me?.display_name ?? me?.subject}</span>
+      <button type="button" onClick={signOut}>
+        Sign out
+      </button>
+    </header>
+  );
+}
+
+function Page({ children }: { children: React.ReactNode }) {
+  return (
+    <>
+      <Header />
+      <main>
+        <Suspense fallback={<p>Loading…</p>}>{children}</Suspense>
+      </main>
+    </>
+  );
+}
+
+export function App() {
+  const { token } = useSession();
+  if (token === null) {
+    return (
+      <main>
+        <SignIn />
+      </main>
+    );
+  }
+  return (
+    <Routes>
+      <Route path="/" element={<Page><Tenants /></Page>} />
+      <Route path="/t/:tenant/trees" element={<Page><Trees /></Page>} />
+      <Route path="/t/:tenant/templates" element={<Page><Templates /></Page>} />
+      <Route path="/t/:tenant/trees/:name" element={<Page><Editor /></Page>} />
+      <Route path="/t/:tenant/trees/:name/run" element={<Page><StartRun /></Page>} />
+      <Route path="/t/:tenant/runs/:key" element={<Page><RunView /></Page>} />
+      <Route path="*" element={<Navigate to="/" replace />} />
+    </Routes>
+  );
+}

@@ -1,0 +1,58 @@
+// The typed API client (types generated from the served OpenAPI document) and its errors.
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "./schema";
+
+export type Schemas = components["schemas"];
+export type FieldError = { field: string; message: string };
+
+/** An API problem (RFC 9457) with its field errors, thrown by `unwrap`. */
+export class ApiProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string | null,
+    readonly errors: FieldError[],
+  ) {
+    super(detail ?? title);
+  }
+}
+
+const TOKEN_KEY = "treeflow.studio.token";
+
+export function storedToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function storeToken(token: string | null): void {
+  if (token === null) sessionStorage.removeItem(TOKEN_KEY);
+  else sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+const auth: Middleware = {
+  onRequest({ request }) {
+    const token = storedToken();
+    if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    return request;
+  },
+};
+
+export const api = createClient<paths>({ baseUrl: window.location.origin });
+api.use(auth);
+
+function problemOf(status: number, body: unknown): ApiProblem {
+  const value = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  const errors = Array.isArray(value.errors) ? (value.errors as FieldError[]) : [];
+  return new ApiProblem(
+    status,
+    typeof value.title === "string" ? value.title : `HTTP ${status}`,
+    typeof value.detail === "string" ? value.detail : null,
+    errors,
+  );
+}
+
+/** The data of a call, or an `ApiProblem` thrown with the API's detail and field errors. */
+export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (error !== undefined || !response.ok) throw problemOf(response.status, error);
+  return data as T;
+}

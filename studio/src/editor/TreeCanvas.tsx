@@ -1,0 +1,146 @@
+// The tree drawn with React Flow at ELK's positions; nodes show kind, state and problems.
+import {
+  Background,
+  Controls,
+  Handle,
+  MarkerType,
+  Position,
+  ReactFlow,
+  type Connection,
+  type Edge,
+  type Node,
+  type NodeProps,
+} from "@xyflow/react";
+import { memo, useEffect, useMemo, useState } from "react";
+import type { GraphEdge, TreeGraph } from "../tree/graph";
+import { layoutGraph, type Box } from "../tree/layout";
+import type { NodeState } from "../tree/runState";
+
+export interface CanvasNodeData extends Record<string, unknown> {
+  label: string;
+  kind: string;
+  detail: string;
+  state?: NodeState;
+  problems: number;
+  start: boolean;
+}
+
+const TreeNodeView = memo(function TreeNodeView({ data, selected }: NodeProps<Node<CanvasNodeData>>) {
+  const classes = ["tf-node", `kind-${data.kind}`, data.state ? `state-${data.state}` : "", selected ? "selected" : ""];
+  return (
+    <div className={classes.join(" ")} data-testid={`node-${data.label}`} data-state={data.state ?? ""}>
+      <Handle type="target" position={Position.Top} />
+      <div className="tf-node-kind">
+        {data.kind}
+        {data.start ? " · start" : ""}
+      </div>
+      <div className="tf-node-id">{data.label}</div>
+      {data.detail && <div className="tf-node-detail">{data.detail}</div>}
+      {data.state && <span className="tf-state">{data.state}</span>}
+      {data.problems > 0 && (
+        <span className="tf-problems" title={`${data.problems} problem(s)`}>
+          {data.problems} problem{data.problems > 1 ? "s" : ""}
+        </span>
+      )}
+      <Handle type="source" position={Position.Bottom} />
+    </div>
+  );
+});
+
+const NODE_TYPES = { tree: TreeNodeView };
+
+function edgeLabel(edge: GraphEdge): string | undefined {
+  if (edge.role === "branch") {
+    const id = edge.branch?.id;
+    const when = edge.branch?.when;
+    return typeof id === "string" ? id : typeof when === "string" ? when.slice(0, 24) : `#${edge.order + 1}`;
+  }
+  return edge.role === "next" ? undefined : edge.role;
+}
+
+function detailOf(data: Record<string, unknown>): string {
+  for (const field of ["tool", "strategy", "tree", "prompt"]) {
+    const value = data[field];
+    if (typeof value === "string") return value.length > 28 ? value.slice(0, 27) + "…" : value;
+  }
+  return "";
+}
+
+export interface TreeCanvasProps {
+  graph: TreeGraph;
+  states?: Map<string, NodeState>;
+  problems?: Map<string, unknown[]>;
+  selected?: string | null;
+  onSelect?: (id: string | null) => void;
+  onConnect?: (source: string, target: string) => void;
+  editable?: boolean;
+}
+
+export function TreeCanvas({ graph, states, problems, selected, onSelect, onConnect, editable = false }: TreeCanvasProps) {
+  const [boxes, setBoxes] = useState<Map<string, Box>>(new Map());
+  // Re-layout only when the shape changes (ids and edges), not on every field edit.
+  const shape = useMemo(
+    () => JSON.stringify([graph.nodes.map((n) => n.id), graph.edges.map((e) => [e.source, e.target, e.role, e.order])]),
+    [graph],
+  );
+  useEffect(() => {
+    let live = true;
+    layoutGraph(graph).then((result) => live && setBoxes(result));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [shape]);
+  const ids = new Set(graph.nodes.map((n) => n.id));
+  const nodes: Node<CanvasNodeData>[] = graph.nodes.map((node) => {
+    const box = boxes.get(node.id);
+    return {
+      id: node.id,
+      type: "tree",
+      position: { x: box?.x ?? 0, y: box?.y ?? 0 },
+      selected: selected === node.id,
+      ariaLabel: `${node.kind} node ${node.id}${states?.get(node.id) ? `, ${states.get(node.id)}` : ""}`,
+      data: {
+        label: node.id,
+        kind: node.kind,
+        detail: detailOf(node.data),
+        state: states?.get(node.id),
+        problems: problems?.get(node.id)?.length ?? 0,
+        start: graph.start === node.id,
+      },
+    };
+  });
+  const edges: Edge[] = graph.edges
+    .filter((e) => ids.has(e.target))
+    .map((e) => ({
+      id: e.id,
+      source: e.source,
+      target: e.target,
+      label: edgeLabel(e),
+      markerEnd: { type: MarkerType.ArrowClosed },
+      className: states?.get(e.source) === "done" && states?.get(e.target) ? "taken" : "",
+    }));
+  return (
+    <div className="canvas" data-testid="canvas" data-laid-out={boxes.size > 0 ? "yes" : "no"}>
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={NODE_TYPES}
+        fitView
+        fitViewOptions={{ maxZoom: 1 }}
+        key={boxes.size > 0 ? "laid-out" : "pending"}
+        nodesDraggable={false}
+        nodesConnectable={editable}
+        elementsSelectable
+        onNodeClick={(_e, node) => onSelect?.(node.id)}
+        onPaneClick={() => onSelect?.(null)}
+        onConnect={(c: Connection) => c.source && c.target && onConnect?.(c.source, c.target)}
+        proOptions={{ hideAttribution: true }}
+        minZoom={0.2}
+      >
+        <Background />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}

@@ -1,0 +1,61 @@
+// Which registered tool version a node's constraint (`summarize@^1`) resolves to, and
+// the palette's entries (every version the tenant may use).
+
+export interface ToolVersionLike {
+  version: string;
+  /** `tool`, or `decision` for the activities decision nodes use (not for tool nodes). */
+  kind?: string;
+  description: string;
+  input_schema: Record<string, unknown>;
+  deprecated?: string | null;
+}
+
+export interface ToolLike {
+  name: string;
+  allowed: boolean;
+  versions: ToolVersionLike[];
+}
+
+const parts = (version: string): number[] => version.split(/[.+-]/).slice(0, 3).map((p) => Number(p) || 0);
+
+export function compareVersions(a: string, b: string): number {
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
+}
+
+function matches(version: string, spec: string): boolean {
+  if (spec === "" || spec === "*" || spec === "latest") return true;
+  const [major, minor] = parts(version);
+  if (spec.startsWith("^")) return major === parts(spec.slice(1))[0];
+  if (spec.startsWith("~")) {
+    const [m, n] = parts(spec.slice(1));
+    return major === m && minor === n;
+  }
+  return compareVersions(version, spec) === 0 && version.split(".").length >= 1;
+}
+
+/** The newest version of the named tool matching the constraint, or null. */
+export function resolveTool(constraint: string, tools: readonly ToolLike[]): { tool: ToolLike; version: ToolVersionLike } | null {
+  const [name, spec = ""] = constraint.split("@", 2);
+  const tool = tools.find((t) => t.name === name);
+  if (!tool) return null;
+  const candidates = tool.versions.filter((v) => matches(v.version, spec)).sort((a, b) => compareVersions(b.version, a.version));
+  return candidates[0] ? { tool, version: candidates[0] } : null;
+}
+
+/** Palette entries: each allowed tool version as a constraint on its major (`name@^1`). */
+export function paletteTools(tools: readonly ToolLike[]): { constraint: string; label: string; description: string }[] {
+  const entries: { constraint: string; label: string; description: string }[] = [];
+  for (const tool of tools.filter((t) => t.allowed)) {
+    const sorted = [...tool.versions].sort((a, b) => compareVersions(b.version, a.version));
+    for (const version of sorted.filter((v) => (v.kind ?? "tool") === "tool")) {
+      entries.push({
+        constraint: `${tool.name}@^${parts(version.version)[0]}`,
+        label: `${tool.name}@${version.version}${version.deprecated ? " (deprecated)" : ""}`,
+        description: version.description,
+      });
+    }
+  }
+  return entries;
+}

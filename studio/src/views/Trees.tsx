@@ -1,0 +1,63 @@
+// The tenant's trees, searchable by name; links to the editor and to starting a run.
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { api, unwrap } from "../api/client";
+import { useCanEdit } from "../session";
+import { ProblemMessage } from "./Problem";
+
+export function Trees() {
+  const tenant = useParams().tenant!;
+  const canEdit = useCanEdit(tenant);
+  const [search, setSearch] = useState("");
+  const trees = useQuery({
+    queryKey: ["trees", tenant],
+    queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/trees", { params: { path: { tenant_id: tenant } } })),
+  });
+  const shown = (trees.data?.trees ?? []).filter((t) => t.name.includes(search.trim().toLowerCase()));
+  return (
+    <section>
+      <div className="row">
+        <h1>Trees</h1>
+        {canEdit && (
+          <Link className="button" to={`/t/${tenant}/templates`}>
+            New from a template
+          </Link>
+        )}
+      </div>
+      <label htmlFor="tree-search">Search trees</label>
+      <input id="tree-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
+      <ProblemMessage error={trees.error} />
+      {trees.isLoading && <p>Loading…</p>}
+      {trees.data && shown.length === 0 && <p>No trees{search ? ` matching “${search}”` : " yet"}.</p>}
+      <table className="table">
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Latest</th>
+            <th scope="col">Published</th>
+            <th scope="col">Updated</th>
+            <th scope="col">
+              <span className="sr-only">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map((t) => (
+            <tr key={t.name}>
+              <td>
+                <Link to={`/t/${tenant}/trees/${t.name}`}>{t.name}</Link>
+              </td>
+              <td>v{t.latest_version}</td>
+              <td>{t.published_version ? `v${t.published_version}` : "—"}</td>
+              <td>{new Date(t.updated_at).toLocaleString()}</td>
+              <td>
+                {canEdit && <Link to={`/t/${tenant}/trees/${t.name}/run`}>Run {t.name}</Link>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
