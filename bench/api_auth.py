@@ -28,7 +28,6 @@ from api.app import create_app
 from api.auth.tokens import generate_signing_key
 from api.rbac import Access, Permission, requires
 from bench.harness import api_env, ensure_wrk, free_port, seed, serve, wrk
-from foundation.secrets import Keyring
 
 
 def bench_app() -> FastAPI:

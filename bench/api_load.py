@@ -37,7 +37,6 @@ import httpx
 
 from api.auth.tokens import generate_signing_key
 from bench.harness import api_env, ensure_wrk, free_port, seed, serve, wrk
-from foundation.secrets import Keyring
 from treeflow.devserver import DevServer
 
 TREE = """name: bench-hello

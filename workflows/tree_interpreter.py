@@ -529,6 +529,7 @@ class TreeRun:
                 impossible=result.impossible,
             ),
         )
+
     def _decision_context(self) -> dict[str, Any]:
         context = {"inputs": self.env.inputs, "state": self.env.state}
         if self.conversation is not None:

@@ -225,6 +225,8 @@ async def rerun(
     audit.target(view.id)
     audit.detail(rerun_of=key, from_node=view.rerun_of.from_node if view.rerun_of else None)
     return view
+
+
 class RunSteps(BaseModel):
     steps: list[StepRecord]
 

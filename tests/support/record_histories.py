@@ -162,6 +162,8 @@ async def record_rerun(
     (out / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
     index[stem] = handle.id
     print(f"recorded {stem}")
+
+
 async def record_conversation(
     client: Client,
     registry: ToolRegistry,
