@@ -44,6 +44,23 @@ _CHILD_ENDS = frozenset(
         EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED,
     }
 )
+_ACTIVITY_EVENTS = frozenset(
+    {
+        EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+    }
+)
+_INPUT_EVENTS = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+    }
+)
 _INPUT_UPDATE = "submit_input"
 _INPUT_SIGNAL = "user_input"
 
@@ -154,6 +171,18 @@ class RunHistory:
         return RerunPlan(from_node=from_node, calls=calls)
 
 
+@dataclass(slots=True)
+class _Generation:
+    """What reading one generation's events keeps: calls and child runs by the id of the
+    event that started them, accepted input updates by update id."""
+
+    run_id: str
+    into: RunHistory
+    calls: dict[int, RecordedCall] = field(default_factory=dict)
+    children: dict[int, RecordedCall] = field(default_factory=dict)
+    updates: dict[str, tuple[Any, datetime]] = field(default_factory=dict)
+
+
 class HistoryUnreadable(Exception):
     """The history does not hold a Treeflow run (or goes on for too many generations)."""
 
@@ -219,69 +248,21 @@ class _Reader:
 
     async def read(self, events: list[HistoryEvent], run_id: str, into: RunHistory) -> str | None:
         """Add this generation's calls and answers; the next generation's run id, if any."""
-        calls: dict[int, RecordedCall] = {}
-        children: dict[int, RecordedCall] = {}
-        updates: dict[str, tuple[Any, datetime]] = {}
+        generation = _Generation(run_id, into)
         for event in events:
             at = event.event_time.ToDatetime(tzinfo=UTC)
             kind = event.event_type
-            if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                call = await self._scheduled(event, run_id, at, into.next_seq())
-                if call is not None:
-                    calls[event.event_id] = call
-                    into.calls.append(call)
-            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-                a = event.activity_task_started_event_attributes
-                if (call := calls.get(a.scheduled_event_id)) is not None:
-                    call.attempt, call.started_at = a.attempt, at
-            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-                c = event.activity_task_completed_event_attributes
-                if (call := calls.get(c.scheduled_event_id)) is not None:
-                    call.status, call.closed_at = "completed", at
-                    call.result = await self._one(c.result)
-            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-                f = event.activity_task_failed_event_attributes
-                if (call := calls.get(f.scheduled_event_id)) is not None:
-                    call.status, call.closed_at = "failed", at
-                    call.failure = await self._failure(f.failure)
-            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-                t = event.activity_task_timed_out_event_attributes
-                if (call := calls.get(t.scheduled_event_id)) is not None:
-                    call.status, call.closed_at = "timed_out", at
-                    call.failure = await self._failure(t.failure)
-            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
-                x = event.activity_task_canceled_event_attributes
-                if (call := calls.get(x.scheduled_event_id)) is not None:
-                    call.status, call.closed_at = "cancelled", at
+            if kind in _ACTIVITY_EVENTS:
+                await self._activity_event(event, generation, at)
             elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
                 child = await self._child(event, into, run_id, at)
                 if child is not None:
-                    children[event.event_id] = child
+                    generation.children[event.event_id] = child
                     into.calls.append(child)
             elif kind in _CHILD_ENDS:
-                await self._child_end(event, children, at)
-            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-                accepted = event.workflow_execution_update_accepted_event_attributes
-                request = accepted.accepted_request
-                if request.input.name == _INPUT_UPDATE:
-                    answer: UserInput = await self._one(request.input.args, UserInput)
-                    updates[request.meta.update_id] = (answer.value, at)
-            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-                done = event.workflow_execution_update_completed_event_attributes
-                pending = updates.pop(done.meta.update_id, None)
-                if pending is not None and done.outcome.HasField("success"):
-                    target: InputAccepted = await self._one(done.outcome.success, InputAccepted)
-                    into.answers.append(
-                        RecordedAnswer(into.next_seq(), target.node, *pending, "update")
-                    )
-            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-                signal = event.workflow_execution_signaled_event_attributes
-                if signal.signal_name == _INPUT_SIGNAL:
-                    given: UserInput = await self._one(signal.input, UserInput)
-                    if given.node is not None:  # an unnamed answer's node is not recorded
-                        into.answers.append(
-                            RecordedAnswer(into.next_seq(), given.node, given.value, at, "signal")
-                        )
+                await self._child_end(event, generation.children, at)
+            elif kind in _INPUT_EVENTS:
+                await self._input_event(event, generation, at)
             elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
                 completed = event.workflow_execution_completed_event_attributes
                 into.result = await self._one(completed.result, RunResult)
@@ -292,6 +273,62 @@ class _Reader:
                 attrs = event.workflow_execution_continued_as_new_event_attributes
                 return attrs.new_execution_run_id or None
         return None
+
+    async def _activity_event(self, event: HistoryEvent, gen: _Generation, at: datetime) -> None:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            call = await self._scheduled(event, gen.run_id, at, gen.into.next_seq())
+            if call is not None:
+                gen.calls[event.event_id] = call
+                gen.into.calls.append(call)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            a = event.activity_task_started_event_attributes
+            if (call := gen.calls.get(a.scheduled_event_id)) is not None:
+                call.attempt, call.started_at = a.attempt, at
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            c = event.activity_task_completed_event_attributes
+            if (call := gen.calls.get(c.scheduled_event_id)) is not None:
+                call.status, call.closed_at = "completed", at
+                call.result = await self._one(c.result)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            f = event.activity_task_failed_event_attributes
+            if (call := gen.calls.get(f.scheduled_event_id)) is not None:
+                call.status, call.closed_at = "failed", at
+                call.failure = await self._failure(f.failure)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            t = event.activity_task_timed_out_event_attributes
+            if (call := gen.calls.get(t.scheduled_event_id)) is not None:
+                call.status, call.closed_at = "timed_out", at
+                call.failure = await self._failure(t.failure)
+        else:  # EVENT_TYPE_ACTIVITY_TASK_CANCELED
+            x = event.activity_task_canceled_event_attributes
+            if (call := gen.calls.get(x.scheduled_event_id)) is not None:
+                call.status, call.closed_at = "cancelled", at
+
+    async def _input_event(self, event: HistoryEvent, gen: _Generation, at: datetime) -> None:
+        """Answers: `submit_input` updates (their outcome names the node) and signals."""
+        into, kind = gen.into, event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            if request.input.name == _INPUT_UPDATE:
+                answer: UserInput = await self._one(request.input.args, UserInput)
+                gen.updates[request.meta.update_id] = (answer.value, at)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            done = event.workflow_execution_update_completed_event_attributes
+            pending = gen.updates.pop(done.meta.update_id, None)
+            if pending is not None and done.outcome.HasField("success"):
+                target: InputAccepted = await self._one(done.outcome.success, InputAccepted)
+                into.answers.append(
+                    RecordedAnswer(into.next_seq(), target.node, *pending, "update")
+                )
+        else:  # EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+            signal = event.workflow_execution_signaled_event_attributes
+            if signal.signal_name == _INPUT_SIGNAL:
+                given: UserInput = await self._one(signal.input, UserInput)
+                if given.node is not None:  # an unnamed answer's node is not recorded
+                    into.answers.append(
+                        RecordedAnswer(into.next_seq(), given.node, given.value, at, "signal")
+                    )
 
     async def _scheduled(
         self, event: HistoryEvent, run_id: str, at: datetime, seq: int
