@@ -21,6 +21,7 @@ from api.db.models import RunRecord, TreeVersionRecord
 from api.problems import not_found
 from api.trees import compiled_of, get_tree
 from workflows.compiled import CompiledTree
+from workflows.workflow import WORKFLOW_NAME
 
 PLAN_CACHE_SIZE = 1_000
 """Parsed tree versions kept per API replica."""
@@ -102,7 +103,8 @@ class RunCounts:
         hit = self._open.get(tenant_id)
         if hit is None:
             counted = await client.count_workflows(
-                f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running'"
+                f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running' "
+                f"AND WorkflowType = '{WORKFLOW_NAME}'"  # idle conversations are not runs
             )
             hit = self._open[tenant_id] = _Count(counted.count)
         return hit.value

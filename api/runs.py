@@ -60,7 +60,7 @@ from temporal_client.schedules import (
 from workflows import search_attributes as sa_keys
 from workflows.run_models import Progress, RunResult, UserInput
 from workflows.trail import StepRecord
-from workflows.workflow import DecisionTreeWorkflow
+from workflows.workflow import WORKFLOW_NAME, DecisionTreeWorkflow
 
 RunStatus = Literal[
     "running", "waiting_input", "completed", "failed", "cancelled", "terminated", "timed_out"
@@ -463,7 +463,10 @@ class RunService:
         page_token: str | None,
         page_tokens: PageTokens,
     ) -> RunPage:
-        clauses = [f"{sa_keys.TENANT_ID.name} = '{tenant_id}'"]
+        clauses = [
+            f"{sa_keys.TENANT_ID.name} = '{tenant_id}'",
+            f"WorkflowType = '{WORKFLOW_NAME}'",  # conversations are listed as conversations
+        ]
         if tree is not None:
             clauses.append(f"{sa_keys.TREE_NAME.name} = '{tree}'")
         if status is not None:

@@ -94,7 +94,10 @@ def _fuzz(base: str, token: str, tenant: uuid.UUID) -> tuple[int, list[str]]:
                 continue  # nothing to negate in this operation
     session.close()
     assert statuses[429] < sent // 20, f"rate limits throttled the fuzzing: {statuses}"
-    assert sum(n for code, n in statuses.items() if code < 300) > sent // 5, statuses
+    # Most generated requests must get past validation into the handlers: a success, or
+    # the handler's own answer about what it looked up (nothing of that id, a conflict).
+    handled = sum(n for code, n in statuses.items() if code < 300 or code in (404, 409))
+    assert handled > sent // 4, statuses
     return sent, failures
 
 
