@@ -151,36 +151,48 @@ def validation_problem(errors: Sequence[FieldError]) -> ProblemError:
 
 def definition_problems(body: ScheduleDefinition) -> list[FieldError]:
     """What is wrong with a definition beyond its field types, each naming its field."""
-    problems: list[FieldError] = []
+    found = [*_version_problems(body), *_spec_problems(body), *_time_problems(body)]
+    return [FieldError(field=f"body.{field}", message=message) for field, message in found]
 
-    def bad(field: str, message: str) -> None:
-        problems.append(FieldError(field=f"body.{field}", message=message))
 
+def _version_problems(body: ScheduleDefinition) -> list[tuple[str, str]]:
     if body.version_policy == "pinned" and body.version is None:
-        bad("version", "a pinned schedule needs a version")
+        return [("version", "a pinned schedule needs a version")]
     if body.version_policy == "published" and body.version is not None:
-        bad("version", "a published schedule follows publishes; leave version out or pin it")
+        return [("version", "a published schedule follows publishes; leave version out or pin it")]
+    return []
+
+
+def _spec_problems(body: ScheduleDefinition) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     if (body.cron is None) == (body.interval_seconds is None):
-        bad("cron", "give exactly one of cron or interval_seconds")
+        problems.append(("cron", "give exactly one of cron or interval_seconds"))
     if body.cron is not None and not _cron_shaped(body.cron):
-        bad("cron", "not a cron expression (5 fields such as '0 6 * * 1-5', or '@daily')")
+        problems.append(
+            ("cron", "not a cron expression (5 fields such as '0 6 * * 1-5', or '@daily')")
+        )
     if body.offset_seconds is not None:
         if body.interval_seconds is None:
-            bad("offset_seconds", "an offset applies to interval_seconds only")
+            problems.append(("offset_seconds", "an offset applies to interval_seconds only"))
         elif body.offset_seconds >= body.interval_seconds:
-            bad("offset_seconds", "must be less than interval_seconds")
+            problems.append(("offset_seconds", "must be less than interval_seconds"))
+    return problems
+
+
+def _time_problems(body: ScheduleDefinition) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     if body.time_zone is not None:
         try:
             zoneinfo.ZoneInfo(body.time_zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            bad("time_zone", "not an IANA time zone name")
+            problems.append(("time_zone", "not an IANA time zone name"))
     for field in ("start_at", "end_at"):
         moment = getattr(body, field)
         if moment is not None and moment.tzinfo is None:
-            bad(field, "needs a time zone offset (e.g. 2026-12-02T06:00:00Z)")
+            problems.append((field, "needs a time zone offset (e.g. 2026-12-02T06:00:00Z)"))
     start, end = body.start_at, body.end_at
     if start and end and start.tzinfo and end.tzinfo and end <= start:
-        bad("end_at", "must be after start_at")
+        problems.append(("end_at", "must be after start_at"))
     return problems
 
 

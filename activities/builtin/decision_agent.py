@@ -252,15 +252,13 @@ def conversation_lines(conversation: Any) -> list[str]:
     return lines
 
 
-def prompt(
+def _branch_lines(
     args: DecisionInput,
     hints: Mapping[str, str],
-    dropped: list[str],
     models: Mapping[str, type[BaseModel] | None],
-) -> list[Message]:
-    """The conversation that asks for one decision."""
-    lines = [f"Goal: {args.instruction or 'Help the user.'}", f"User prompt: {args.prompt}", ""]
-    lines.append("Available branches:")
+) -> list[str]:
+    """Each available branch: its text, tool, fixed and writable arguments, context."""
+    lines = ["Available branches:"]
     for option in args.options:
         lines.append(f"- id: {option.id}: {option.description or '(no description)'}")
         if option.tool:
@@ -278,24 +276,41 @@ def prompt(
             )
         if option.id in hints:
             lines.append(f"  context: {hints[option.id]}")
-    if dropped:
-        lines.append("Unavailable now: " + "; ".join(dropped))
-    lines.append("")
-    if args.tasks_completed:
-        lines.append("Completed so far:")
+    return lines
+
+
+def _history_lines(args: DecisionInput) -> list[str]:
+    """What the run did so far and the errors its tools reported."""
+    if not args.tasks_completed:
+        lines = ["Completed so far: nothing yet."]
+    else:
+        lines = ["Completed so far:"]
         for number, task in enumerate(args.tasks_completed, 1):
             what = f"{task.get('kind')}" + (f", {task['tool']}" if task.get("tool") else "")
             status = "ok" if task.get("ok", True) else "FAILED"
             lines.append(
                 f"{number}. node {task.get('node')} ({what}) {status}: {task.get('summary', '')}"
             )
-    else:
-        lines.append("Completed so far: nothing yet.")
     if args.errors:
         lines.append("Errors from earlier tool calls (fix the arguments or choose another branch):")
         for tool_name, messages in args.errors.items():
-            for message in messages[-3:]:
-                lines.append(f"- {tool_name}: {message}")
+            lines.extend(f"- {tool_name}: {message}" for message in messages[-3:])
+    return lines
+
+
+def prompt(
+    args: DecisionInput,
+    hints: Mapping[str, str],
+    dropped: list[str],
+    models: Mapping[str, type[BaseModel] | None],
+) -> list[Message]:
+    """The conversation that asks for one decision."""
+    lines = [f"Goal: {args.instruction or 'Help the user.'}", f"User prompt: {args.prompt}", ""]
+    lines += _branch_lines(args, hints, models)
+    if dropped:
+        lines.append("Unavailable now: " + "; ".join(dropped))
+    lines.append("")
+    lines += _history_lines(args)
     run_data = {k: v for k, v in args.context.items() if k != "conversation"}
     lines += conversation_lines(args.context.get("conversation"))
     if run_data:
