@@ -4,8 +4,10 @@
 (`waiting_input`) or ended with a notable outcome (`limit_reached`, `impossible`,
 `ended`); the lifecycle itself is Temporal's `ExecutionStatus`. `TreeRollout` is
 present only on runs whose tree version was chosen by a rollout flag at start
-(`stable` or `candidate`; the flag and variant are in the memo). Writing it only then
-keeps a plain run's history exactly as long as a hand-written workflow's. `RerunOf`
+(`stable` or `candidate`; the flag and variant are in the memo). Writing them only then
+adds no event to a plain run, whose history has two more events than a hand-written
+workflow's: the `tf-0009` patch marker and the `TemporalChangeVersion` upsert the SDK
+writes with it (docs/benchmarks.md). `RerunOf`
 is present only on re-runs: the workflow id of the run they re-run (api.reruns).
 """
 

@@ -402,6 +402,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant_id}/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Conversation
+         * @description Start a conversation answered by a tree (pinned to one version for all its turns),
+         *     optionally with its first message.
+         */
+        post: operations["create_conversation_v1_tenants__tenant_id__conversations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/conversations/{conversation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Conversation
+         * @description The conversation's tree, status (idle, answering, ended) and number of turns.
+         */
+        get: operations["get_conversation_v1_tenants__tenant_id__conversations__conversation_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Conversation
+         * @description The same as `POST .../end` (its runs and their records stay).
+         */
+        delete: operations["delete_conversation_v1_tenants__tenant_id__conversations__conversation_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/conversations/{conversation_id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End Conversation
+         * @description End the conversation after the turn being answered, if any; later messages get 409.
+         */
+        post: operations["end_conversation_v1_tenants__tenant_id__conversations__conversation_id__end_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/conversations/{conversation_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Messages
+         * @description The messages the conversation holds (its last turns), oldest first, with their runs.
+         */
+        get: operations["list_messages_v1_tenants__tenant_id__conversations__conversation_id__messages_get"];
+        put?: never;
+        /**
+         * Send Message
+         * @description Send a message; its answer is a run of the tree that sees the earlier turns.
+         *
+         *     One message at a time: while a turn is answered, another message gets 409
+         *     `turn-in-progress` (nothing is queued or recorded).
+         */
+        post: operations["send_message_v1_tenants__tenant_id__conversations__conversation_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant_id}/domains": {
         parameters: {
             query?: never;
@@ -621,6 +713,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant_id}/runs/{key}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Events
+         * @description Follow a run: every step, decision, input and the end, as they happen.
+         */
+        get: operations["run_events_v1_tenants__tenant_id__runs__key__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant_id}/runs/{key}/input": {
         parameters: {
             query?: never;
@@ -635,6 +747,180 @@ export interface paths {
          * @description Answer a waiting input node (409 with the reason if the run does not accept it).
          */
         post: operations["submit_input_v1_tenants__tenant_id__runs__key__input_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/runs/{key}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rerun
+         * @description Start a new run that reuses this closed run's recorded results before `from_node`
+         *     (their tools are not called again); the same key again returns the same re-run (200).
+         */
+        post: operations["rerun_v1_tenants__tenant_id__runs__key__rerun_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/runs/{key}/steps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Steps
+         * @description One record per visited node: kind, tool or strategy, times, attempts, outcome,
+         *     the branch a decision took and why, arguments and result (redacted, truncated).
+         */
+        get: operations["run_steps_v1_tenants__tenant_id__runs__key__steps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Schedules
+         * @description This tenant's schedules by name (from the database; read one for its state).
+         */
+        get: operations["list_schedules_v1_tenants__tenant_id__schedules_get"];
+        put?: never;
+        /**
+         * Create Schedule
+         * @description Create a schedule (422 names each bad field: spec, inputs, tools, version).
+         */
+        post: operations["create_schedule_v1_tenants__tenant_id__schedules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/schedules/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Schedule
+         * @description The schedule, its state in Temporal (paused, next runs) and its recent runs.
+         */
+        get: operations["get_schedule_v1_tenants__tenant_id__schedules__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Schedule
+         * @description Delete the schedule; the runs it started are kept (and still listed with its id).
+         */
+        delete: operations["delete_schedule_v1_tenants__tenant_id__schedules__name__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Schedule
+         * @description Change the spec, inputs, policies or version; runs already started are unchanged.
+         */
+        patch: operations["update_schedule_v1_tenants__tenant_id__schedules__name__patch"];
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/schedules/{name}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backfill Schedule
+         * @description Start the runs the spec would have started in [start_at, end_at) (bounded).
+         */
+        post: operations["backfill_schedule_v1_tenants__tenant_id__schedules__name__backfill_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/schedules/{name}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause Schedule
+         * @description Stop starting runs until resumed (open runs continue).
+         */
+        post: operations["pause_schedule_v1_tenants__tenant_id__schedules__name__pause_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/schedules/{name}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Schedule
+         * @description Start runs on the spec again (missed ones within the catch-up window start too).
+         */
+        post: operations["resume_schedule_v1_tenants__tenant_id__schedules__name__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/schedules/{name}/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger Schedule
+         * @description Start one run now (also while paused), subject to the overlap policy.
+         */
+        post: operations["trigger_schedule_v1_tenants__tenant_id__schedules__name__trigger_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -942,7 +1228,7 @@ export interface paths {
         /**
          * Publish Tree
          * @description Make a version the one runs use when they name no version (other API replicas
-         *     follow within a second).
+         *     follow within a second) and the one the tree's `published` schedules run.
          */
         post: operations["publish_tree_v1_tenants__tenant_id__trees__name__publish_post"];
         delete?: never;
@@ -1212,6 +1498,39 @@ export interface components {
              */
             next_before: number | null;
         };
+        /** BackfillAccepted */
+        BackfillAccepted: {
+            /**
+             * Runs
+             * @description Times the spec matches in the range (runs started).
+             */
+            runs: number;
+        };
+        /**
+         * BackfillIn
+         * @example {
+         *       "end_at": "2026-12-02T00:00:00Z",
+         *       "overlap": "allow_all",
+         *       "start_at": "2026-12-01T00:00:00Z"
+         *     }
+         */
+        BackfillIn: {
+            /**
+             * End At
+             * Format: date-time
+             */
+            end_at: string;
+            /**
+             * Overlap
+             * @description Default: the schedule's; use allow_all to run them all.
+             */
+            overlap?: ("skip" | "buffer_one" | "buffer_all" | "cancel_other" | "terminate_other" | "allow_all") | null;
+            /**
+             * Start At
+             * Format: date-time
+             */
+            start_at: string;
+        };
         /** CheckReport */
         CheckReport: {
             /** Detail */
@@ -1240,6 +1559,123 @@ export interface components {
             };
             /** Warnings */
             warnings: string[];
+        };
+        /** ConversationLinks */
+        ConversationLinks: {
+            /**
+             * Messages
+             * @example /v1/tenants/5d1c.../conversations/c-8f3a2b1c9d0e4f55/messages
+             */
+            messages: string;
+            /**
+             * Self
+             * @example /v1/tenants/5d1c.../conversations/c-8f3a2b1c9d0e4f55
+             */
+            self: string;
+            /** Temporal Ui */
+            temporal_ui: string;
+        };
+        /**
+         * ConversationOut
+         * @description A conversation as the API shows it.
+         */
+        ConversationOut: {
+            /** Created At */
+            created_at?: string | null;
+            /**
+             * Id
+             * @example c-8f3a2b1c9d0e4f55
+             */
+            id: string;
+            links: components["schemas"]["ConversationLinks"];
+            /** @description Only when created with a first message: that message. */
+            message?: components["schemas"]["MessageOut"] | null;
+            /**
+             * Message Input
+             * @description The tree input each message fills.
+             */
+            message_input: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "idle" | "answering" | "ended";
+            tree: components["schemas"]["TreeRef"];
+            /** Turn Count */
+            turn_count: number;
+        };
+        /**
+         * CreateConversation
+         * @example {
+         *       "tree": "ticket-agent"
+         *     }
+         */
+        CreateConversation: {
+            /**
+             * Input
+             * @description The tree input each message fills; default: its one string input.
+             */
+            input?: string | null;
+            /**
+             * Inputs
+             * @description Other inputs, the same for every turn.
+             */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Message
+             * @description A first message, sent in the same call (update-with-start); the response's `message` holds it (answered unless `wait=false`).
+             */
+            message?: string | null;
+            /** Tree */
+            tree: string;
+            /**
+             * Version
+             * @description Default: the published version, else the latest. Every turn runs it.
+             */
+            version?: number | null;
+        };
+        /**
+         * Decision
+         * @description The branch a decision took and why.
+         */
+        Decision: {
+            /** Branch */
+            branch?: string | null;
+            /**
+             * End
+             * @default false
+             */
+            end: boolean;
+            /**
+             * Impossible
+             * @default false
+             */
+            impossible: boolean;
+            /**
+             * Index
+             * @description Index of the chosen branch.
+             */
+            index?: number | null;
+            /**
+             * Reasoning
+             * @default
+             */
+            reasoning: string;
+            /**
+             * Rule
+             * @description The `when` that matched (rules).
+             */
+            rule?: string | null;
+            /** Scores */
+            scores?: {
+                [key: string]: number;
+            };
+            /** Strategy */
+            strategy?: string | null;
+            /** To */
+            to?: string | null;
         };
         /**
          * DeclarativeHttpTool
@@ -1638,6 +2074,79 @@ export interface components {
              */
             tenant_id: string;
         };
+        /** MessageLinks */
+        MessageLinks: {
+            /**
+             * Events
+             * @example /v1/tenants/5d1c.../runs/c-8f3a2b1c9d0e4f55.1/events
+             */
+            events: string;
+            /**
+             * Run
+             * @example /v1/tenants/5d1c.../runs/c-8f3a2b1c9d0e4f55.1
+             */
+            run: string;
+        };
+        /**
+         * MessageOut
+         * @description One message and the run that answered it.
+         */
+        MessageOut: {
+            /**
+             * Answer
+             * @example {
+             *       "answer": "12 tickets match. Most tickets: Atlas CRM (4)"
+             *     }
+             */
+            answer?: {
+                [key: string]: unknown;
+            } | null;
+            /** Error */
+            error?: string | null;
+            links: components["schemas"]["MessageLinks"];
+            /** Outcome */
+            outcome?: string | null;
+            /**
+             * Path
+             * @example [
+             *       "decide",
+             *       "analyze",
+             *       "respond"
+             *     ]
+             */
+            path?: string[];
+            /**
+             * Run
+             * @description The turn's run key.
+             * @example c-8f3a2b1c9d0e4f55.1
+             */
+            run: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "answering" | "completed" | "failed";
+            /**
+             * Text
+             * @example How many billing tickets are open?
+             */
+            text: string;
+            /**
+             * Turn
+             * @example 1
+             */
+            turn: number;
+        };
+        /** MessagePage */
+        MessagePage: {
+            /** Messages */
+            messages: components["schemas"]["MessageOut"][];
+            /**
+             * Turn Count
+             * @description Turns sent so far; older ones than `messages` holds remain as runs.
+             */
+            turn_count: number;
+        };
         /**
          * ParameterSchema
          * @description One input parameter (a JSON Schema subset).
@@ -1669,6 +2178,16 @@ export interface components {
              * @enum {string}
              */
             type: "string" | "integer" | "number" | "boolean" | "array" | "object";
+        };
+        /**
+         * PauseIn
+         * @example {
+         *       "note": "upstream outage"
+         *     }
+         */
+        PauseIn: {
+            /** Note */
+            note?: string | null;
         };
         /**
          * PayloadJson
@@ -1865,6 +2384,72 @@ export interface components {
             url: string;
         };
         /**
+         * RerunIn
+         * @example {
+         *       "from_node": "charge",
+         *       "inputs": {
+         *         "amount": 12
+         *       },
+         *       "version": "pinned"
+         *     }
+         */
+        RerunIn: {
+            /**
+             * From Node
+             * @description Node to run again from; default: the node the run failed at.
+             */
+            from_node?: string | null;
+            /**
+             * Inputs
+             * @description Overrides merged over the run's inputs.
+             */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Version
+             * @description `pinned`: the run's exact tree version; `published`: the published one.
+             * @default pinned
+             * @enum {string}
+             */
+            version: "pinned" | "published";
+        };
+        /**
+         * RerunOrigin
+         * @description The run a re-run started from, and the node it re-ran from.
+         */
+        RerunOrigin: {
+            /** From Node */
+            from_node: string;
+            /**
+             * Id
+             * @description The origin's idempotency key.
+             */
+            id: string;
+            /**
+             * Run Id
+             * @description The origin's first run id.
+             */
+            run_id: string;
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /**
+         * RerunRef
+         * @description A re-run of this run (newest first, at most `MAX_RERUNS_LISTED`).
+         */
+        RerunRef: {
+            /** Id */
+            id: string;
+            links: components["schemas"]["Links"];
+            /** Started At */
+            started_at: string | null;
+            /** Status */
+            status: string;
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /**
          * Role
          * @description Roles a membership (or a tenant API key) carries inside one tenant.
          * @enum {string}
@@ -1886,6 +2471,11 @@ export interface components {
             /** Runs */
             runs: components["schemas"]["RunSummary"][];
         };
+        /** RunSteps */
+        RunSteps: {
+            /** Steps */
+            steps: components["schemas"]["StepRecord"][];
+        };
         /** RunSummary */
         RunSummary: {
             /** Closed At */
@@ -1893,6 +2483,13 @@ export interface components {
             /** Id */
             id: string;
             links: components["schemas"]["Links"];
+            /**
+             * Rerun Of
+             * @description The origin's key, on re-runs.
+             */
+            rerun_of?: string | null;
+            /** Schedule Id */
+            schedule_id?: string | null;
             /** Started At */
             started_at: string | null;
             /** Status */
@@ -1940,11 +2537,28 @@ export interface components {
             } | null;
             /** Path */
             path?: string[];
+            /** @description Set on re-runs. */
+            rerun_of?: components["schemas"]["RerunOrigin"] | null;
+            /**
+             * Reruns
+             * @description This run's re-runs, newest first (a bounded list).
+             */
+            reruns?: components["schemas"]["RerunRef"][];
+            /**
+             * Schedule Id
+             * @description The schedule that started it.
+             */
+            schedule_id?: string | null;
             /**
              * Status
              * @enum {string}
              */
             status: "running" | "waiting_input" | "completed" | "failed" | "cancelled" | "terminated" | "timed_out";
+            /**
+             * Step Records
+             * @description One record per visited node (see GET .../steps); attempts and Temporal's own times are filled in once the run is closed.
+             */
+            step_records?: components["schemas"]["StepRecord"][];
             /**
              * Steps
              * @default 0
@@ -1966,6 +2580,291 @@ export interface components {
             };
             /** Name */
             name: string;
+        };
+        /**
+         * ScheduleChanges
+         * @description Fields to change; omitted ones keep their value. `cron` or `interval_seconds`
+         *     replaces the spec's form; the merged schedule is checked like a new one.
+         * @example {
+         *       "inputs": {
+         *         "team": "support"
+         *       },
+         *       "interval_seconds": 300
+         *     }
+         * @example {
+         *       "version": 4,
+         *       "version_policy": "pinned"
+         *     }
+         */
+        ScheduleChanges: {
+            /** Catchup Window Seconds */
+            catchup_window_seconds?: number | null;
+            /** Cron */
+            cron?: string | null;
+            /** End At */
+            end_at?: string | null;
+            /** Inputs */
+            inputs?: {
+                [key: string]: unknown;
+            } | null;
+            /** Interval Seconds */
+            interval_seconds?: number | null;
+            /** Jitter Seconds */
+            jitter_seconds?: number | null;
+            /** Note */
+            note?: string | null;
+            /** Offset Seconds */
+            offset_seconds?: number | null;
+            /** Overlap */
+            overlap?: ("skip" | "buffer_one" | "buffer_all" | "cancel_other" | "terminate_other" | "allow_all") | null;
+            /** Start At */
+            start_at?: string | null;
+            /** Time Zone */
+            time_zone?: string | null;
+            /** Version */
+            version?: number | null;
+            /** Version Policy */
+            version_policy?: ("pinned" | "published") | null;
+        };
+        /**
+         * ScheduleIn
+         * @description A new schedule: its name in the tenant plus its definition.
+         * @example {
+         *       "catchup_window_seconds": 600,
+         *       "cron": "0 2 * * *",
+         *       "inputs": {
+         *         "team": "billing"
+         *       },
+         *       "name": "nightly",
+         *       "overlap": "skip",
+         *       "time_zone": "Europe/Berlin",
+         *       "tree": "nightly-report",
+         *       "version_policy": "published"
+         *     }
+         * @example {
+         *       "interval_seconds": 60,
+         *       "name": "every-minute",
+         *       "tree": "health-probe",
+         *       "version": 3,
+         *       "version_policy": "pinned"
+         *     }
+         */
+        ScheduleIn: {
+            /**
+             * Catchup Window Seconds
+             * @description How late a missed run (server down) may still start.
+             * @default 60
+             */
+            catchup_window_seconds: number;
+            /**
+             * Cron
+             * @description A cron expression (5 fields, or Temporal's `@daily`-style names). Give this or `interval_seconds`.
+             * @example 0 6 * * 1-5
+             */
+            cron?: string | null;
+            /** End At */
+            end_at?: string | null;
+            /** Inputs */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Interval Seconds
+             * @example 3600
+             */
+            interval_seconds?: number | null;
+            /** Jitter Seconds */
+            jitter_seconds?: number | null;
+            /**
+             * Name
+             * @example nightly
+             */
+            name: string;
+            /** Note */
+            note?: string | null;
+            /**
+             * Offset Seconds
+             * @description Shifts an interval (less than the interval).
+             */
+            offset_seconds?: number | null;
+            /**
+             * Overlap
+             * @description What a run due while the previous one is open does.
+             * @default skip
+             * @enum {string}
+             */
+            overlap: "skip" | "buffer_one" | "buffer_all" | "cancel_other" | "terminate_other" | "allow_all";
+            /**
+             * Paused
+             * @default false
+             */
+            paused: boolean;
+            /** Start At */
+            start_at?: string | null;
+            /**
+             * Time Zone
+             * @example Europe/Berlin
+             */
+            time_zone?: string | null;
+            /**
+             * Tree
+             * @example nightly-report
+             */
+            tree: string;
+            /**
+             * Version
+             * @description Required with `pinned`.
+             */
+            version?: number | null;
+            /**
+             * Version Policy
+             * @description `published` follows the tree's published version; `pinned` runs `version`.
+             * @default published
+             * @enum {string}
+             */
+            version_policy: "pinned" | "published";
+        };
+        /** ScheduleLinks */
+        ScheduleLinks: {
+            /**
+             * Runs
+             * @example /v1/tenants/5d1c.../runs?schedule=nightly
+             */
+            runs: string;
+            /**
+             * Self
+             * @example /v1/tenants/5d1c.../schedules/nightly
+             */
+            self: string;
+            /** Temporal Ui */
+            temporal_ui: string;
+        };
+        /** ScheduleList */
+        ScheduleList: {
+            /** Schedules */
+            schedules: components["schemas"]["ScheduleSummary"][];
+        };
+        /**
+         * ScheduleSummary
+         * @description A schedule as lists show it (from the platform database; no Temporal call).
+         */
+        ScheduleSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            links: components["schemas"]["ScheduleLinks"];
+            /**
+             * Name
+             * @example nightly
+             */
+            name: string;
+            /**
+             * Spec
+             * @example {
+             *       "cron": "0 6 * * 1-5"
+             *     }
+             */
+            spec: {
+                [key: string]: unknown;
+            };
+            /**
+             * Sync Error
+             * @description Why the last publish could not be applied (retry: publish).
+             */
+            sync_error?: string | null;
+            tree: components["schemas"]["ScheduleTree"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** ScheduleTree */
+        ScheduleTree: {
+            /**
+             * Name
+             * @example nightly-report
+             */
+            name: string;
+            /**
+             * Version
+             * @description The version the schedule's runs use now.
+             * @example 3
+             */
+            version: number;
+            /**
+             * Version Policy
+             * @enum {string}
+             */
+            version_policy: "pinned" | "published";
+        };
+        /**
+         * ScheduleView
+         * @description A schedule with its Temporal state and its recent runs.
+         */
+        ScheduleView: {
+            /**
+             * Actions Taken
+             * @description Runs the schedule has started so far.
+             * @default 0
+             */
+            actions_taken: number;
+            /** Catchup Window Seconds */
+            catchup_window_seconds: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Inputs */
+            inputs: {
+                [key: string]: unknown;
+            };
+            links: components["schemas"]["ScheduleLinks"];
+            /**
+             * Name
+             * @example nightly
+             */
+            name: string;
+            /** Next Run Times */
+            next_run_times?: string[];
+            /** Note */
+            note?: string | null;
+            /**
+             * Overlap
+             * @enum {string}
+             */
+            overlap: "skip" | "buffer_one" | "buffer_all" | "cancel_other" | "terminate_other" | "allow_all";
+            /** Paused */
+            paused: boolean;
+            /** Recent Runs */
+            recent_runs?: components["schemas"]["RunSummary"][];
+            /**
+             * Spec
+             * @example {
+             *       "cron": "0 6 * * 1-5"
+             *     }
+             */
+            spec: {
+                [key: string]: unknown;
+            };
+            /**
+             * Sync Error
+             * @description Why the last publish could not be applied (retry: publish).
+             */
+            sync_error?: string | null;
+            tree: components["schemas"]["ScheduleTree"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * SecretHeader
@@ -2060,6 +2959,16 @@ export interface components {
             value: string;
         };
         /**
+         * SendMessage
+         * @example {
+         *       "text": "How many billing tickets are open?"
+         *     }
+         */
+        SendMessage: {
+            /** Text */
+            text: string;
+        };
+        /**
          * StartRun
          * @example {
          *       "inputs": {
@@ -2080,6 +2989,65 @@ export interface components {
              * @description Default: the published version, else the latest.
              */
             version?: number | null;
+        };
+        /**
+         * StepRecord
+         * @description One visited node, folded from its events (and, client side, from the history).
+         */
+        StepRecord: {
+            /**
+             * Activity
+             * @description `name@x.y.z` the step ran.
+             */
+            activity?: string | null;
+            args?: components["schemas"]["Value"] | null;
+            /**
+             * Attempts
+             * @description From the history (activities).
+             */
+            attempts?: number | null;
+            /**
+             * Call
+             * @description Ordinal of the activity in its generation's history.
+             */
+            call?: number | null;
+            decision?: components["schemas"]["Decision"] | null;
+            /** Details */
+            details?: {
+                [key: string]: unknown;
+            };
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Ended At */
+            ended_at?: string | null;
+            /** Error */
+            error?: string | null;
+            /**
+             * Handled By
+             * @description Node the run went on to after a failure.
+             */
+            handled_by?: string | null;
+            /**
+             * Id
+             * @description Id of the step's first event.
+             */
+            id: number;
+            /** Kind */
+            kind?: string | null;
+            /** Node */
+            node: string;
+            /**
+             * Outcome
+             * @default running
+             * @enum {string}
+             */
+            outcome: "running" | "completed" | "failed";
+            result?: components["schemas"]["Value"] | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
         };
         /** TemplateList */
         TemplateList: {
@@ -2359,6 +3327,38 @@ export interface components {
             spec?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /**
+         * TriggerIn
+         * @example {}
+         * @example {
+         *       "overlap": "allow_all"
+         *     }
+         */
+        TriggerIn: {
+            /**
+             * Overlap
+             * @description Overrides the schedule's overlap policy for this run.
+             */
+            overlap?: ("skip" | "buffer_one" | "buffer_all" | "cancel_other" | "terminate_other" | "allow_all") | null;
+        };
+        /**
+         * Value
+         * @description A value as the trail keeps it: whole, or a prefix of its JSON text.
+         */
+        Value: {
+            /**
+             * Size
+             * @description Bytes of the value's full JSON encoding.
+             */
+            size: number;
+            /**
+             * Truncated
+             * @default false
+             */
+            truncated: boolean;
+            /** Value */
+            value?: unknown;
         };
         /** VersionList */
         VersionList: {
@@ -3789,6 +4789,477 @@ export interface operations {
             };
         };
     };
+    create_conversation_v1_tenants__tenant_id__conversations_post: {
+        parameters: {
+            query?: {
+                /** @description With a first message: wait for its answer (up to 60 s). */
+                wait?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateConversation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_conversation_v1_tenants__tenant_id__conversations__conversation_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    delete_conversation_v1_tenants__tenant_id__conversations__conversation_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    end_conversation_v1_tenants__tenant_id__conversations__conversation_id__end_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_messages_v1_tenants__tenant_id__conversations__conversation_id__messages_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    send_message_v1_tenants__tenant_id__conversations__conversation_id__messages_post: {
+        parameters: {
+            query?: {
+                /** @description Wait for the answer (up to 60 s, then 202); false: 202 at once. */
+                wait?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description Accepted; the answer is not in the body yet (follow the run). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Another message is being answered, or the conversation ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     get_domains_v1_tenants__tenant_id__domains_get: {
         parameters: {
             query?: never;
@@ -4542,6 +6013,8 @@ export interface operations {
                 tree?: string | null;
                 status?: ("running" | "waiting_input" | "completed" | "failed" | "cancelled" | "terminated" | "timed_out") | null;
                 limit?: number;
+                /** @description Only runs this schedule started. */
+                schedule?: string | null;
                 /** @description `next_page_token` of the previous page, unchanged; it is valid only with the same filters in the same tenant. */
                 page_token?: string | null;
             };
@@ -4843,6 +6316,86 @@ export interface operations {
             };
         };
     };
+    run_events_v1_tenants__tenant_id__runs__key__events_get: {
+        parameters: {
+            query?: {
+                /** @description Resume after this id (for clients that cannot set Last-Event-ID; the header wins). */
+                after?: number | null;
+            };
+            header?: {
+                /** @description The last event id the client saw: the stream resumes after it. */
+                "Last-Event-ID"?: string | null;
+            };
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-sent events: `id:` the event ordinal, `event:` its type, `data:` the event as JSON (docs/api.md, "Run events"). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "text/event-stream": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "text/event-stream": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "text/event-stream": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "text/event-stream": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "text/event-stream": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     submit_input_v1_tenants__tenant_id__runs__key__input_post: {
         parameters: {
             query?: never;
@@ -4867,6 +6420,863 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InputAccepted"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    rerun_v1_tenants__tenant_id__runs__key__rerun_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required. The same key always returns the same run; it becomes the run id. */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RerunIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    run_steps_v1_tenants__tenant_id__runs__key__steps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunSteps"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_schedules_v1_tenants__tenant_id__schedules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    create_schedule_v1_tenants__tenant_id__schedules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_schedule_v1_tenants__tenant_id__schedules__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    delete_schedule_v1_tenants__tenant_id__schedules__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    update_schedule_v1_tenants__tenant_id__schedules__name__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleChanges"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    backfill_schedule_v1_tenants__tenant_id__schedules__name__backfill_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillAccepted"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    pause_schedule_v1_tenants__tenant_id__schedules__name__pause_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PauseIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    resume_schedule_v1_tenants__tenant_id__schedules__name__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PauseIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    trigger_schedule_v1_tenants__tenant_id__schedules__name__trigger_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TriggerIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
             /** @description Unauthorized */
