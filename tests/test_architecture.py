@@ -22,6 +22,7 @@ TOOL_METADATA = {
     "activities.versions",
     "activities.contracts",
     "activities.errors",
+    "activities.json_inputs",  # the one JSON Schema check of inputs (run inputs, client side)
 }
 
 
