@@ -82,3 +82,13 @@ describe("YAML edits", () => {
     for (const kind of NODE_KINDS) expect(newNode(kind).kind).toBe(kind);
   });
 });
+
+describe("a new tree", () => {
+  it("starts with one end node and a name the compiler accepts", async () => {
+    const { newTreeText, TREE_NAME_PATTERN } = await import("../src/tree/yamlText");
+    const tree = parse(newTreeText("my-tree"));
+    expect(tree).toEqual({ name: "my-tree", description: "A new tree", start: "done", nodes: { done: { kind: "end", output: {} } } });
+    expect(TREE_NAME_PATTERN.test("my-tree")).toBe(true);
+    expect(TREE_NAME_PATTERN.test("My Tree")).toBe(false);
+  });
+});
