@@ -30,3 +30,29 @@ describe("tool constraints", () => {
     expect(paletteTools(TOOLS)[0]?.constraint).toBe("query@^2");
   });
 });
+
+describe("palette entries and their drag data", () => {
+  it("groups tool versions by where they come from", async () => {
+    const { paletteGroups } = await import("../src/tree/tools");
+    const groups = paletteGroups([
+      { name: "summarize", allowed: true, source: "platform", versions: [{ version: "1.0.0", description: "s", input_schema: {} }] },
+      { name: "crm", allowed: true, source: "tenant", versions: [{ version: "2.1.0", description: "c", input_schema: {} }] },
+      { name: "hidden", allowed: false, source: "tenant", versions: [{ version: "1.0.0", description: "h", input_schema: {} }] },
+    ]);
+    expect(groups.map((g) => [g.title, g.entries.map((e) => e.constraint)])).toEqual([
+      ["Platform tools (built-in and entry-point)", ["summarize@^1"]],
+      ["Tenant tools (declarative)", ["crm@^2"]],
+    ]);
+    expect(paletteGroups([])).toEqual([]);
+  });
+
+  it("reads back only well-formed palette items", async () => {
+    const { asPaletteItem } = await import("../src/tree/tools");
+    expect(asPaletteItem(JSON.stringify({ kind: "tool", tool: "summarize@^1" }))).toEqual({ kind: "tool", tool: "summarize@^1" });
+    expect(asPaletteItem(JSON.stringify({ kind: "end" }))).toEqual({ kind: "end" });
+    expect(asPaletteItem(JSON.stringify({ kind: "nope" }))).toBeNull();
+    expect(asPaletteItem(JSON.stringify({ kind: "tool", tool: 3 }))).toBeNull();
+    expect(asPaletteItem("null")).toBeNull();
+    expect(asPaletteItem("not json")).toBeNull();
+  });
+});

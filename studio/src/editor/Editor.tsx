@@ -2,17 +2,20 @@
 // editing one YAML text (the source of truth); save as a new version and publish.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiProblem, api, unwrap } from "../api/client";
 import { useCanEdit } from "../session";
 import { checklistOf, problemsByNode, type ChecklistItem } from "../tree/checklist";
 import { treeToGraph } from "../tree/graph";
 import { record, redo, startHistory, undo, type History } from "../tree/history";
-import { KIND_DESCRIPTIONS, NODE_KINDS, type NodeKind } from "../tree/model";
-import { paletteTools, type ToolLike } from "../tree/tools";
-import { addNode, connect, deleteNode, freeId, newNode, parseTree, setNodeField, setTreeField } from "../tree/yamlText";
+import { copyNodes, pasteNodes, readClip } from "../tree/clipboard";
+import { asPaletteItem, type PaletteItem, type ToolLike } from "../tree/tools";
+import { addNode, connect, deleteNode, freeId, newNode, newTreeText, parseTree, setNodeField, setTreeField } from "../tree/yamlText";
 import { ProblemMessage } from "../views/Problem";
+import { readClipboard, writeClipboard } from "./clipboardIo";
 import { Inspector } from "./Inspector";
+import { Palette, PALETTE_MIME } from "./Palette";
+import { ShortcutList, useShortcuts, type ShortcutAction } from "./Shortcuts";
 import { TreeCanvas } from "./TreeCanvas";
 import { YamlEditor } from "./YamlEditor";
 
@@ -46,12 +49,22 @@ function useChecklist(tenant: string, source: string | null) {
   });
 }
 
+/** One editor per tree: opening another tree starts a fresh history. */
 export function Editor() {
   const { tenant, name } = useParams() as { tenant: string; name: string };
+  return <TreeEditor key={`${tenant}/${name}`} tenant={tenant} name={name} />;
+}
+
+function TreeEditor({ tenant, name }: { tenant: string; name: string }) {
+  const created = (useLocation().state as { created?: number } | null)?.created;
+  // `?new`: a tree not stored yet (from "New tree"); the first save creates it.
+  const isNew = useSearchParams()[0].has("new");
+  const navigate = useNavigate();
   const canEdit = useCanEdit(tenant);
   const queryClient = useQueryClient();
   const tree = useQuery({
     queryKey: ["tree", tenant, name],
+    enabled: !isNew,
     queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/trees/{name}", { params: { path: { tenant_id: tenant, name } } })),
   });
   const latest = tree.data?.latest_version;
@@ -71,21 +84,12 @@ export function Editor() {
   const [selected, setSelected] = useState<string | null>(null);
   const [editError, setEditError] = useState<unknown>(null);
   const [view, setView] = useState<"canvas" | "yaml">("canvas");
+  const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
-    if (history === null && version.data?.source) setHistory(startHistory(version.data.source));
-  }, [version.data, history]);
-  // Ctrl+Z / Ctrl+Shift+Z outside text fields (CodeMirror and inputs keep their own undo).
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      const target = event.target as HTMLElement | null;
-      if (!(event.ctrlKey || event.metaKey) || event.key.toLowerCase() !== "z") return;
-      if (target?.closest("input, textarea, select, .cm-editor")) return;
-      event.preventDefault();
-      setHistory((h) => h && (event.shiftKey ? redo(h) : undo(h)));
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, []);
+    if (history !== null) return;
+    if (isNew) setHistory(startHistory(newTreeText(name)));
+    else if (version.data?.source) setHistory(startHistory(version.data.source));
+  }, [version.data, history, isNew, name]);
 
   const parsed = useMemo(() => (text === null ? null : parseTree(text)), [text]);
   const graph = useMemo(() => (parsed?.tree ? treeToGraph(parsed.tree) : null), [parsed]);
@@ -96,7 +100,7 @@ export function Editor() {
   );
   const byNode = problemsByNode(items);
   const toolList = (tools.data?.tools ?? []) as ToolLike[];
-  const dirty = text !== null && text !== version.data?.source;
+  const dirty = text !== null && (isNew || text !== version.data?.source);
 
   const apply = (change: (current: string) => string) => {
     if (text === null) return;
@@ -107,12 +111,73 @@ export function Editor() {
       setEditError(error);
     }
   };
-  const add = (kind: NodeKind, tool?: string) => {
+  /** Add a palette entry's node; dropped on a node, connect that node to it too. */
+  const add = ({ kind, tool }: PaletteItem, from: string | null = null) => {
     const id = freeId(parsed?.tree ?? null, tool ? tool.split("@")[0]! : kind);
-    apply((t) => addNode(t, id, newNode(kind, tool)));
+    apply((t) => {
+      const added = addNode(t, id, newNode(kind, tool));
+      return from ? connect(added, from, id) : added;
+    });
     setSelected(id);
+    setNotice(from ? `Added ${id} after ${from}.` : `Added ${id}.`);
   };
+  const copy = async () => {
+    if (text === null || !selected) return;
+    try {
+      await writeClipboard(copyNodes(text, [selected]));
+      setNotice(`Copied ${selected} as YAML.`);
+    } catch (error) {
+      setEditError(error);
+    }
+  };
+  const paste = async () => {
+    const clip = await readClipboard((t) => readClip(t) !== null);
+    let ids: string[] = [];
+    apply((t) => {
+      const pasted = pasteNodes(t, clip);
+      ids = pasted.ids;
+      return pasted.text;
+    });
+    if (ids[0]) {
+      setSelected(ids[0]);
+      setNotice(`Pasted ${ids.join(", ")}.`);
+    }
+  };
+  const remove = (id: string) => {
+    apply((t) => deleteNode(t, id));
+    setSelected(null);
+    setNotice(`Deleted ${id}.`);
+  };
+  useShortcuts((action: ShortcutAction) => {
+    if (!canEdit && action !== "copy") return false;
+    switch (action) {
+      case "copy":
+        if (!selected || window.getSelection()?.toString()) return false;
+        void copy();
+        return true;
+      case "paste":
+        void paste();
+        return true;
+      case "undo":
+      case "redo":
+        setHistory((h) => h && (action === "redo" ? redo(h) : undo(h)));
+        return true;
+      case "delete":
+        if (!selected) return false;
+        remove(selected);
+        return true;
+    }
+  });
 
+  // A new tree's first save creates it (version 1) and opens it under its name.
+  const create = useMutation({
+    mutationFn: () => unwrap(api.POST("/v1/tenants/{tenant_id}/trees", { params: { path: { tenant_id: tenant } }, body: { source: text! } })),
+    onSuccess: async (created) => {
+      queryClient.setQueryData(["version", tenant, created.tree.name, created.version.version], { ...created.version, source: text });
+      await queryClient.invalidateQueries({ queryKey: ["trees", tenant] });
+      navigate(`/t/${tenant}/trees/${created.tree.name}`, { replace: true, state: { created: created.version.version } });
+    },
+  });
   const save = useMutation({
     mutationFn: () =>
       unwrap(api.POST("/v1/tenants/{tenant_id}/trees/{name}/versions", { params: { path: { tenant_id: tenant, name } }, body: { source: text! } })),
@@ -128,8 +193,8 @@ export function Editor() {
   });
 
   if (tree.error || version.error) return <ProblemMessage error={tree.error ?? version.error} />;
-  if (text === null || !tree.data) return <p>Loading…</p>;
-  const published = tree.data.published_version;
+  if (text === null || (!isNew && !tree.data)) return <p>Loading…</p>;
+  const published = tree.data?.published_version;
   const checking = check.isFetching;
 
   return (
@@ -137,8 +202,7 @@ export function Editor() {
       <div className="row toolbar">
         <h1>{name}</h1>
         <span className="badge">
-          v{latest}
-          {published ? ` · published v${published}` : " · unpublished"}
+          {isNew ? "new · not saved yet" : `v${latest}${published ? ` · published v${published}` : " · unpublished"}`}
         </span>
         {!canEdit && <span className="badge">read-only</span>}
         <div className="tabs" role="group" aria-label="View">
@@ -153,44 +217,37 @@ export function Editor() {
             <button type="button" disabled={!history?.future.length} onClick={() => setHistory((h) => h && redo(h))}>
               Redo
             </button>
-            <button type="button" disabled={!dirty || save.isPending || items.length > 0} onClick={() => save.mutate()}>
-              Save as new version
+            <button type="button" disabled={!selected} onClick={() => void copy()}>
+              Copy node
             </button>
-            <button type="button" disabled={dirty || publish.isPending || published === latest} onClick={() => publish.mutate()}>
-              Publish v{latest}
+            <button type="button" onClick={() => void paste()}>
+              Paste nodes
             </button>
-            <Link className="button" to={`/t/${tenant}/trees/${name}/run`}>Run</Link>
+            {isNew ? (
+              <button type="button" disabled={create.isPending || items.length > 0 || checking} onClick={() => create.mutate()}>
+                Create tree
+              </button>
+            ) : (
+              <>
+                <button type="button" disabled={!dirty || save.isPending || items.length > 0} onClick={() => save.mutate()}>
+                  Save as new version
+                </button>
+                <button type="button" disabled={dirty || publish.isPending || published === latest} onClick={() => publish.mutate()}>
+                  Publish v{latest}
+                </button>
+                <Link className="button" to={`/t/${tenant}/trees/${name}/run`}>Run</Link>
+              </>
+            )}
           </>
         )}
       </div>
-      <ProblemMessage error={save.error ?? publish.error ?? editError} />
+      <ProblemMessage error={create.error ?? save.error ?? publish.error ?? editError} />
+      <p role="status" className="notice">{notice}</p>
+      {created !== undefined && !save.isSuccess && !dirty && <p role="status">Created {name}, version {created}.</p>}
       {save.isSuccess && !dirty && <p role="status">Saved version {save.data.version}.</p>}
       {publish.isSuccess && <p role="status">Published version {published}.</p>}
       <div className={canEdit ? "editor-body" : "editor-body no-palette"}>
-        {canEdit && (
-          <aside className="palette" aria-label="Palette">
-            <h2>Add a node</h2>
-            <ul>
-              {NODE_KINDS.filter((k) => k !== "tool").map((kind) => (
-                <li key={kind}>
-                  <button type="button" title={KIND_DESCRIPTIONS[kind]} onClick={() => add(kind)}>
-                    + {kind}
-                  </button>
-                </li>
-              ))}
-            </ul>
-            <h2>Tools</h2>
-            <ul>
-              {paletteTools(toolList).map((entry) => (
-                <li key={entry.label}>
-                  <button type="button" title={entry.description} onClick={() => add("tool", entry.constraint)}>
-                    + {entry.label}
-                  </button>
-                </li>
-              ))}
-            </ul>
-          </aside>
-        )}
+        {canEdit && <Palette tools={toolList} onAdd={(item) => add(item)} />}
         <div className="work">
           {parsed?.error && <div role="alert" className="problem">YAML: {parsed.error}</div>}
           {view === "canvas" && graph && (
@@ -201,6 +258,11 @@ export function Editor() {
               onSelect={setSelected}
               editable={canEdit}
               onConnect={(source, target) => apply((t) => connect(t, source, target))}
+              dropType={PALETTE_MIME}
+              onDropData={(data, onNode) => {
+                const item = asPaletteItem(data);
+                if (item) add(item, onNode);
+              }}
             />
           )}
           {view === "yaml" && <YamlEditor value={text} onChange={setText} readOnly={!canEdit} />}
@@ -246,15 +308,13 @@ export function Editor() {
               readOnly={!canEdit}
               setField={(path, value) => apply((t) => setNodeField(t, selected, path, value))}
               connect={(target) => apply((t) => connect(t, selected, target))}
-              remove={() => {
-                apply((t) => deleteNode(t, selected));
-                setSelected(null);
-              }}
+              remove={() => remove(selected)}
               makeStart={() => apply((t) => setTreeField(t, "start", selected))}
             />
           ) : (
             <p className="hint">Select a node to inspect it.</p>
           )}
+          <ShortcutList />
         </aside>
       </div>
     </div>

@@ -2,8 +2,10 @@
 import { useState } from "react";
 import type { ChecklistItem } from "../tree/checklist";
 import { isRecord, type TreeDoc } from "../tree/model";
+import { scopeNames } from "../tree/scope";
 import { resolveTool, type ToolLike } from "../tree/tools";
 import { SchemaForm } from "./SchemaForm";
+import { ScopeDatalist, ScopeList, scopeListId } from "./ScopeList";
 
 interface Props {
   tree: TreeDoc;
@@ -92,6 +94,7 @@ export function Inspector({ tree, nodeId, tools, problems, readOnly, setField, c
     problems.filter((p) => p.field.startsWith("args.")).map((p) => [p.field.slice("args.".length).split(".")[0] ?? "", p.message]),
   );
   const branches = Array.isArray(node.branches) ? (node.branches as unknown[]) : [];
+  const scope = scopeNames(tree, nodeId);
 
   return (
     <section className="inspector" aria-labelledby="inspector-title">
@@ -166,7 +169,7 @@ export function Inspector({ tree, nodeId, tools, problems, readOnly, setField, c
             <ol>
               {branches.map((branch, index) => {
                 const b = isRecord(branch) ? branch : {};
-                const problem = problemAt.get(`branches.${index}.to`) ?? problemAt.get(`branches.${index}.when`);
+                const problem = problemAt.get(`branches.${index}.to`) ?? problemAt.get(`branches.${index}.when`) ?? problemAt.get(`branches.${index}`);
                 return (
                   <li key={index}>
                     <label htmlFor={id(`b${index}-to`)}>Branch {index + 1} to</label>
@@ -177,7 +180,7 @@ export function Inspector({ tree, nodeId, tools, problems, readOnly, setField, c
                       {!tree.nodes[str(b.to)] && <option value={str(b.to)}>{str(b.to)} (missing)</option>}
                     </select>
                     <label htmlFor={id(`b${index}-when`)}>When</label>
-                    <input id={id(`b${index}-when`)} readOnly={readOnly} value={str(b.when)} placeholder="rule expression; empty = otherwise" onChange={(e) => setField(["branches", index, "when"], e.target.value)} />
+                    <input id={id(`b${index}-when`)} readOnly={readOnly} value={str(b.when)} list={`${scopeListId(nodeId)}-options`} aria-describedby={scopeListId(nodeId)} aria-invalid={problem ? true : undefined} placeholder="rule expression; empty = otherwise" onChange={(e) => setField(["branches", index, "when"], e.target.value)} />
                     {problem && <small className="field-problem" role="status">{problem}</small>}
                   </li>
                 );
@@ -202,6 +205,12 @@ export function Inspector({ tree, nodeId, tools, problems, readOnly, setField, c
       )}
       {node.kind === "parallel" && reference("join", "Join")}
       {node.kind === "end" && <p className="hint">Edit the output in the YAML view.</p>}
+      {node.kind !== "parallel" && (
+        <>
+          <ScopeList nodeId={nodeId} names={scope} />
+          <ScopeDatalist nodeId={nodeId} names={scope} />
+        </>
+      )}
       {!readOnly && (
         <div className="actions">
           {node.kind !== "end" && (

@@ -9,9 +9,11 @@ import {
   type Connection,
   type Edge,
   type Node,
+  type NodeChange,
   type NodeProps,
+  type ReactFlowInstance,
 } from "@xyflow/react";
-import { memo, useEffect, useMemo, useState } from "react";
+import { memo, useEffect, useMemo, useState, type DragEvent } from "react";
 import type { GraphEdge, TreeGraph } from "../tree/graph";
 import { layoutGraph, type Box } from "../tree/layout";
 import type { NodeState } from "../tree/runState";
@@ -74,10 +76,41 @@ export interface TreeCanvasProps {
   onSelect?: (id: string | null) => void;
   onConnect?: (source: string, target: string) => void;
   editable?: boolean;
+  /** A palette entry dropped on the canvas: its drag data and the node it landed on. */
+  onDropData?: (data: string, onNode: string | null) => void;
+  /** The drag data type the canvas accepts drops of. */
+  dropType?: string;
 }
 
-export function TreeCanvas({ graph, states, problems, selected, onSelect, onConnect, editable = false }: TreeCanvasProps) {
+/** The node whose laid-out box holds a flow position, if any. */
+function nodeAt(boxes: Map<string, Box>, point: { x: number; y: number }): string | null {
+  for (const [id, box] of boxes) {
+    if (point.x >= box.x && point.x <= box.x + box.width && point.y >= box.y && point.y <= box.y + box.height) return id;
+  }
+  return null;
+}
+
+export function TreeCanvas(props: TreeCanvasProps) {
+  const { graph, states, problems, selected, onSelect, onConnect, onDropData, dropType, editable = false } = props;
   const [boxes, setBoxes] = useState<Map<string, Box>>(new Map());
+  const [flow, setFlow] = useState<ReactFlowInstance<Node<CanvasNodeData>> | null>(null);
+  const accepts = (event: DragEvent) => editable && !!dropType && event.dataTransfer.types.includes(dropType);
+  const onDragOver = (event: DragEvent) => {
+    if (!accepts(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  };
+  const onDrop = (event: DragEvent) => {
+    if (!accepts(event) || !flow) return;
+    event.preventDefault();
+    // Positions are derived (ELK), so the drop point only says which node it landed on.
+    const point = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+    onDropData?.(event.dataTransfer.getData(dropType!), nodeAt(boxes, point));
+  };
+  // Keyboard selection (Enter on a focused node) arrives as a select change.
+  const onNodesChange = (changes: NodeChange<Node<CanvasNodeData>>[]) => {
+    for (const change of changes) if (change.type === "select" && change.selected) onSelect?.(change.id);
+  };
   // Re-layout only when the shape changes (ids and edges), not on every field edit.
   const shape = useMemo(
     () => JSON.stringify([graph.nodes.map((n) => n.id), graph.edges.map((e) => [e.source, e.target, e.role, e.order])]),
@@ -121,8 +154,11 @@ export function TreeCanvas({ graph, states, problems, selected, onSelect, onConn
       className: states?.get(e.source) === "done" && states?.get(e.target) ? "taken" : "",
     }));
   return (
-    <div className="canvas" data-testid="canvas" data-laid-out={boxes.size > 0 ? "yes" : "no"}>
+    <div className="canvas" data-testid="canvas" data-laid-out={boxes.size > 0 ? "yes" : "no"} onDragOver={onDragOver} onDrop={onDrop}>
       <ReactFlow
+        onInit={setFlow}
+        onNodesChange={onNodesChange}
+        deleteKeyCode={null}
         nodes={nodes}
         edges={edges}
         nodeTypes={NODE_TYPES}

@@ -1,6 +1,8 @@
 // Which registered tool version a node's constraint (`summarize@^1`) resolves to, and
 // the palette's entries (every version the tenant may use).
 
+import { isNodeKind, type NodeKind } from "./model";
+
 export interface ToolVersionLike {
   version: string;
   /** `tool`, or `decision` for the activities decision nodes use (not for tool nodes). */
@@ -13,6 +15,8 @@ export interface ToolVersionLike {
 export interface ToolLike {
   name: string;
   allowed: boolean;
+  /** `platform` (built-in and entry-point tools) or `tenant` (declarative HTTP tools). */
+  source?: string;
   versions: ToolVersionLike[];
 }
 
@@ -58,4 +62,39 @@ export function paletteTools(tools: readonly ToolLike[]): { constraint: string; 
     }
   }
   return entries;
+}
+
+/** What a palette entry adds: a node of a kind, for tools with its constraint. */
+export interface PaletteItem {
+  kind: NodeKind;
+  tool?: string;
+}
+
+/** Parse drag data back into a palette item (null for anything else dropped). */
+export function asPaletteItem(text: string): PaletteItem | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== "object" || value === null) return null;
+    const { kind, tool } = value as { kind?: unknown; tool?: unknown };
+    if (!isNodeKind(kind)) return null;
+    if (tool !== undefined && typeof tool !== "string") return null;
+    return tool === undefined ? { kind } : { kind, tool };
+  } catch {
+    return null;
+  }
+}
+
+const SOURCE_TITLES: Record<string, string> = {
+  platform: "Platform tools (built-in and entry-point)",
+  tenant: "Tenant tools (declarative)",
+};
+
+/** Palette entries grouped by where the tool comes from (`source` of the tools endpoint). */
+export function paletteGroups(tools: readonly ToolLike[]): { title: string; entries: ReturnType<typeof paletteTools> }[] {
+  const groups: { title: string; entries: ReturnType<typeof paletteTools> }[] = [];
+  for (const source of ["platform", "tenant"]) {
+    const entries = paletteTools(tools.filter((t) => (t.source ?? "platform") === source));
+    if (entries.length > 0) groups.push({ title: SOURCE_TITLES[source]!, entries });
+  }
+  return groups;
 }

@@ -1,8 +1,9 @@
 // The tenant's trees, searchable by name; links to the editor and to starting a run.
 import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
+import { TREE_NAME_PATTERN } from "../tree/yamlText";
 import { useCanEdit } from "../session";
 import { ProblemMessage } from "./Problem";
 
@@ -25,6 +26,7 @@ export function Trees() {
           </Link>
         )}
       </div>
+      {canEdit && <NewTree tenant={tenant} taken={(trees.data?.trees ?? []).map((t) => t.name)} />}
       <label htmlFor="tree-search">Search trees</label>
       <input id="tree-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
       <ProblemMessage error={trees.error} />
@@ -59,5 +61,44 @@ export function Trees() {
         </tbody>
       </table>
     </section>
+  );
+}
+
+/** "New tree": a name, then an empty editor whose first save creates the tree. */
+function NewTree({ tenant, taken }: { tenant: string; taken: string[] }) {
+  const navigate = useNavigate();
+  const [name, setName] = useState("");
+  const trimmed = name.trim();
+  const problem =
+    trimmed === ""
+      ? null
+      : !TREE_NAME_PATTERN.test(trimmed)
+        ? "Use lowercase letters, digits, '.', '_' or '-' (starting with a letter or digit)."
+        : taken.includes(trimmed)
+          ? `A tree named ${trimmed} exists.`
+          : null;
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (trimmed && !problem) navigate(`/t/${tenant}/trees/${trimmed}?new`);
+  };
+  return (
+    <form className="row new-tree" onSubmit={submit} aria-label="New tree">
+      <label htmlFor="new-tree-name">New tree name</label>
+      <input
+        id="new-tree-name"
+        value={name}
+        onChange={(e) => setName(e.target.value)}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={problem ? "new-tree-problem" : undefined}
+      />
+      <button type="submit" disabled={!trimmed || problem !== null}>
+        New tree
+      </button>
+      {problem && (
+        <small className="field-problem" id="new-tree-problem" role="status">
+          {problem}
+        </small>
+      )}
+    </form>
   );
 }
