@@ -2,13 +2,26 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { danglingEdges, graphToTree, treeToGraph } from "../src/tree/graph";
 import { parseTree, stringifyTree } from "../src/tree/yamlText";
-import { shippedTemplates } from "./templates";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { copyNodes, pasteNodes } from "../src/tree/clipboard";
+import { shippedTemplates, TEMPLATES_DIR } from "./templates";
 
 const templates = shippedTemplates();
 
 describe("YAML <-> graph round trip", () => {
-  it("finds the shipped templates", () => {
+  it("finds every shipped template", () => {
+    const dirs = readdirSync(TEMPLATES_DIR).filter((d) => statSync(join(TEMPLATES_DIR, d)).isDirectory() && d !== "__pycache__");
+    expect(templates.map((t) => t.name)).toEqual(dirs.sort());
     expect(templates.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it.each(templates.map((t) => [t.name, t.text] as const))("%s survives copy of all nodes and paste into an empty tree", (_name, text) => {
+    const original = parse(text);
+    const ids = Object.keys(original.nodes);
+    const { text: pasted, ids: pastedIds } = pasteNodes("name: copy\nnodes: {}\n", copyNodes(text, ids));
+    expect(pastedIds).toEqual(ids);
+    expect(parse(pasted).nodes).toEqual(original.nodes);
   });
 
   it.each(templates.map((t) => [t.name, t.text] as const))("%s keeps its meaning", (_name, text) => {
