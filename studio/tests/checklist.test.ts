@@ -31,3 +31,12 @@ describe("checklist mapping", () => {
     expect(byNode.has("ghost")).toBe(false);
   });
 });
+
+describe("list indexes in problem paths", () => {
+  it("become dotted, as the inspector names branch fields", async () => {
+    const { checklistOf: of } = await import("../src/tree/checklist");
+    expect(of([{ field: "body.source.nodes.pick.branches[0]", message: "m" }], ["pick"])).toEqual([
+      { nodeId: "pick", field: "branches.0", message: "m" },
+    ]);
+  });
+});

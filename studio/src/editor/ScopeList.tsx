@@ -24,7 +24,8 @@ export function ScopeList({ nodeId, names }: { nodeId: string; names: readonly S
       <p className="hint" id={scopeListId(nodeId)}>
         Use them in rules (<code>when</code>) and in <code>{"{{ }}"}</code> templates.
       </p>
-      <ul aria-label={`Names in scope at ${nodeId}`}>
+      {/* Scrollable, so focusable: keyboard users can scroll it too. */}
+      <ul aria-label={`Names in scope at ${nodeId}`} tabIndex={0}>
         {names.map((n) => (
           <li key={n.path}>
             <code>{n.path}</code> <small>{n.note}</small>

@@ -124,6 +124,12 @@ export function TreeCanvas(props: TreeCanvasProps) {
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
+  // The layout moves nodes when the shape changes: keep them all in view.
+  useEffect(() => {
+    if (!flow || boxes.size === 0) return;
+    const frame = requestAnimationFrame(() => void flow.fitView({ maxZoom: 1 }));
+    return () => cancelAnimationFrame(frame);
+  }, [flow, boxes]);
   const ids = new Set(graph.nodes.map((n) => n.id));
   const nodes: Node<CanvasNodeData>[] = graph.nodes.map((node) => {
     const box = boxes.get(node.id);

@@ -19,7 +19,8 @@ const SOURCE_PREFIXES = ["body.source.", "body.spec.", "body.source", "body.spec
 export function checklistOf(problems: readonly FieldProblem[], nodeIds: Iterable<string>): ChecklistItem[] {
   const known = new Set(nodeIds);
   return problems.map(({ field, message }) => {
-    let path = field;
+    // The compiler writes list indexes as `branches[0]`; the inspector's fields use `branches.0`.
+    let path = field.replace(/\[(\d+)\]/g, ".$1");
     for (const prefix of SOURCE_PREFIXES) {
       if (path.startsWith(prefix)) {
         path = path.slice(prefix.length);
