@@ -27,10 +27,13 @@ async def drag_handle(page: Page, source: str, target: str) -> None:
     start = page.get_by_test_id(f"node-{source}").locator(".react-flow__handle.source")
     end = page.get_by_test_id(f"node-{target}").locator(".react-flow__handle.target")
     begin, finish = await start.bounding_box(), await end.bounding_box()
-    assert begin and finish
+    assert begin is not None
+    assert finish is not None
     await page.mouse.move(begin["x"] + begin["width"] / 2, begin["y"] + begin["height"] / 2)
     await page.mouse.down()
-    await page.mouse.move(finish["x"] + finish["width"] / 2, finish["y"] + finish["height"] / 2, steps=12)
+    await page.mouse.move(
+        finish["x"] + finish["width"] / 2, finish["y"] + finish["height"] / 2, steps=12
+    )
     await page.mouse.up()
 
 
@@ -120,7 +123,9 @@ async def test_copy_and_paste_nodes_across_trees_with_shortcuts(page: Page, stac
     first, second = unique("copy-from"), unique("paste-into")
     await create_tree(stack, KEYBOARD_TREE.format(name=first))
     await create_tree(stack, KEYBOARD_TREE.format(name=second))
-    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.base_url)
+    await page.context.grant_permissions(
+        ["clipboard-read", "clipboard-write"], origin=stack.base_url
+    )
     await sign_in(page, stack, "user")
     await page.get_by_role("link", name=first, exact=True).click()
     await page.get_by_test_id("node-greet").click()
@@ -149,6 +154,10 @@ async def test_copy_and_paste_nodes_across_trees_with_shortcuts(page: Page, stac
     await page.keyboard.press("Control+Shift+z")
     await expect(page.get_by_test_id("node-greet_2")).to_have_count(0)
     await page.keyboard.press("Control+z")
+    await expect(page.get_by_test_id("node-greet_2")).to_contain_text("1 problem")
+    await expect(page.get_by_text("unreachable from start node 'greet'")).to_be_visible()
+    await page.get_by_label("Inspect node").select_option("greet")
+    await page.get_by_label("Next").select_option("greet_2")
     await expect(page.get_by_role("heading", name="Checklist ✓ compiles")).to_be_visible()
     await assert_accessible(page)
     await page.get_by_role("button", name="Save as new version").click()
@@ -156,5 +165,11 @@ async def test_copy_and_paste_nodes_across_trees_with_shortcuts(page: Page, stac
     saved = await version_source(stack, second, 2)
     nodes = saved["nodes"]
     assert isinstance(nodes, dict)
-    assert nodes["greet_2"] == nodes["greet"]
+    assert nodes["greet"]["next"] == "greet_2"
+    assert nodes["greet_2"] == {
+        "kind": "tool",
+        "tool": "text_response@^1",
+        "args": {"text": "Hello"},
+        "next": "done",
+    }
     await screenshot(page, "editor-copy-paste")

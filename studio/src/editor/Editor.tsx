@@ -182,6 +182,7 @@ function TreeEditor({ tenant, name }: { tenant: string; name: string }) {
     mutationFn: () =>
       unwrap(api.POST("/v1/tenants/{tenant_id}/trees/{name}/versions", { params: { path: { tenant_id: tenant, name } }, body: { source: text! } })),
     onSuccess: async (saved) => {
+      setNotice(null);
       queryClient.setQueryData(["version", tenant, name, saved.version], { ...saved, source: text });
       await queryClient.invalidateQueries({ queryKey: ["tree", tenant, name] });
     },
