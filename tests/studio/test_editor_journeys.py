@@ -128,7 +128,10 @@ async def test_copy_and_paste_nodes_across_trees_with_shortcuts(page: Page, stac
     )
     await sign_in(page, stack, "user")
     await page.get_by_role("link", name=first, exact=True).click()
-    await page.get_by_test_id("node-greet").click()
+    # Keyboard only: a canvas node takes focus and Enter selects it for the inspector.
+    await page.locator('.react-flow__node[data-id="greet"]').focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="tool greet")).to_be_visible()
     await page.keyboard.press("Control+c")
     await expect(page.get_by_text("Copied greet as YAML.")).to_be_visible()
     clip = await page.evaluate("navigator.clipboard.readText()")
