@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -46,6 +47,13 @@ async def version_source(stack: Stack, name: str, version: int) -> dict[str, obj
         assert response.status_code == 200, response.text
         loaded: dict[str, object] = yaml.safe_load(response.json()["source"])
         return loaded
+
+
+async def version_nodes(stack: Stack, name: str, version: int) -> dict[str, dict[str, Any]]:
+    """The `nodes` of a stored version, by id."""
+    nodes = (await version_source(stack, name, version))["nodes"]
+    assert isinstance(nodes, dict)
+    return nodes
 
 
 async def test_sign_in_with_an_api_key(page: Page, stack: Stack) -> None:
@@ -137,9 +145,7 @@ async def test_edit_in_the_inspector_fix_a_problem_save_and_publish(
     await page.get_by_role("button", name="Publish v2").click()
     await expect(page.get_by_text("Published version 2.")).to_be_visible()
     await expect(page.get_by_text("published v2")).to_be_visible()
-    saved = await version_source(stack, name, 2)
-    nodes = saved["nodes"]
-    assert isinstance(nodes, dict)
+    nodes = await version_nodes(stack, name, 2)
     assert nodes["billing_policy"]["args"]["max_sentences"] == 3
     await screenshot(page, "edit-save-publish")
 
@@ -203,9 +209,7 @@ async def test_keyboard_only_add_and_connect_a_node(page: Page, stack: Stack) ->
     await page.get_by_role("button", name="Save as new version").focus()
     await page.keyboard.press("Enter")
     await expect(page.get_by_text("Saved version 2.")).to_be_visible()
-    saved = await version_source(stack, name, 2)
-    nodes = saved["nodes"]
-    assert isinstance(nodes, dict)
+    nodes = await version_nodes(stack, name, 2)
     assert nodes["greet"]["next"] == "text_response"
     assert nodes["text_response"] == {
         "kind": "tool",
