@@ -85,7 +85,8 @@ describe("YAML edits", () => {
 
 describe("a new tree", () => {
   it("starts with one end node and a name the compiler accepts", async () => {
-    const { newTreeText, TREE_NAME_PATTERN } = await import("../src/tree/yamlText");
+    const { newTreeText } = await import("../src/tree/yamlText");
+    const { TREE_NAME_PATTERN } = await import("../src/tree/model");
     const tree = parse(newTreeText("my-tree"));
     expect(tree).toEqual({ name: "my-tree", description: "A new tree", start: "done", nodes: { done: { kind: "end", output: {} } } });
     expect(TREE_NAME_PATTERN.test("my-tree")).toBe(true);

@@ -12,6 +12,9 @@ export interface TreeDoc {
   [field: string]: unknown;
 }
 
+/** Tree names the compiler accepts (workflows/spec.py `TreeSpec.name`). */
+export const TREE_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
+
 /** What each node kind is for, shown in the palette. */
 export const KIND_DESCRIPTIONS: Record<NodeKind, string> = {
   decision: "Choose one branch (rules, router or LLM)",

@@ -129,9 +129,6 @@ export function setTreeField(text: string, field: string, value: unknown): strin
   });
 }
 
-/** Tree names the compiler accepts (workflows/spec.py `TreeSpec.name`). */
-export const TREE_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
-
 /** The text of a new tree: one end node, so it compiles from the first keystroke. */
 export function newTreeText(name: string, description = "A new tree"): string {
   return stringifyTree({

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
-import { TREE_NAME_PATTERN } from "../tree/yamlText";
+import { TREE_NAME_PATTERN } from "../tree/model";
 import { useCanEdit } from "../session";
 import { ProblemMessage } from "./Problem";
 
