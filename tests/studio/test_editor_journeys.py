@@ -102,7 +102,11 @@ async def test_create_a_tree_build_it_by_drag_and_drop_fix_save_and_publish(
     await page.get_by_label("text (required)").fill("A short answer.")
     await page.get_by_test_id("node-summarize").click()
     await expect(page.get_by_role("heading", name="tool summarize")).to_be_visible()
-    await page.get_by_label("text (required)").fill("{{ inputs.question }}")
+    text_arg = page.get_by_label("text (required)")
+    # Template fields offer the names in scope as `{{ }}` completions.
+    options = page.locator(f"datalist#{await text_arg.get_attribute('list')} option")
+    assert "{{ results.decision }}" in await options.evaluate_all("os => os.map(o => o.value)")
+    await text_arg.fill("{{ inputs.question }}")
     await expect(page.get_by_role("heading", name="Checklist ✓ compiles")).to_be_visible()
     await assert_accessible(page)
 

@@ -131,6 +131,7 @@ export function Inspector({ tree, nodeId, tools, problems, readOnly, setField, c
               value={isRecord(node.args) ? node.args : {}}
               problems={argProblems}
               readOnly={readOnly}
+              templateList={`${scopeListId(nodeId)}-templates`}
               onChange={(field, value) => setField(["args", field], value)}
             />
           )}

@@ -11,6 +11,8 @@ interface Props {
   onChange: (field: string, value: unknown) => void;
   problems: Map<string, string>;
   readOnly: boolean;
+  /** A datalist of `{{ name }}` templates in scope, offered on the text fields. */
+  templateList?: string;
 }
 
 function typed(kind: unknown, text: string): unknown {
@@ -33,7 +35,7 @@ function shown(value: unknown): string {
   return typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
 }
 
-export function SchemaForm({ idPrefix, schema, value, onChange, problems, readOnly }: Props) {
+export function SchemaForm({ idPrefix, schema, value, onChange, problems, readOnly, templateList }: Props) {
   const properties = isRecord(schema.properties) ? schema.properties : {};
   const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
   const names = Object.keys(properties);
@@ -79,6 +81,7 @@ export function SchemaForm({ idPrefix, schema, value, onChange, problems, readOn
                 aria-invalid={problem ? true : undefined}
                 aria-describedby={problem ? `${id}-problem` : undefined}
                 placeholder={typeof kind === "string" ? kind : "value"}
+                list={templateList}
                 onChange={(e) => onChange(name, typed(kind, e.target.value))}
               />
             )}

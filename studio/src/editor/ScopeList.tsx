@@ -6,14 +6,21 @@ export function scopeListId(nodeId: string): string {
   return `scope-${nodeId}`;
 }
 
-/** A datalist of the names in scope, for `list=` on rule expression inputs. */
+/** Datalists of the names in scope: bare for rules (`-options`), as `{{ }}` templates (`-templates`). */
 export function ScopeDatalist({ nodeId, names }: { nodeId: string; names: readonly ScopeName[] }) {
   return (
-    <datalist id={`${scopeListId(nodeId)}-options`}>
-      {names.map((n) => (
-        <option key={n.path} value={n.path} />
-      ))}
-    </datalist>
+    <>
+      <datalist id={`${scopeListId(nodeId)}-options`}>
+        {names.map((n) => (
+          <option key={n.path} value={n.path} />
+        ))}
+      </datalist>
+      <datalist id={`${scopeListId(nodeId)}-templates`}>
+        {names.map((n) => (
+          <option key={n.path} value={`{{ ${n.path} }}`} />
+        ))}
+      </datalist>
+    </>
   );
 }
 
