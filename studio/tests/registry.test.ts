@@ -61,7 +61,7 @@ describe("schema fields", () => {
       ["multi", "string | number", false],
     ]);
     expect(fields[0]).toMatchObject({ description: "What to say", notes: ["minLength 1"] });
-    expect(fields[1].notes).toEqual(['one of "low", "high"', 'default "low"']);
+    expect(fields[1]?.notes).toEqual(['one of "low", "high"', 'default "low"']);
     expect(fields.find((f) => f.path === "owner.id")?.notes).toEqual(["format uuid"]);
     expect(schemaFields({ type: "array" })).toEqual([]);
     expect(schemaFields({ $ref: "#/$defs/Missing" })).toEqual([]);

@@ -141,6 +141,7 @@ export function Editor() {
           {published ? ` · published v${published}` : " · unpublished"}
         </span>
         {!canEdit && <span className="badge">read-only</span>}
+        <Link to={`/t/${tenant}/trees/${name}/versions`}>Versions</Link>
         <div className="tabs" role="group" aria-label="View">
           <button type="button" aria-pressed={view === "canvas"} onClick={() => setView("canvas")}>Canvas</button>
           <button type="button" aria-pressed={view === "yaml"} onClick={() => setView("yaml")}>YAML</button>
