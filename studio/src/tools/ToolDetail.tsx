@@ -67,7 +67,7 @@ function Deprecate({ tenant, tool, version }: { tenant: string; tool: string; ve
   const id = `deprecate-${version}`;
   return (
     <form
-      className="row"
+      className="row deprecate"
       onSubmit={(e) => {
         e.preventDefault();
         deprecate.mutate();
@@ -130,7 +130,7 @@ export function ToolDetail() {
   if (!version) return <p>{tool.name} has no versions.</p>;
   return (
     <section>
-      <div className="row">
+      <div className="row tool-head">
         <h1>{tool.name}</h1>
         <Link to={`/t/${tenant}/tools`}>All tools</Link>
         {!tool.allowed && <span className="badge">not allowed in this tenant</span>}

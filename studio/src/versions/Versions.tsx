@@ -121,9 +121,9 @@ export function Versions() {
         </tbody>
       </table>
       {numbers.length > 1 ? (
-        <section aria-labelledby="diff-heading">
+        <section className="compare" aria-labelledby="diff-heading">
           <h2 id="diff-heading">Compare versions</h2>
-          <div className="row">
+          <div className="row diff-pick">
             <label htmlFor="diff-from">From</label>
             <select id="diff-from" value={from} onChange={(e) => setFrom(Number(e.target.value))}>
               {numbers.map((n) => (

@@ -1,0 +1,126 @@
+"""Studio journeys of tree versions (list, diff, publish, rollout) and the tools registry."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.api.conftest import client_for
+from tests.studio.conftest import Stack, assert_accessible, screenshot, sign_in
+from tests.studio.test_journeys import instantiate, unique
+
+pytestmark = pytest.mark.studio
+
+
+async def add_version(stack: Stack, name: str, change: tuple[str, str]) -> None:
+    """A new version of the tree with one text replacement in its latest source."""
+    async with client_for(stack.app, stack.keys["admin"]) as client:
+        url = f"/v1/tenants/{stack.tenant_id}/trees/{name}"
+        latest = (await client.get(url)).json()["latest_version"]
+        source = (await client.get(f"{url}/versions/{latest}")).json()["source"]
+        assert change[0] in source
+        response = await client.post(f"{url}/versions", json={"source": source.replace(*change, 1)})
+        assert response.status_code == 201, response.text
+
+
+async def test_save_see_versions_diff_them_and_publish_the_older_one(
+    page: Page, stack: Stack
+) -> None:
+    name = unique("versions")
+    await instantiate(stack, "support-triage", name)  # version 1
+    await sign_in(page, stack, "user")
+    await page.get_by_role("link", name=name, exact=True).click()
+    await page.get_by_label("Inspect node").select_option("billing_policy")
+    await page.get_by_label("max_sentences").fill("3")
+    await expect(page.get_by_role("heading", name="Checklist ✓ compiles")).to_be_visible()
+    await page.get_by_role("button", name="Save as new version").click()
+    await expect(page.get_by_text("Saved version 2.")).to_be_visible()
+
+    await page.get_by_role("link", name="Versions", exact=True).click()
+    await expect(page.get_by_role("heading", name=f"Versions of {name}")).to_be_visible()
+    rows = page.get_by_role("table", name=f"Versions of {name}").get_by_role("row")
+    await expect(rows).to_have_count(3)  # header, v2, v1
+    await expect(rows.nth(1)).to_contain_text("latest")
+    await expect(page.get_by_label("From")).to_have_value("1")
+    await expect(page.get_by_label("To")).to_have_value("2")
+    # The meaning diff from the API: the one node whose arguments changed.
+    await expect(page.get_by_text("Meaning changed: 1 changed.")).to_be_visible()
+    changes = page.get_by_role("list", name="Node changes")
+    await expect(changes.get_by_role("listitem")).to_have_count(1)
+    await expect(changes).to_contain_text("Changed billing_policy")
+    # The text diff of the YAML: the line added in version 2.
+    added = page.locator(".text-diff tr.line-added")
+    await expect(added.filter(has_text="max_sentences: 3")).to_have_count(1)
+    await assert_accessible(page)
+
+    await expect(rows.nth(2)).to_contain_text("published")  # the gallery published v1
+    await page.get_by_role("button", name="Publish v2").click()
+    await expect(page.get_by_text("Published version 2.")).to_be_visible()
+    await expect(
+        page.get_by_text("No rollout flag: every run that names no version uses v2.")
+    ).to_be_visible()
+    await page.get_by_role("button", name="Publish v1").click()  # back to the older one
+    await expect(page.get_by_text("Published version 1.")).to_be_visible()
+    await expect(rows.nth(2)).to_contain_text("published")
+    await expect(page.get_by_role("button", name="Publish v1")).to_have_count(0)
+    await expect(page.get_by_role("button", name="Publish v2")).to_be_visible()
+    await expect(
+        page.get_by_text("No rollout flag: every run that names no version uses v1.")
+    ).to_be_visible()
+    await expect(page.get_by_text(f"tree.{name}.rollout")).to_be_visible()
+    await page.get_by_label("From").select_option("2")
+    await page.get_by_label("To").select_option("1")
+    await expect(page.get_by_text("Meaning changed: 1 changed.")).to_be_visible()
+    await expect(
+        page.locator(".text-diff tr.line-removed").filter(has_text="max_sentences: 3")
+    ).to_have_count(1)
+    await assert_accessible(page)
+    await screenshot(page, "versions-diff-publish")
+
+
+async def test_browse_the_tools_registry_and_read_a_tools_schema(page: Page, stack: Stack) -> None:
+    await sign_in(page, stack, "user")
+    await page.get_by_role("navigation", name="Tenant").get_by_role("link", name="Tools").click()
+    await expect(page.get_by_role("heading", name="Tools")).to_be_visible()
+    await expect(page.get_by_role("link", name="summarize", exact=True)).to_be_visible()
+    await assert_accessible(page)
+    await page.get_by_label("Search tools").fill("text_response")
+    await expect(page.get_by_role("link", name="summarize", exact=True)).to_have_count(0)
+    await page.get_by_role("link", name="text_response", exact=True).click()
+    await expect(page.get_by_role("heading", name="text_response", exact=True)).to_be_visible()
+    await expect(page.get_by_label("Version")).to_have_value(re.compile(r"^\d+\.\d+\.\d+$"))
+    inputs = page.get_by_role("table", name="Input")
+    await expect(inputs.get_by_role("rowheader", name="text", exact=True)).to_be_visible()
+    await expect(inputs.get_by_role("row").filter(has_text="text")).to_contain_text("required")
+    await page.get_by_text("Input as JSON Schema").click()
+    await expect(page.locator("details[open] pre")).to_contain_text('"properties"')
+    await expect(page.get_by_role("button", name=re.compile("^Deprecate"))).to_have_count(0)
+    await assert_accessible(page)
+    await screenshot(page, "tools-registry")
+
+
+async def test_a_read_only_member_sees_versions_but_no_publish_controls(
+    page: Page, stack: Stack
+) -> None:
+    name = unique("ro-versions")
+    await instantiate(stack, "support-triage", name)
+    await add_version(stack, name, ("max_sentences: 2", "max_sentences: 4"))
+    await sign_in(page, stack, "read-only")
+    await page.get_by_role("link", name=name, exact=True).click()
+    await page.get_by_role("link", name="Versions", exact=True).click()
+    await expect(page.get_by_role("heading", name=f"Versions of {name}")).to_be_visible()
+    await expect(page.get_by_text("read-only", exact=True)).to_be_visible()
+    await expect(page.get_by_text("Meaning changed: 1 changed.")).to_be_visible()
+    await expect(page.get_by_role("button", name=re.compile("^Publish"))).to_have_count(0)
+    await expect(
+        page.get_by_text("No rollout flag: every run that names no version uses v1.")
+    ).to_be_visible()
+    await page.goto(stack.url(f"/t/{stack.tenant_id}/tools/summarize"))
+    await expect(page.get_by_role("heading", name="summarize", exact=True)).to_be_visible()
+    await expect(page.get_by_role("button", name=re.compile("^Deprecate"))).to_have_count(0)
+    await page.goto(stack.url(f"/t/{stack.tenant_id}/trees/{name}/versions"))
+    await expect(page.get_by_role("heading", name=f"Versions of {name}")).to_be_visible()
+    await assert_accessible(page)
+    await screenshot(page, "versions-read-only")
