@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
 
+from foundation.flags.client import FlagClient
+from foundation.flags.rollout import rollout_flag
+from foundation.flags.settings import DEFAULT_FLAGS_FILE, FlagSettings
 from tests.api.conftest import client_for
+from tests.api.test_tree_rollout import percent_rollout
 from tests.studio.conftest import Stack, assert_accessible, screenshot, sign_in
 from tests.studio.test_journeys import instantiate, unique
 
@@ -23,6 +31,23 @@ async def add_version(stack: Stack, name: str, change: tuple[str, str]) -> None:
         assert change[0] in source
         response = await client.post(f"{url}/versions", json={"source": source.replace(*change, 1)})
         assert response.status_code == 201, response.text
+
+
+@asynccontextmanager
+async def rollout_on(stack: Stack, tree: str, percent: int, folder: Path) -> AsyncIterator[None]:
+    """The stack's flags plus `tree`'s rollout flag at `percent`, for the test's duration."""
+    flags = json.loads(DEFAULT_FLAGS_FILE.read_text(encoding="utf-8"))
+    flags["features"].append(percent_rollout(rollout_flag(tree), str(stack.tenant_id), percent))
+    (folder / "flags.json").write_text(json.dumps(flags), encoding="utf-8")
+    services = stack.app.state.services
+    original = services.flags
+    swapped = FlagClient(FlagSettings(file=folder / "flags.json", cache_dir=folder / "cache"))
+    services.flags = swapped.start()
+    try:
+        yield
+    finally:
+        services.flags = original
+        swapped.stop()
 
 
 async def test_save_see_versions_diff_them_and_publish_the_older_one(
@@ -124,3 +149,21 @@ async def test_a_read_only_member_sees_versions_but_no_publish_controls(
     await expect(page.get_by_role("heading", name=f"Versions of {name}")).to_be_visible()
     await assert_accessible(page)
     await screenshot(page, "versions-read-only")
+
+
+async def test_a_gradual_rollout_shows_how_runs_are_routed(
+    page: Page, stack: Stack, tmp_path: Path
+) -> None:
+    name = unique("canary")
+    await instantiate(stack, "support-triage", name)  # v1, published
+    await add_version(stack, name, ("max_sentences: 2", "max_sentences: 1"))
+    async with rollout_on(stack, name, 50, tmp_path):
+        await sign_in(page, stack, "user")
+        await page.goto(stack.url(f"/t/{stack.tenant_id}/trees/{name}/versions"))
+        sentence = page.get_by_text(re.compile(r"^Rollout in progress: about \d+% of runs use v2"))
+        await expect(sentence).to_contain_text("the rest v1")
+        share = int(re.findall(r"\d+", await sentence.inner_text())[0])
+        assert 30 < share < 70, share
+        await expect(page.get_by_text(f"tree.{name}.rollout is defined")).to_be_visible()
+        await assert_accessible(page)
+        await screenshot(page, "versions-rollout")
