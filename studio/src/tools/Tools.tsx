@@ -16,13 +16,19 @@ export function useTools(tenant: string) {
 export function Tools() {
   const tenant = useParams().tenant!;
   const [search, setSearch] = useState("");
+  const [allowedOnly, setAllowedOnly] = useState(true);
   const tools = useTools(tenant);
-  const shown = searchTools(tools.data?.tools ?? [], search);
+  const usable = (tools.data?.tools ?? []).filter((t) => t.allowed || !allowedOnly);
+  const shown = searchTools(usable, search);
   return (
     <section>
       <h1>Tools</h1>
       <label htmlFor="tool-search">Search tools</label>
       <input id="tool-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
+      <label className="row">
+        <input type="checkbox" checked={allowedOnly} onChange={(e) => setAllowedOnly(e.target.checked)} />
+        Only tools this tenant's runs may use
+      </label>
       <ProblemMessage error={tools.error} />
       {tools.isLoading && <p>Loading…</p>}
       {tools.data && <p role="status">{shown.length === 0 ? `No tools matching “${search}”.` : `${shown.length} tools`}</p>}
@@ -45,7 +51,7 @@ export function Tools() {
               </td>
               <td>{t.versions[0]?.description}</td>
               <td>{t.latest}</td>
-              <td>{t.versions.length}</td>
+              <td>{t.versions.map((v) => v.version + (v.deprecated ? " (deprecated)" : "")).join(", ")}</td>
               <td>{t.source === "tenant" ? "this tenant (HTTP)" : "platform"}</td>
               <td>{t.allowed ? "yes" : "no"}</td>
             </tr>
