@@ -15,6 +15,7 @@ from foundation.flags.client import FlagClient
 from foundation.flags.rollout import rollout_flag
 from foundation.flags.settings import DEFAULT_FLAGS_FILE, FlagSettings
 from tests.api.conftest import client_for
+from tests.api.test_tools_api import weather_tool
 from tests.api.test_tree_rollout import percent_rollout
 from tests.studio.conftest import Stack, assert_accessible, screenshot, sign_in
 from tests.studio.test_journeys import instantiate, unique
@@ -48,6 +49,23 @@ async def rollout_on(stack: Stack, tree: str, percent: int, folder: Path) -> Asy
     finally:
         services.flags = original
         swapped.stop()
+
+
+async def register_http_tool(stack: Stack, name: str, versions: list[str]) -> None:
+    """Versions of a tenant HTTP tool (the stack allows no hosts: one is allowed meanwhile)."""
+    services = stack.app.state.services
+    original = services.settings
+    services.settings = original.model_copy(
+        update={"declarative_http_allowed_hosts": ["127.0.0.1"]}
+    )
+    try:
+        async with client_for(stack.app, stack.keys["admin"]) as client:
+            for version in versions:
+                tool = weather_tool(name, "http://127.0.0.1:9/weather", version)
+                response = await client.post(f"/v1/tenants/{stack.tenant_id}/tools", json=tool)
+                assert response.status_code == 201, response.text
+    finally:
+        services.settings = original
 
 
 async def test_save_see_versions_diff_them_and_publish_the_older_one(
@@ -152,6 +170,8 @@ async def test_a_read_only_member_sees_versions_but_no_publish_controls(
     await page.goto(stack.url(f"/t/{stack.tenant_id}/tools/summarize"))
     await expect(page.get_by_role("heading", name="summarize", exact=True)).to_be_visible()
     await expect(page.get_by_role("button", name=re.compile("^Deprecate"))).to_have_count(0)
+    await page.goto(stack.url(f"/t/{stack.tenant_id}/trees/{unique('gone')}/versions"))
+    await expect(page.get_by_role("alert")).to_contain_text("tree not found")
     await page.goto(stack.url(f"/t/{stack.tenant_id}/trees/{name}/versions"))
     await expect(page.get_by_role("heading", name=f"Versions of {name}")).to_be_visible()
     await assert_accessible(page)
@@ -174,3 +194,37 @@ async def test_a_gradual_rollout_shows_how_runs_are_routed(
         await expect(page.get_by_text(f"tree.{name}.rollout is defined")).to_be_visible()
         await assert_accessible(page)
         await screenshot(page, "versions-rollout")
+
+
+async def test_an_admin_deprecates_a_tenant_tool_version_a_reader_cannot(
+    page: Page, stack: Stack
+) -> None:
+    name = unique("weather")
+    await register_http_tool(stack, name, ["1.0.0", "1.1.0"])
+    deprecate = page.get_by_role("button", name=re.compile("^Deprecate"))
+    await sign_in(page, stack, "read-only")
+    await page.goto(stack.url(f"/t/{stack.tenant_id}/tools/{name}"))
+    await expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+    await expect(page.get_by_text("Current conditions for a city")).to_be_visible()
+    await expect(deprecate).to_have_count(0)
+    await page.get_by_role("button", name="Sign out").click()
+
+    await sign_in(page, stack, "admin")
+    await page.get_by_role("navigation", name="Tenant").get_by_role("link", name="Tools").click()
+    await page.get_by_label("Search tools").fill(name)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=name))
+    await expect(row).to_contain_text("this tenant (HTTP)")
+    await expect(row).to_contain_text("1.1.0, 1.0.0")
+    await page.get_by_role("link", name=name, exact=True).click()
+    await page.get_by_label("Version").select_option("1.0.0")
+    inputs = page.get_by_role("table", name="Input")
+    await expect(inputs.get_by_role("row").filter(has_text="city")).to_contain_text("minLength 1")
+    await page.get_by_role("button", name="Deprecate 1.0.0").click()  # no message: the API says
+    await expect(page.get_by_role("alert")).to_contain_text("body.message")
+    await page.get_by_label("Deprecation message").fill("use 1.1.0")
+    await page.get_by_role("button", name="Deprecate 1.0.0").click()
+    await expect(page.get_by_text("Deprecated: use 1.1.0")).to_be_visible()
+    await expect(deprecate).to_have_count(0)
+    await expect(page.get_by_role("option", name="1.0.0 (deprecated)")).to_have_count(1)
+    await assert_accessible(page)
+    await screenshot(page, "tools-deprecate")
