@@ -11,6 +11,10 @@ import { StartRun } from "./views/StartRun";
 // The canvas, ELK and CodeMirror load with the first view that needs them.
 const Editor = lazy(() => import("./editor/Editor").then((m) => ({ default: m.Editor })));
 const RunView = lazy(() => import("./views/RunView").then((m) => ({ default: m.RunView })));
+// versions: the diff library loads with the versions view; the tools registry with its own.
+const Versions = lazy(() => import("./versions/Versions").then((m) => ({ default: m.Versions })));
+const Tools = lazy(() => import("./tools/Tools").then((m) => ({ default: m.Tools })));
+const ToolDetail = lazy(() => import("./tools/ToolDetail").then((m) => ({ default: m.ToolDetail })));
 
 function Header() {
   const { me, signOut } = useSession();
@@ -24,6 +28,7 @@ function Header() {
         <nav aria-label="Tenant">
           <Link to={`/t/${tenant}/trees`}>Trees</Link>
           <Link to={`/t/${tenant}/templates`}>Templates</Link>
+          <Link to={`/t/${tenant}/tools`}>Tools</Link>
           <Link to="/">Switch tenant</Link>
         </nav>
       )}
@@ -63,6 +68,9 @@ export function App() {
       <Route path="/t/:tenant/trees/:name" element={<Page><Editor /></Page>} />
       <Route path="/t/:tenant/trees/:name/run" element={<Page><StartRun /></Page>} />
       <Route path="/t/:tenant/runs/:key" element={<Page><RunView /></Page>} />
+      <Route path="/t/:tenant/trees/:name/versions" element={<Page><Versions /></Page>} />
+      <Route path="/t/:tenant/tools" element={<Page><Tools /></Page>} />
+      <Route path="/t/:tenant/tools/:name" element={<Page><ToolDetail /></Page>} />
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
   );

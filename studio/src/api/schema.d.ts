@@ -1237,6 +1237,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant_id}/trees/{name}/rollout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Rollout
+         * @description How the tree's rollout flag routes runs that name no version, for this caller.
+         */
+        get: operations["get_rollout_v1_tenants__tenant_id__trees__name__rollout_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant_id}/trees/{name}/versions": {
         parameters: {
             query?: never;
@@ -2463,6 +2483,39 @@ export interface components {
          */
         RoleChange: {
             role: components["schemas"]["Role"];
+        };
+        /** RolloutOut */
+        RolloutOut: {
+            /**
+             * Candidate Share
+             * @description Share of 200 sample run keys routed to the candidate.
+             */
+            candidate_share: number;
+            /**
+             * Candidate Version
+             * @description The version the flag routes runs to (its variant payload, else the newest version when it is newer than the published one); null when there is none.
+             */
+            candidate_version: number | null;
+            /**
+             * Defined
+             * @description Whether the flag exists (without it: `stable_version`).
+             */
+            defined: boolean;
+            /**
+             * Flag
+             * @example tree.support-triage.rollout
+             */
+            flag: string;
+            /**
+             * Stable Version
+             * @description The published version: runs naming none.
+             */
+            stable_version: number | null;
+            /**
+             * Variant
+             * @description The flag's variant, if any.
+             */
+            variant?: string | null;
         };
         /** RunPage */
         RunPage: {
@@ -8810,6 +8863,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TreeOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_rollout_v1_tenants__tenant_id__trees__name__rollout_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutOut"];
                 };
             };
             /** @description Unauthorized */

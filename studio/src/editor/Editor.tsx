@@ -206,6 +206,7 @@ function TreeEditor({ tenant, name }: { tenant: string; name: string }) {
           {isNew ? "new · not saved yet" : `v${latest}${published ? ` · published v${published}` : " · unpublished"}`}
         </span>
         {!canEdit && <span className="badge">read-only</span>}
+        <Link to={`/t/${tenant}/trees/${name}/versions`}>Versions</Link>
         <div className="tabs" role="group" aria-label="View">
           <button type="button" aria-pressed={view === "canvas"} onClick={() => setView("canvas")}>Canvas</button>
           <button type="button" aria-pressed={view === "yaml"} onClick={() => setView("yaml")}>YAML</button>
