@@ -11,6 +11,7 @@ import { StartRun } from "./views/StartRun";
 // The canvas, ELK and CodeMirror load with the first view that needs them.
 const Editor = lazy(() => import("./editor/Editor").then((m) => ({ default: m.Editor })));
 const RunView = lazy(() => import("./views/RunView").then((m) => ({ default: m.RunView })));
+const RunsList = lazy(() => import("./runs/RunsList").then((m) => ({ default: m.RunsList })));
 
 function Header() {
   const { me, signOut } = useSession();
@@ -24,6 +25,7 @@ function Header() {
         <nav aria-label="Tenant">
           <Link to={`/t/${tenant}/trees`}>Trees</Link>
           <Link to={`/t/${tenant}/templates`}>Templates</Link>
+          <Link to={`/t/${tenant}/runs`}>Runs</Link>
           <Link to="/">Switch tenant</Link>
         </nav>
       )}
@@ -62,6 +64,7 @@ export function App() {
       <Route path="/t/:tenant/templates" element={<Page><Templates /></Page>} />
       <Route path="/t/:tenant/trees/:name" element={<Page><Editor /></Page>} />
       <Route path="/t/:tenant/trees/:name/run" element={<Page><StartRun /></Page>} />
+      <Route path="/t/:tenant/runs" element={<Page><RunsList /></Page>} />
       <Route path="/t/:tenant/runs/:key" element={<Page><RunView /></Page>} />
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
