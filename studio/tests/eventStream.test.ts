@@ -55,8 +55,8 @@ describe("following a run's event stream", () => {
     expect(end).toBe("ended");
     expect(seen.map((e) => e.id)).toEqual([1, 2]);
     expect(opened).toBe(1);
-    expect(calls[0].headers.Authorization).toBe("Bearer tok");
-    expect(calls[0].headers["Last-Event-ID"]).toBeUndefined();
+    expect(calls[0]?.headers.Authorization).toBe("Bearer tok");
+    expect(calls[0]?.headers["Last-Event-ID"]).toBeUndefined();
   });
 
   it("reconnects after a dropped connection from the last id, without duplicates", async () => {
@@ -79,7 +79,7 @@ describe("following a run's event stream", () => {
     expect(end).toBe("ended");
     expect(seen).toEqual([1, 2, 3]);
     expect(calls.map((c) => c.headers["Last-Event-ID"])).toEqual([undefined, "2", "2"]);
-    expect(calls[0].headers.Authorization).toBeUndefined();
+    expect(calls[0]?.headers.Authorization).toBeUndefined();
   });
 
   it("resumes from a given id and gives up after repeated failures", async () => {
@@ -96,7 +96,7 @@ describe("following a run's event stream", () => {
     });
     expect(end).toBe("failed");
     expect(calls).toHaveLength(3);
-    expect(calls[0].headers["Last-Event-ID"]).toBe("7");
+    expect(calls[0]?.headers["Last-Event-ID"]).toBe("7");
   });
 
   it("stops at a refusal and when aborted", async () => {

@@ -3,14 +3,16 @@ import { changeFilters, filtersFromQuery, filtersToQuery, fromLocalInput, listQu
 
 describe("runs list filters in the URL", () => {
   it("round-trips every filter through the query", () => {
-    const filters = { tree: "triage", status: "failed" as const, after: "2026-12-01T00:00:00.000Z", before: "2026-12-02T00:00:00.000Z", page: "tok" };
+    const filters = { tree: "triage", status: "failed" as const, after: "2026-12-01T00:00:00.000Z", before: "2026-12-02T00:00:00.000Z", page: "tok", limit: 5 };
     const query = filtersToQuery(filters);
-    expect(query.toString()).toBe("tree=triage&status=failed&after=2026-12-01T00%3A00%3A00.000Z&before=2026-12-02T00%3A00%3A00.000Z&page=tok");
+    expect(query.toString()).toBe("tree=triage&status=failed&after=2026-12-01T00%3A00%3A00.000Z&before=2026-12-02T00%3A00%3A00.000Z&limit=5&page=tok");
     expect(filtersFromQuery(query)).toEqual(filters);
   });
 
   it("drops values the API would refuse", () => {
-    expect(filtersFromQuery(new URLSearchParams("tree=Bad Name&status=sleeping&after=soon&before=&page="))).toEqual({});
+    expect(filtersFromQuery(new URLSearchParams("tree=Bad Name&status=sleeping&after=soon&before=&page=&limit=0"))).toEqual({});
+    expect(filtersFromQuery(new URLSearchParams("limit=201"))).toEqual({});
+    expect(filtersFromQuery(new URLSearchParams("limit=2.5"))).toEqual({});
     expect(filtersFromQuery(new URLSearchParams("after=2026-12-01T01:00:00%2B01:00"))).toEqual({ after: "2026-12-01T00:00:00.000Z" });
   });
 
@@ -24,7 +26,7 @@ describe("runs list filters in the URL", () => {
 
   it("becomes the API's list query", () => {
     expect(listQuery({}, 20)).toEqual({ limit: 20 });
-    expect(listQuery({ tree: "t", status: "completed", after: "A", before: "B", page: "P" }, 5)).toEqual({
+    expect(listQuery({ tree: "t", status: "completed", after: "A", before: "B", page: "P", limit: 5 }, 20)).toEqual({
       limit: 5,
       tree: "t",
       status: "completed",

@@ -54,6 +54,8 @@ describe("run event reducer", () => {
     expect(failed.states.get("a")).toBe("failed");
     const cancelled = applyEvent(running, { ...ev("run.ended", null, { status: "cancelled" }) });
     expect(cancelled.states.get("a")).toBe("skipped");
+    const stopped = foldEvents([ev("step.failed", "a", { error: "cancelled" }), ev("run.ended", null, { status: "cancelled" })], running);
+    expect(stopped.states.get("a")).toBe("skipped");
     const completed = applyEvent(running, ev("run.ended", null, { status: "completed" }));
     expect(completed.states.get("a")).toBe("done");
     expect(applyEvent(running, ev("run.ended", null)).status).toBe("completed");

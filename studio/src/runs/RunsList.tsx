@@ -36,6 +36,7 @@ export function RunsList({ pageSize = RUNS_PAGE_SIZE }: { pageSize?: number }) {
   };
   const runs = useQuery({
     queryKey: ["runs", tenant, filtersToQuery(filters).toString(), pageSize],
+    refetchInterval: 5000, // visibility is eventually consistent, and runs move on
     queryFn: () =>
       unwrap(api.GET("/v1/tenants/{tenant_id}/runs", { params: { path: { tenant_id: tenant }, query: listQuery(filters, pageSize) } })),
     placeholderData: keepPreviousData,

@@ -14,6 +14,8 @@ export interface RunFilters {
   before?: string;
   /** The API's opaque page token of the page shown (absent: the first page). */
   page?: string;
+  /** Runs per page (1–200, the API's bounds; absent: the list's default). */
+  limit?: number;
 }
 
 function isStatus(value: string): value is RunStatusFilter {
@@ -39,15 +41,17 @@ export function filtersFromQuery(query: URLSearchParams): RunFilters {
   if (before) filters.before = before;
   const page = query.get("page");
   if (page) filters.page = page;
+  const limit = Number(query.get("limit"));
+  if (Number.isInteger(limit) && limit >= 1 && limit <= 200) filters.limit = limit;
   return filters;
 }
 
 /** The URL query of `filters`, in a stable order, without empty values. */
 export function filtersToQuery(filters: RunFilters): URLSearchParams {
   const query = new URLSearchParams();
-  for (const field of ["tree", "status", "after", "before", "page"] as const) {
+  for (const field of ["tree", "status", "after", "before", "limit", "page"] as const) {
     const value = filters[field];
-    if (value) query.set(field, value);
+    if (value) query.set(field, String(value));
   }
   return query;
 }
@@ -69,9 +73,9 @@ export interface RunListQuery {
   limit: number;
 }
 
-/** The `GET /v1/tenants/{t}/runs` query for `filters`. */
+/** The `GET /v1/tenants/{t}/runs` query for `filters` (`limit` unless they set one). */
 export function listQuery(filters: RunFilters, limit: number): RunListQuery {
-  const query: RunListQuery = { limit };
+  const query: RunListQuery = { limit: filters.limit ?? limit };
   if (filters.tree) query.tree = filters.tree;
   if (filters.status) query.status = filters.status;
   if (filters.after) query.started_after = filters.after;

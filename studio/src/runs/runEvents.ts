@@ -84,7 +84,8 @@ export function applyEvent(live: LiveRun, event: RunEvent): LiveRun {
       if (node) states.set(node, "done");
       break;
     case "step.failed":
-      if (node) states.set(node, "failed");
+      // A step stopped by the run's cancellation did not fail: it is shown as not done.
+      if (node) states.set(node, data.error === "cancelled" ? "skipped" : "failed");
       break;
     case "input.requested":
       if (node) {
