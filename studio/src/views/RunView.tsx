@@ -177,7 +177,12 @@ export function RunView() {
           <pre data-testid="run-output" tabIndex={0} aria-label="Run output">{JSON.stringify(run.output, null, 2)}</pre>
         </section>
       )}
-      {run?.failure && <ProblemMessage error={new Error(JSON.stringify(run.failure))} />}
+      {run?.failure && (
+        <div role="alert" className="problem" data-testid="run-failure">
+          <strong>{run.status === "cancelled" ? "Cancelled" : "Failed"}</strong> {run.failure.message}
+          {run.failure.type ? ` (${run.failure.type})` : ""}
+        </div>
+      )}
     </section>
   );
 }
