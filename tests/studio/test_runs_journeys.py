@@ -169,6 +169,7 @@ async def test_start_a_run_and_watch_its_nodes_turn_done_live(page: Page, stack:
     # The slow tool runs for 3 s: its node is seen running, then done, through the stream.
     await expect(page.get_by_test_id("node-add")).to_have_attribute("data-state", "done")
     await expect(page.get_by_test_id("node-pause")).to_have_attribute("data-state", "running")
+    await expect(page.get_by_test_id("run-path")).to_have_text("add → pause")
     views_while_running = len(log.views)
     await expect(page.get_by_test_id("node-pause")).to_have_attribute(
         "data-state", "done", timeout=30_000

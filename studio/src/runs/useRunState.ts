@@ -21,6 +21,8 @@ export type Transport = "connecting" | "stream" | "polling";
 export interface RunState {
   run: Schemas["RunView"] | undefined;
   states: ReadonlyMap<string, NodeState>;
+  /** Nodes in the order the run reached them. */
+  path: readonly string[];
   status: string | undefined;
   /** Id of the newest event seen (changes whenever the run moves on). */
   lastEventId: number;
@@ -74,6 +76,7 @@ export function useRunState(tenantId: string, key: string): RunState {
   return {
     run,
     states: streamed ? live.states : run ? nodeStatesOf(run) : new Map(),
+    path: streamed ? live.path : (run?.path ?? []),
     status,
     lastEventId: live.lastId,
     transport,

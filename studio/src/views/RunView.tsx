@@ -104,7 +104,7 @@ function Reruns({ tenant, run }: { tenant: string; run: Schemas["RunView"] }) {
 export function RunView() {
   const { tenant, key } = useParams() as { tenant: string; key: string };
   const canEdit = useCanEdit(tenant);
-  const { run, states, status, transport, error } = useRunState(tenant, key);
+  const { run, states, path, status, transport, error } = useRunState(tenant, key);
   const [selected, setSelected] = useState<string | null>(null);
   const ref = run?.tree;
   const version = useQuery({
@@ -149,7 +149,7 @@ export function RunView() {
       {run && (
         <p>
           Tree <Link to={`/t/${tenant}/trees/${encodeURIComponent(run.tree.name)}`}>{run.tree.name}</Link> v{run.tree.version} · path:{" "}
-          <span data-testid="run-path">{(run.path ?? []).join(" → ") || "—"}</span>
+          <span data-testid="run-path">{path.join(" → ") || "—"}</span>
         </p>
       )}
       {run && <Reruns tenant={tenant} run={run} />}
