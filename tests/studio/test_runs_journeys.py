@@ -138,6 +138,25 @@ async def wait_status(stack: Stack, key: str, statuses: set[str]) -> dict[str, A
     raise AssertionError(f"run {key} never reached {statuses}: {view['status']}")
 
 
+async def open_new_run(
+    page: Page,
+    stack: Stack,
+    source: str,
+    role: str,
+    inputs: dict[str, Any] | None = None,
+    until: set[str] | None = None,
+) -> str:
+    """Create a tree from `source`, start a run (waiting for `until`), open its view as `role`."""
+    name = unique("tree")
+    await create_tree(stack, source.format(name=name))
+    key = await start_run(stack, name, inputs)
+    if until:
+        await wait_status(stack, key, until)
+    await sign_in(page, stack, role)
+    await page.goto(stack.url(f"/t/{stack.tenant_id}/runs/{key}"))
+    return key
+
+
 class RequestLog:
     """GET requests the page makes for one run: its event stream and its view."""
 
@@ -196,12 +215,7 @@ async def test_start_a_run_and_watch_its_nodes_turn_done_live(page: Page, stack:
 
 
 async def test_click_a_node_to_see_its_step_record(page: Page, stack: Stack) -> None:
-    name = unique("steps")
-    await create_tree(stack, SUM_TREE.format(name=name))
-    key = await start_run(stack, name, {"b": 4})
-    await wait_status(stack, key, {"completed"})
-    await sign_in(page, stack, "read-only")
-    await page.goto(stack.url(f"/t/{stack.tenant_id}/runs/{key}"))
+    await open_new_run(page, stack, SUM_TREE, "read-only", {"b": 4}, {"completed"})
     await expect(page.get_by_test_id("node-second")).to_have_attribute("data-state", "done")
     await page.get_by_test_id("node-second").click()
     panel = page.get_by_test_id("step-panel")
@@ -227,11 +241,7 @@ async def test_click_a_node_to_see_its_step_record(page: Page, stack: Stack) -> 
 
 
 async def test_cancel_a_waiting_run(page: Page, stack: Stack) -> None:
-    name = unique("cancel")
-    await create_tree(stack, ASK_TREE.format(name=name))
-    key = await start_run(stack, name)
-    await sign_in(page, stack, "user")
-    await page.goto(stack.url(f"/t/{stack.tenant_id}/runs/{key}"))
+    key = await open_new_run(page, stack, ASK_TREE, "user")
     await expect(page.get_by_test_id("run-status")).to_have_text("waiting_input", timeout=30_000)
     await expect(page.get_by_test_id("node-ask")).to_have_attribute("data-state", "waiting")
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
@@ -249,12 +259,7 @@ async def test_cancel_a_waiting_run(page: Page, stack: Stack) -> None:
 async def test_rerun_from_a_node_lands_on_the_new_run_linked_to_its_origin(
     page: Page, stack: Stack
 ) -> None:
-    name = unique("rerun")
-    await create_tree(stack, SUM_TREE.format(name=name))
-    origin = await start_run(stack, name, {"b": 1})
-    await wait_status(stack, origin, {"completed"})
-    await sign_in(page, stack, "user")
-    await page.goto(stack.url(f"/t/{stack.tenant_id}/runs/{origin}"))
+    origin = await open_new_run(page, stack, SUM_TREE, "user", {"b": 1}, {"completed"})
     await expect(page.get_by_test_id("run-output")).to_contain_text('"total": 4')
     await page.get_by_test_id("node-second").click()
     await page.get_by_label("Input overrides (JSON object, optional)").fill("[1]")

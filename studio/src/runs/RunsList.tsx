@@ -68,20 +68,17 @@ export function RunsList({ pageSize = RUNS_PAGE_SIZE }: { pageSize?: number }) {
             </option>
           ))}
         </select>
-        <label htmlFor="runs-after">Started after</label>
-        <input
-          id="runs-after"
-          type="datetime-local"
-          value={toLocalInput(filters.after)}
-          onChange={(e) => apply(changeFilters(filters, { after: fromLocalInput(e.target.value) }))}
-        />
-        <label htmlFor="runs-before">Started before</label>
-        <input
-          id="runs-before"
-          type="datetime-local"
-          value={toLocalInput(filters.before)}
-          onChange={(e) => apply(changeFilters(filters, { before: fromLocalInput(e.target.value) }))}
-        />
+        {(["after", "before"] as const).map((bound) => (
+          <span key={bound} className="row">
+            <label htmlFor={`runs-${bound}`}>Started {bound}</label>
+            <input
+              id={`runs-${bound}`}
+              type="datetime-local"
+              value={toLocalInput(filters[bound])}
+              onChange={(e) => apply(changeFilters(filters, { [bound]: fromLocalInput(e.target.value) }))}
+            />
+          </span>
+        ))}
         {filtersToQuery({ ...filters, page: undefined }).size > 0 && (
           <button
             type="button"
