@@ -237,6 +237,10 @@ async def test_click_a_node_to_see_its_step_record(page: Page, stack: Stack) -> 
     await expect(panel).to_have_count(0)
     await page.get_by_test_id("node-first").click()
     await expect(panel.get_by_label("Result")).to_contain_text('"sum": 3')
+    # Keyboard: the path's steps open the same panel.
+    await page.get_by_role("button", name="Step record of second").press("Enter")
+    await expect(panel.get_by_role("heading", name="Node second")).to_be_visible()
+    await expect(panel.get_by_label("Result")).to_contain_text('"sum": 7')
     await screenshot(page, "runs-step-record")
 
 

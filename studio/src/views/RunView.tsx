@@ -149,7 +149,19 @@ export function RunView() {
       {run && (
         <p>
           Tree <Link to={`/t/${tenant}/trees/${encodeURIComponent(run.tree.name)}`}>{run.tree.name}</Link> v{run.tree.version} · path:{" "}
-          <span data-testid="run-path">{path.join(" → ") || "—"}</span>
+          <span data-testid="run-path">
+            {path.length === 0
+              ? "—"
+              : path.map((node, index) => (
+                  <span key={index}>
+                    {index > 0 && " → "}
+                    {/* The keyboard way to a node's step record (the canvas is for pointers). */}
+                    <button type="button" className="link" aria-label={`Step record of ${node}`} onClick={() => setSelected(node)}>
+                      {node}
+                    </button>
+                  </span>
+                ))}
+          </span>
         </p>
       )}
       {run && <Reruns tenant={tenant} run={run} />}
