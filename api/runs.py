@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from cachetools import TLRUCache
@@ -81,6 +81,13 @@ _STATUS_QUERY = {
     "terminated": "ExecutionStatus = 'Terminated'",
     "timed_out": "ExecutionStatus = 'TimedOut'",
 }
+
+
+def _visibility_time(moment: datetime) -> str:
+    """An aware time as the RFC 3339 UTC text visibility queries compare with."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 CLOSED_CACHE_SIZE = 10_000
 """Run views (closed for good, open for `open_run_cache_seconds`) kept per replica."""
 QUERY_TIMEOUT = timedelta(seconds=3)
@@ -462,6 +469,7 @@ class RunService:
         schedule: str | None = None,
         page_token: str | None,
         page_tokens: PageTokens,
+        started: tuple[datetime | None, datetime | None] = (None, None),
     ) -> RunPage:
         clauses = [
             f"{sa_keys.TENANT_ID.name} = '{tenant_id}'",
@@ -473,6 +481,11 @@ class RunService:
             clauses.append(_STATUS_QUERY[status])
         if schedule is not None:
             clauses.append(f"{SCHEDULED_BY.name} = '{schedule_id(str(tenant_id), schedule)}'")
+        after, before = started
+        if after is not None:
+            clauses.append(f"StartTime >= '{_visibility_time(after)}'")
+        if before is not None:
+            clauses.append(f"StartTime < '{_visibility_time(before)}'")
         query = " AND ".join(clauses)
         token = page_tokens.open("runs", tenant_id, query, page_token)
         iterator = client.list_workflows(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.paging import MAX_PAGE_TOKEN_CHARS
-from api.problems import ProblemError, not_found
+from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.rbac import Access, Permission, requires
 from api.reruns import RerunAsk, VersionChoice
 from api.routes.common import RESPONSES, tenant_settings_of
@@ -161,9 +161,26 @@ async def list_runs(
             "with the same filters in the same tenant.",
         ),
     ] = None,
+    started_after: Annotated[
+        AwareDatetime | None,
+        Query(description="Only runs started at or after this time (ISO 8601 with offset)."),
+    ] = None,
+    started_before: Annotated[
+        AwareDatetime | None,
+        Query(description="Only runs started before this time (ISO 8601 with offset)."),
+    ] = None,
 ) -> RunPage:
     """This tenant's runs from Temporal visibility, newest first (eventually consistent)."""
     assert access.tenant_id is not None
+    if started_after is not None and started_before is not None and started_after >= started_before:
+        raise ProblemError(
+            422,
+            "the time filter is empty",
+            type_=PROBLEM_BASE + "validation",
+            errors=[
+                FieldError(field="query.started_before", message="must be after started_after")
+            ],
+        )
     return await services.runs.list(
         client,
         access.tenant_id,
@@ -173,6 +190,7 @@ async def list_runs(
         schedule=schedule,
         page_token=page_token,
         page_tokens=services.page_tokens,
+        started=(started_after, started_before),
     )
 
 

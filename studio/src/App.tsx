@@ -15,6 +15,7 @@ const RunView = lazy(() => import("./views/RunView").then((m) => ({ default: m.R
 const Versions = lazy(() => import("./versions/Versions").then((m) => ({ default: m.Versions })));
 const Tools = lazy(() => import("./tools/Tools").then((m) => ({ default: m.Tools })));
 const ToolDetail = lazy(() => import("./tools/ToolDetail").then((m) => ({ default: m.ToolDetail })));
+const RunsList = lazy(() => import("./runs/RunsList").then((m) => ({ default: m.RunsList })));
 
 function Header() {
   const { me, signOut } = useSession();
@@ -29,6 +30,7 @@ function Header() {
           <Link to={`/t/${tenant}/trees`}>Trees</Link>
           <Link to={`/t/${tenant}/templates`}>Templates</Link>
           <Link to={`/t/${tenant}/tools`}>Tools</Link>
+          <Link to={`/t/${tenant}/runs`}>Runs</Link>
           <Link to="/">Switch tenant</Link>
         </nav>
       )}
@@ -67,6 +69,7 @@ export function App() {
       <Route path="/t/:tenant/templates" element={<Page><Templates /></Page>} />
       <Route path="/t/:tenant/trees/:name" element={<Page><Editor /></Page>} />
       <Route path="/t/:tenant/trees/:name/run" element={<Page><StartRun /></Page>} />
+      <Route path="/t/:tenant/runs" element={<Page><RunsList /></Page>} />
       <Route path="/t/:tenant/runs/:key" element={<Page><RunView /></Page>} />
       <Route path="/t/:tenant/trees/:name/versions" element={<Page><Versions /></Page>} />
       <Route path="/t/:tenant/tools" element={<Page><Tools /></Page>} />

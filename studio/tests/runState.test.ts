@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isClosed, nodeStatesOf } from "../src/tree/runState";
+import { isClosed, isTakenEdge, nodeStatesOf, withSkipped } from "../src/tree/runState";
 
 describe("run node states", () => {
   it("marks the path done and the current node running", () => {
@@ -17,5 +17,28 @@ describe("run node states", () => {
     expect(nodeStatesOf({ status: "failed", path: ["a"], current_node: "b" }).get("b")).toBe("failed");
     expect(nodeStatesOf({ status: "completed", path: ["a"], current_node: "a" }).get("a")).toBe("done");
     expect(isClosed("running")).toBe(false);
+  });
+});
+
+describe("skipped nodes and the path taken", () => {
+  it("marks unreached nodes skipped only once the run is closed", () => {
+    const states = new Map([["a", "done" as const]]);
+    expect(Object.fromEntries(withSkipped(states, ["a", "b"], true))).toEqual({ a: "done", b: "skipped" });
+    expect(Object.fromEntries(withSkipped(states, ["a", "b"], false))).toEqual({ a: "done" });
+  });
+
+  it("draws an edge as taken from a finished node to a reached one", () => {
+    const states = new Map([
+      ["a", "done" as const],
+      ["b", "running" as const],
+      ["c", "skipped" as const],
+      ["f", "failed" as const],
+    ]);
+    expect(isTakenEdge(states, "a", "b")).toBe(true);
+    expect(isTakenEdge(states, "f", "b")).toBe(true);
+    expect(isTakenEdge(states, "a", "c")).toBe(false);
+    expect(isTakenEdge(states, "b", "a")).toBe(false);
+    expect(isTakenEdge(states, "a", "zz")).toBe(false);
+    expect(isTakenEdge(undefined, "a", "b")).toBe(false);
   });
 });

@@ -6070,6 +6070,10 @@ export interface operations {
                 schedule?: string | null;
                 /** @description `next_page_token` of the previous page, unchanged; it is valid only with the same filters in the same tenant. */
                 page_token?: string | null;
+                /** @description Only runs started at or after this time (ISO 8601 with offset). */
+                started_after?: string | null;
+                /** @description Only runs started before this time (ISO 8601 with offset). */
+                started_before?: string | null;
             };
             header?: never;
             path: {

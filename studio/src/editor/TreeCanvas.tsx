@@ -16,7 +16,7 @@ import {
 import { memo, useEffect, useMemo, useState, type DragEvent } from "react";
 import type { GraphEdge, TreeGraph } from "../tree/graph";
 import { layoutGraph, type Box } from "../tree/layout";
-import type { NodeState } from "../tree/runState";
+import { isTakenEdge, type NodeState } from "../tree/runState";
 
 export interface CanvasNodeData extends Record<string, unknown> {
   label: string;
@@ -157,7 +157,7 @@ export function TreeCanvas(props: TreeCanvasProps) {
       target: e.target,
       label: edgeLabel(e),
       markerEnd: { type: MarkerType.ArrowClosed },
-      className: states?.get(e.source) === "done" && states?.get(e.target) ? "taken" : "",
+      className: isTakenEdge(states, e.source, e.target) ? "taken" : "",
     }));
   return (
     <div className="canvas" data-testid="canvas" data-laid-out={boxes.size > 0 ? "yes" : "no"} onDragOver={onDragOver} onDrop={onDrop}>

@@ -1,9 +1,8 @@
-// A run's node states from what the API reports (status, path, current node, waiting inputs).
-//
-// Today the run view polls `GET /runs/{key}`; the step event stream will feed the same
-// `RunSnapshot`, so the canvas code does not change when it lands.
+// A run's node states on the canvas. The run view folds them from the event stream
+// (`runs/runEvents.ts`); `nodeStatesOf` derives them from `GET /runs/{key}` for the
+// polling fallback. Once a run is closed, nodes it never reached are `skipped`.
 
-export type NodeState = "done" | "running" | "waiting" | "failed";
+export type NodeState = "done" | "running" | "waiting" | "failed" | "skipped";
 
 export interface RunSnapshot {
   status: string;
@@ -31,4 +30,18 @@ export function nodeStatesOf(run: RunSnapshot): Map<string, NodeState> {
     if (last !== undefined) states.set(last, "failed");
   }
   return states;
+}
+
+/** `states` with every node of `nodeIds` the run never reached marked skipped, once closed. */
+export function withSkipped(states: ReadonlyMap<string, NodeState>, nodeIds: readonly string[], closed: boolean): Map<string, NodeState> {
+  const all = new Map(states);
+  if (closed) for (const id of nodeIds) if (!all.has(id)) all.set(id, "skipped");
+  return all;
+}
+
+/** Whether the run went along the edge `source → target` (drawn as the path taken). */
+export function isTakenEdge(states: ReadonlyMap<string, NodeState> | undefined, source: string, target: string): boolean {
+  const from = states?.get(source);
+  const to = states?.get(target);
+  return (from === "done" || from === "failed") && to !== undefined && to !== "skipped";
 }

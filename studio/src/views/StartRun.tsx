@@ -1,7 +1,7 @@
 // Start a run with a form generated from the tree's declared inputs.
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { useNavigate, useParams } from "react-router-dom";
+import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { isRecord } from "../tree/model";
 import { parseTree } from "../tree/yamlText";
@@ -79,7 +79,11 @@ export function StartRun() {
     <section className="card narrow">
       <h1>Run {name}</h1>
       <ProblemMessage error={tree.error ?? version.error} />
-      {number !== undefined && <p>Version {number}</p>}
+      {number !== undefined && (
+        <p>
+          Version {number} · <Link to={`/t/${tenant}/runs?tree=${encodeURIComponent(name)}`}>Past runs of {name}</Link>
+        </p>
+      )}
       <form onSubmit={submit}>
         {Object.entries(declared).map(([field, spec]) => {
           const id = `input-${field}`;

@@ -54,7 +54,8 @@ export function Trees() {
               <td>{t.published_version ? `v${t.published_version}` : "—"}</td>
               <td>{new Date(t.updated_at).toLocaleString()}</td>
               <td>
-                {canEdit && <Link to={`/t/${tenant}/trees/${t.name}/run`}>Run {t.name}</Link>}
+                {canEdit && <Link to={`/t/${tenant}/trees/${t.name}/run`}>Run {t.name}</Link>}{" "}
+                <Link to={`/t/${tenant}/runs?tree=${t.name}`}>Runs of {t.name}</Link>
               </td>
             </tr>
           ))}
