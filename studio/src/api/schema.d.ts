@@ -795,6 +795,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant_id}/runs/{key}/steps/{step}/result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Step Result
+         * @description The whole result of one completed tool step, read from the run's history (its
+         *     citations' objects, a chart's image), where the step record holds a bounded preview.
+         */
+        get: operations["run_step_result_v1_tenants__tenant_id__runs__key__steps__step__result_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant_id}/schedules": {
         parameters: {
             query?: never;
@@ -3048,6 +3069,26 @@ export interface components {
              * Format: date-time
              */
             started_at: string;
+        };
+        /**
+         * StepResult
+         * @description One step's whole result (step records and events keep a preview of 2048 bytes).
+         */
+        StepResult: {
+            /** Activity */
+            activity?: string | null;
+            /** Node */
+            node: string;
+            /**
+             * Result
+             * @description The tool's result, redacted; never truncated.
+             */
+            result: unknown;
+            /**
+             * Step
+             * @description The step's id (its step.started event).
+             */
+            step: number;
         };
         /** TemplateList */
         TemplateList: {
@@ -6575,6 +6616,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunSteps"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    run_step_result_v1_tenants__tenant_id__runs__key__steps__step__result_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                key: string;
+                /** @description A step record's `id`. */
+                step: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepResult"];
                 };
             };
             /** @description Unauthorized */
