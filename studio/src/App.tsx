@@ -11,6 +11,9 @@ import { StartRun } from "./views/StartRun";
 // The canvas, ELK and CodeMirror load with the first view that needs them.
 const Editor = lazy(() => import("./editor/Editor").then((m) => ({ default: m.Editor })));
 const RunView = lazy(() => import("./views/RunView").then((m) => ({ default: m.RunView })));
+// chat: its own chunk
+const ChatHome = lazy(() => import("./chat/Chat").then((m) => ({ default: m.ChatHome })));
+const ChatView = lazy(() => import("./chat/Chat").then((m) => ({ default: m.ChatView })));
 
 function Header() {
   const { me, signOut } = useSession();
@@ -24,6 +27,7 @@ function Header() {
         <nav aria-label="Tenant">
           <Link to={`/t/${tenant}/trees`}>Trees</Link>
           <Link to={`/t/${tenant}/templates`}>Templates</Link>
+          <Link to={`/t/${tenant}/chat`}>Chat</Link>
           <Link to="/">Switch tenant</Link>
         </nav>
       )}
@@ -63,6 +67,8 @@ export function App() {
       <Route path="/t/:tenant/trees/:name" element={<Page><Editor /></Page>} />
       <Route path="/t/:tenant/trees/:name/run" element={<Page><StartRun /></Page>} />
       <Route path="/t/:tenant/runs/:key" element={<Page><RunView /></Page>} />
+      <Route path="/t/:tenant/chat" element={<Page><ChatHome /></Page>} />
+      <Route path="/t/:tenant/chat/:conversation" element={<Page><ChatView /></Page>} />
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
   );
