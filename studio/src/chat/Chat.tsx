@@ -256,6 +256,11 @@ export function ChatView() {
       setSent(message);
       void client.invalidateQueries({ queryKey: ["conversation-messages", tenant, id] });
     },
+    // 409 turn-in-progress (sent from elsewhere) or conversation-ended: show the turn that runs
+    onError: () => {
+      void client.invalidateQueries({ queryKey: ["conversation-messages", tenant, id] });
+      void client.invalidateQueries({ queryKey: ["conversation", tenant, id] });
+    },
   });
   const end = useMutation({
     mutationFn: () => unwrap(api.POST("/v1/tenants/{tenant_id}/conversations/{conversation_id}/end", { params: { path } })),
