@@ -91,19 +91,27 @@ describe("reduceEvent", () => {
     { id: 5, type: "step.failed", node: "search", step: 4, data: { error: "boom" } },
     { id: 6, type: "step.started", node: "decide", kind: "decision" },
     { id: 7, type: "decision.taken", node: "decide", step: 6, data: { end: true, branch: null } },
-    { id: 8, type: "input.requested", node: "ask" },
-    { id: 9, type: "output", data: { output: { value: { answer: "done" }, size: 3 } } },
-    { id: 10, type: "run.ended", data: { status: "completed" } },
+    { id: 8, type: "step.started", node: "ask", kind: "input" },
+    { id: 11, type: "input.requested", node: "ask", step: 8, data: { prompt: "Sure?" } },
+    { id: 12, type: "input.answered", node: "ask", step: 8 },
+    { id: 13, type: "input.requested", node: "ask", step: 8 },
+    { id: 14, type: "step.completed", node: "ask", step: 8 },
+    { id: 15, type: "output", data: { output: { value: { answer: "done" }, size: 3 } } },
+    { id: 16, type: "run.ended", data: { status: "completed" } },
   ];
   it("folds steps, decisions, output and the end", () => {
     const progress = events.reduce(reduceEvent, EMPTY_PROGRESS);
-    expect(pathOf(progress)).toEqual(["decide", "search", "decide"]);
+    expect(pathOf(progress)).toEqual(["decide", "search", "decide", "ask"]);
+    const waiting = events.slice(0, 9).reduce(reduceEvent, EMPTY_PROGRESS);
+    expect(waiting.steps[3]).toMatchObject({ node: "ask", waitingFor: "Sure?", outcome: "running" });
+    expect(events.slice(0, 11).reduce(reduceEvent, EMPTY_PROGRESS).steps[3]!.waitingFor).toBe("");
+    expect(progress.steps[3]).toMatchObject({ waitingFor: null, outcome: "completed" });
     expect(progress.steps[0]).toMatchObject({ outcome: "completed", choice: "search", reasoning: "look it up", activity: "llm_decision@2.0.0" });
     expect(progress.steps[1]).toMatchObject({ outcome: "failed", error: "boom" });
     expect(progress.steps[2]).toMatchObject({ outcome: "running", choice: "end", reasoning: null, activity: null });
     expect(progress.output).toEqual({ answer: "done" });
     expect(progress.ended).toBe("completed");
-    expect(progress.lastId).toBe(10);
+    expect(progress.lastId).toBe(16);
   });
   it("ignores replayed events and odd payloads", () => {
     const once = events.slice(0, 3).reduce(reduceEvent, EMPTY_PROGRESS);

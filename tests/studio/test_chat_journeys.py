@@ -135,6 +135,8 @@ async def test_a_message_sent_while_another_client_s_turn_runs_shows_the_conflic
         await expect(turn.get_by_role("list", name="Steps of turn 1")).to_contain_text(
             "ask", timeout=ANSWER_MS
         )
+        await expect(turn).to_contain_text("waits for input: “Sure?”")
+        await expect(turn.get_by_role("link", name="answer it in the run")).to_be_visible()
         await expect(page.get_by_role("button", name="Answering…")).to_be_disabled()
         await assert_accessible(page)
         await screenshot(page, "chat-turn-in-progress")

@@ -66,6 +66,12 @@ function LiveTurn({ tenant, message }: { tenant: string; message: Message }) {
             <code>{s.node}</code> {s.outcome === "running" ? "…" : s.outcome === "failed" ? `failed: ${s.error ?? ""}` : "done"}
             {s.choice && <> → {s.choice}</>}
             {s.reasoning && <span className="chat-reason"> ({s.reasoning})</span>}
+            {s.waitingFor !== null && (
+              <>
+                {" "}
+                waits for input: “{s.waitingFor}” (<Link to={`/t/${tenant}/runs/${message.run}`}>answer it in the run</Link>)
+              </>
+            )}
           </li>
         ))}
       </ol>

@@ -20,6 +20,8 @@ export interface StepLine {
   choice: string | null;
   reasoning: string | null;
   error: string | null;
+  /** For input nodes: the prompt the turn waits on an answer to. */
+  waitingFor: string | null;
 }
 
 export interface TurnProgress {
@@ -59,6 +61,7 @@ export function reduceEvent(progress: TurnProgress, event: RunEvent): TurnProgre
             choice: null,
             reasoning: null,
             error: null,
+            waitingFor: null,
           },
         ],
       };
@@ -70,8 +73,12 @@ export function reduceEvent(progress: TurnProgress, event: RunEvent): TurnProgre
           reasoning: text(data.reasoning) || null,
         }),
       };
+    case "input.requested":
+      return { ...next, steps: updateStep(progress, event.step, { waitingFor: text(data.prompt) ?? "" }) };
+    case "input.answered":
+      return { ...next, steps: updateStep(progress, event.step, { waitingFor: null }) };
     case "step.completed":
-      return { ...next, steps: updateStep(progress, event.step, { outcome: "completed" }) };
+      return { ...next, steps: updateStep(progress, event.step, { outcome: "completed", waitingFor: null }) };
     case "step.failed":
       return { ...next, steps: updateStep(progress, event.step, { outcome: "failed", error: text(data.error) }) };
     case "output": {
