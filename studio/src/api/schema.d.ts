@@ -409,7 +409,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Conversations
+         * @description This tenant's conversations from Temporal visibility, newest first (eventually
+         *     consistent): to resume one, GET its messages.
+         */
+        get: operations["list_conversations_v1_tenants__tenant_id__conversations_get"];
         put?: never;
         /**
          * Create Conversation
@@ -1624,6 +1629,42 @@ export interface components {
             tree: components["schemas"]["TreeRef"];
             /** Turn Count */
             turn_count: number;
+        };
+        /** ConversationPage */
+        ConversationPage: {
+            /** Conversations */
+            conversations: components["schemas"]["ConversationSummary"][];
+            /** Next Page Token */
+            next_page_token?: string | null;
+        };
+        /**
+         * ConversationSummary
+         * @description A conversation as a list shows it (from Temporal visibility).
+         */
+        ConversationSummary: {
+            /** Closed At */
+            closed_at?: string | null;
+            /**
+             * Id
+             * @example c-8f3a2b1c9d0e4f55
+             */
+            id: string;
+            links: components["schemas"]["ConversationLinks"];
+            /** Started At */
+            started_at?: string | null;
+            /**
+             * Status
+             * @description `open` until ended (idle or answering: GET the conversation to know).
+             * @enum {string}
+             */
+            status: "open" | "ended";
+            /**
+             * Tree
+             * @example ticket-agent
+             */
+            tree?: string | null;
+            /** Tree Version */
+            tree_version?: string | null;
         };
         /**
          * CreateConversation
@@ -4776,6 +4817,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PayloadsJson"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_conversations_v1_tenants__tenant_id__conversations_get: {
+        parameters: {
+            query?: {
+                /** @description Only this tree's. */
+                tree?: string | null;
+                limit?: number;
+                /** @description `next_page_token` of the previous page, unchanged (same filters). */
+                page_token?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationPage"];
                 };
             };
             /** @description Unauthorized */
