@@ -97,7 +97,9 @@ async def test_three_chat_turns_with_the_ticket_agent(page: Page, stack: Stack) 
     # resume from the list of conversations, then end it: the composer goes away
     url = page.url
     await page.get_by_role("link", name="Chat").click()
-    await page.get_by_role("link", name="How many billing tickets are open?").click()
+    listed = page.get_by_role("navigation", name="Conversations")
+    await expect(listed).to_contain_text(f"{tree} · open")
+    await listed.get_by_role("link", name="How many billing tickets are open?").click()
     assert page.url == url
     await expect(page.get_by_test_id("turn-3")).to_contain_text("31 tickets match")
     await page.get_by_role("button", name="End conversation").click()

@@ -168,19 +168,30 @@ function ObjectPanel({ object, onClose }: { object: CitedObject; onClose: () => 
   );
 }
 
-function KnownList({ tenant, current }: { tenant: string; current?: string }) {
-  const known = knownConversations(sessionStorage, tenant);
-  if (known.length === 0) return null;
+/** The tenant's conversations (newest first), labelled with their first message when
+ * this tab sent it; each opens to resume. */
+function ConversationList({ tenant, current }: { tenant: string; current?: string }) {
+  const listed = useQuery({
+    queryKey: ["conversations", tenant],
+    queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/conversations", { params: { path: { tenant_id: tenant }, query: { limit: 30 } } })),
+  });
+  const titles = new Map(knownConversations(sessionStorage, tenant).map((c) => [c.id, c.title]));
+  const conversations = listed.data?.conversations ?? [];
   return (
     <nav className="chat-known" aria-label="Conversations">
       <h2>Conversations</h2>
+      <ProblemMessage error={listed.error} />
+      {listed.data && conversations.length === 0 && <p>None yet.</p>}
       <ul className="list">
-        {known.map((c) => (
+        {conversations.map((c) => (
           <li key={c.id}>
             <Link to={`/t/${tenant}/chat/${c.id}`} aria-current={c.id === current ? "page" : undefined}>
-              {c.title}
+              {titles.get(c.id) ?? c.id}
             </Link>{" "}
-            <span className="chat-meta">{c.tree}</span>
+            <span className="chat-meta">
+              {c.tree} · {c.status}
+              {c.started_at && ` · ${new Date(c.started_at).toLocaleString()}`}
+            </span>
           </li>
         ))}
       </ul>
@@ -192,6 +203,7 @@ function KnownList({ tenant, current }: { tenant: string; current?: string }) {
 export function ChatHome() {
   const tenant = useParams().tenant!;
   const navigate = useNavigate();
+  const queryClient = useQueryClient();
   const trees = useQuery({
     queryKey: ["trees", tenant],
     queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/trees", { params: { path: { tenant_id: tenant } } })),
@@ -209,6 +221,7 @@ export function ChatHome() {
       ),
     onSuccess: (created, text) => {
       rememberConversation(sessionStorage, tenant, { id: created.id, tree: created.tree.name, title: text, started: new Date().toISOString() });
+      void queryClient.invalidateQueries({ queryKey: ["conversations", tenant] });
       navigate(`/t/${tenant}/chat/${created.id}`);
     },
   });
@@ -226,7 +239,7 @@ export function ChatHome() {
         <ProblemMessage error={trees.error ?? start.error} />
         <Composer disabled={!chosen || start.isPending} busy={start.isPending} placeholder="Ask a question…" onSend={(t) => start.mutate(t)} />
       </div>
-      <KnownList tenant={tenant} />
+      <ConversationList tenant={tenant} />
     </section>
   );
 }
@@ -270,7 +283,10 @@ export function ChatView() {
   });
   const end = useMutation({
     mutationFn: () => unwrap(api.POST("/v1/tenants/{tenant_id}/conversations/{conversation_id}/end", { params: { path } })),
-    onSuccess: (ended) => client.setQueryData(["conversation", tenant, id], ended),
+    onSuccess: (ended) => {
+      client.setQueryData(["conversation", tenant, id], ended);
+      void client.invalidateQueries({ queryKey: ["conversations", tenant] });
+    },
   });
   const ended = conversation.data?.status === "ended";
   return (
@@ -317,7 +333,7 @@ export function ChatView() {
           />
         )}
       </div>
-      {open ? <ObjectPanel object={open} onClose={() => setOpen(null)} /> : <KnownList tenant={tenant} current={id} />}
+      {open ? <ObjectPanel object={open} onClose={() => setOpen(null)} /> : <ConversationList tenant={tenant} current={id} />}
     </section>
   );
 }

@@ -1,5 +1,5 @@
-// Messages as the chat shows them: the answer's text, the turn states, and the
-// conversations this browser started (the API has no list of them), per tenant.
+// Messages as the chat shows them: the answer's text, the turn states, and the first
+// message of each conversation this tab started (the list's labels), per tenant.
 
 export interface MessageLike {
   turn: number;
