@@ -61,4 +61,23 @@ class MessagePage(BaseModel):
     )
 
 
+class ConversationSummary(BaseModel):
+    """A conversation as a list shows it (from Temporal visibility)."""
+
+    id: str = Field(examples=["c-8f3a2b1c9d0e4f55"])
+    tree: str | None = Field(default=None, examples=["ticket-agent"])
+    tree_version: str | None = None
+    status: Literal["open", "ended"] = Field(
+        description="`open` until ended (idle or answering: GET the conversation to know)."
+    )
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    links: ConversationLinks
+
+
+class ConversationPage(BaseModel):
+    conversations: list[ConversationSummary]
+    next_page_token: str | None = None
+
+
 ConversationOut.model_rebuild()

@@ -33,11 +33,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.conversation_views import (
     ConversationLinks,
     ConversationOut,
+    ConversationPage,
+    ConversationSummary,
     MessageLinks,
     MessageOut,
     MessagePage,
 )
 from api.db.models import RunRecord
+from api.paging import PageTokens, invalid_page_token
 from api.problems import FieldError, ProblemError, not_found
 from api.run_policy import (
     EnforceToolAllowList,
@@ -52,6 +55,7 @@ from api.runs import RunService, TreeRef, request_hash
 from api.trees import conflict
 from temporal_client import conversations as conv_client
 from temporal_client.run_start import InvalidInputs
+from workflows import search_attributes as sa_keys
 from workflows.conversation import ConversationWorkflow
 from workflows.conversation_models import (
     CONVERSATION_WORKFLOW_NAME,
@@ -66,6 +70,7 @@ from workflows.conversation_models import (
 MESSAGE_WAIT_SECONDS = 60.0
 """Longest `POST .../messages` waits for the answer; then it answers 202 with the run."""
 QUERY_TIMEOUT = timedelta(seconds=5)
+LIST_RPC_TIMEOUT = timedelta(seconds=5)
 
 _REFUSALS = {
     "TurnInProgress": "turn-in-progress",
@@ -211,6 +216,61 @@ class ConversationService:
         view = await (await self._describe(client, tenant_id, conversation_id)).view()
         return MessagePage(
             messages=[self._message(tenant_id, t) for t in view.turns], turn_count=view.turn_count
+        )
+
+    async def list(
+        self,
+        client: Client,
+        tenant_id: uuid.UUID,
+        *,
+        tree: str | None,
+        limit: int,
+        page_token: str | None,
+        page_tokens: PageTokens,
+    ) -> ConversationPage:
+        """The tenant's conversations from Temporal visibility, newest first."""
+        clauses = [
+            f"{sa_keys.TENANT_ID.name} = '{tenant_id}'",
+            f"WorkflowType = '{CONVERSATION_WORKFLOW_NAME}'",
+        ]
+        if tree is not None:
+            clauses.append(f"{sa_keys.TREE_NAME.name} = '{tree}'")
+        query = " AND ".join(clauses)
+        token = page_tokens.open("conversations", tenant_id, query, page_token)
+        iterator = client.list_workflows(
+            query, page_size=limit, next_page_token=token, rpc_timeout=LIST_RPC_TIMEOUT
+        )
+        try:
+            await iterator.fetch_next_page(page_size=limit)
+        except RPCError:
+            if token is None:
+                raise
+            raise invalid_page_token() from None
+        prefix = conversation_workflow_id(str(tenant_id), "")
+        found = []
+        for execution in iterator.current_page or []:
+            if not execution.id.startswith(prefix):
+                continue
+            conversation_id = execution.id[len(prefix) :]
+            attrs = execution.typed_search_attributes
+            found.append(
+                ConversationSummary(
+                    id=conversation_id,
+                    tree=attrs.get(sa_keys.TREE_NAME),
+                    tree_version=attrs.get(sa_keys.TREE_VERSION),
+                    status="open"
+                    if execution.status in (WorkflowExecutionStatus.RUNNING, None)
+                    else "ended",
+                    started_at=execution.start_time,
+                    closed_at=execution.close_time,
+                    links=self._links(tenant_id, conversation_id),
+                )
+            )
+        return ConversationPage(
+            conversations=found,
+            next_page_token=page_tokens.seal(
+                "conversations", tenant_id, query, iterator.next_page_token
+            ),
         )
 
     # ------------------------------------------------------------ send, end

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.conversation_views import ConversationOut, MessageOut, MessagePage
+from api.conversation_views import ConversationOut, ConversationPage, MessageOut, MessagePage
 from api.conversations import ConversationService, new_conversation_id
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.run_policy import StartRequest
@@ -101,6 +102,36 @@ async def create_conversation(
         message=created.message.run if created.message else None,
     )
     return created
+
+
+@router.get("")
+async def list_conversations(
+    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    services: ServicesDep,
+    client: TemporalDep,
+    tree: Annotated[
+        str | None, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$", description="Only this tree's.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_PAGE_TOKEN_CHARS,
+            description="`next_page_token` of the previous page, unchanged (same filters).",
+        ),
+    ] = None,
+) -> ConversationPage:
+    """This tenant's conversations from Temporal visibility, newest first (eventually
+    consistent): to resume one, GET its messages."""
+    assert access.tenant_id is not None
+    return await _service(services).list(
+        client,
+        access.tenant_id,
+        tree=tree,
+        limit=limit,
+        page_token=page_token,
+        page_tokens=services.page_tokens,
+    )
 
 
 @router.get("/{conversation_id}")

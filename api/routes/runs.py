@@ -21,6 +21,7 @@ from api.runs import RunPage, RunView
 from api.schedule_models import SCHEDULE_NAME_PATTERN
 from api.services import Services
 from temporal_client.run_events import follow_events, read_steps
+from temporal_client.step_results import NoStepResult, StepNotFound, read_step_result
 from workflows.limits import MAX_VERSION_NUMBER
 from workflows.run_models import UserInput
 from workflows.trail import StepRecord
@@ -281,6 +282,46 @@ async def run_steps(
         raise ProblemError(
             503, "no worker answered for this run; retry shortly", headers={"Retry-After": "2"}
         ) from None
+
+
+class StepResult(BaseModel):
+    """One step's whole result (step records and events keep a preview of 2048 bytes)."""
+
+    step: int = Field(description="The step's id (its step.started event).")
+    node: str
+    activity: str | None = None
+    result: Any = Field(description="The tool's result, redacted; never truncated.")
+
+
+@router.get("/{key}/steps/{step}/result")
+async def run_step_result(
+    key: RunKey,
+    step: Annotated[int, Path(ge=1, le=10**15, description="A step record's `id`.")],
+    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    session: SessionDep,
+    client: TemporalDep,
+) -> StepResult:
+    """The whole result of one completed tool step, read from the run's history (its
+    citations' objects, a chart's image), where the step record holds a bounded preview."""
+    assert access.tenant_id is not None
+    record = await find_run(session, access.tenant_id, key)
+    if record is None:
+        raise not_found("run")
+    workflow_id = record.workflow_id
+    await session.rollback()
+    try:
+        found, result = await read_step_result(client, workflow_id, step)
+    except StepNotFound:
+        raise not_found("step") from None
+    except NoStepResult:
+        raise ProblemError(
+            404, f"step {step} has no tool result (not a completed tool step)"
+        ) from None
+    except (RPCError, WorkflowQueryFailedError):
+        raise ProblemError(
+            503, "no worker answered for this run; retry shortly", headers={"Retry-After": "2"}
+        ) from None
+    return StepResult(step=found.id, node=found.node, activity=found.activity, result=result)
 
 
 @router.get(

@@ -16,6 +16,9 @@ const Versions = lazy(() => import("./versions/Versions").then((m) => ({ default
 const Tools = lazy(() => import("./tools/Tools").then((m) => ({ default: m.Tools })));
 const ToolDetail = lazy(() => import("./tools/ToolDetail").then((m) => ({ default: m.ToolDetail })));
 const RunsList = lazy(() => import("./runs/RunsList").then((m) => ({ default: m.RunsList })));
+// chat: its own chunk
+const ChatHome = lazy(() => import("./chat/Chat").then((m) => ({ default: m.ChatHome })));
+const ChatView = lazy(() => import("./chat/Chat").then((m) => ({ default: m.ChatView })));
 
 function Header() {
   const { me, signOut } = useSession();
@@ -31,6 +34,7 @@ function Header() {
           <Link to={`/t/${tenant}/templates`}>Templates</Link>
           <Link to={`/t/${tenant}/tools`}>Tools</Link>
           <Link to={`/t/${tenant}/runs`}>Runs</Link>
+          <Link to={`/t/${tenant}/chat`}>Chat</Link>
           <Link to="/">Switch tenant</Link>
         </nav>
       )}
@@ -74,6 +78,8 @@ export function App() {
       <Route path="/t/:tenant/trees/:name/versions" element={<Page><Versions /></Page>} />
       <Route path="/t/:tenant/tools" element={<Page><Tools /></Page>} />
       <Route path="/t/:tenant/tools/:name" element={<Page><ToolDetail /></Page>} />
+      <Route path="/t/:tenant/chat" element={<Page><ChatHome /></Page>} />
+      <Route path="/t/:tenant/chat/:conversation" element={<Page><ChatView /></Page>} />
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
   );

@@ -409,7 +409,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Conversations
+         * @description This tenant's conversations from Temporal visibility, newest first (eventually
+         *     consistent): to resume one, GET its messages.
+         */
+        get: operations["list_conversations_v1_tenants__tenant_id__conversations_get"];
         put?: never;
         /**
          * Create Conversation
@@ -787,6 +792,27 @@ export interface paths {
          *     the branch a decision took and why, arguments and result (redacted, truncated).
          */
         get: operations["run_steps_v1_tenants__tenant_id__runs__key__steps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant_id}/runs/{key}/steps/{step}/result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Step Result
+         * @description The whole result of one completed tool step, read from the run's history (its
+         *     citations' objects, a chart's image), where the step record holds a bounded preview.
+         */
+        get: operations["run_step_result_v1_tenants__tenant_id__runs__key__steps__step__result_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1623,6 +1649,42 @@ export interface components {
             tree: components["schemas"]["TreeRef"];
             /** Turn Count */
             turn_count: number;
+        };
+        /** ConversationPage */
+        ConversationPage: {
+            /** Conversations */
+            conversations: components["schemas"]["ConversationSummary"][];
+            /** Next Page Token */
+            next_page_token?: string | null;
+        };
+        /**
+         * ConversationSummary
+         * @description A conversation as a list shows it (from Temporal visibility).
+         */
+        ConversationSummary: {
+            /** Closed At */
+            closed_at?: string | null;
+            /**
+             * Id
+             * @example c-8f3a2b1c9d0e4f55
+             */
+            id: string;
+            links: components["schemas"]["ConversationLinks"];
+            /** Started At */
+            started_at?: string | null;
+            /**
+             * Status
+             * @description `open` until ended (idle or answering: GET the conversation to know).
+             * @enum {string}
+             */
+            status: "open" | "ended";
+            /**
+             * Tree
+             * @example ticket-agent
+             */
+            tree?: string | null;
+            /** Tree Version */
+            tree_version?: string | null;
         };
         /**
          * CreateConversation
@@ -3101,6 +3163,26 @@ export interface components {
              * Format: date-time
              */
             started_at: string;
+        };
+        /**
+         * StepResult
+         * @description One step's whole result (step records and events keep a preview of 2048 bytes).
+         */
+        StepResult: {
+            /** Activity */
+            activity?: string | null;
+            /** Node */
+            node: string;
+            /**
+             * Result
+             * @description The tool's result, redacted; never truncated.
+             */
+            result: unknown;
+            /**
+             * Step
+             * @description The step's id (its step.started event).
+             */
+            step: number;
         };
         /** TemplateList */
         TemplateList: {
@@ -4788,6 +4870,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PayloadsJson"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_conversations_v1_tenants__tenant_id__conversations_get: {
+        parameters: {
+            query?: {
+                /** @description Only this tree's. */
+                tree?: string | null;
+                limit?: number;
+                /** @description `next_page_token` of the previous page, unchanged (same filters). */
+                page_token?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationPage"];
                 };
             };
             /** @description Unauthorized */
@@ -6632,6 +6793,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunSteps"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    run_step_result_v1_tenants__tenant_id__runs__key__steps__step__result_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant (its id from `GET /v1/me` or `POST /v1/tenants`). */
+                tenant_id: string;
+                key: string;
+                /** @description A step record's `id`. */
+                step: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepResult"];
                 };
             };
             /** @description Unauthorized */
