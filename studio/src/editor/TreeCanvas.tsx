@@ -13,7 +13,7 @@ import {
 } from "@xyflow/react";
 import { memo, useEffect, useMemo, useState } from "react";
 import type { GraphEdge, TreeGraph } from "../tree/graph";
-import { layoutGraph, type Box } from "../tree/layout";
+import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Box } from "../tree/layout";
 import type { NodeState } from "../tree/runState";
 
 export interface CanvasNodeData extends Record<string, unknown> {
@@ -77,7 +77,8 @@ export interface TreeCanvasProps {
 }
 
 export function TreeCanvas({ graph, states, problems, selected, onSelect, onConnect, editable = false }: TreeCanvasProps) {
-  const [boxes, setBoxes] = useState<Map<string, Box>>(new Map());
+  // null until ELK's first layout: React Flow mounts once, at the laid-out positions.
+  const [boxes, setBoxes] = useState<Map<string, Box> | null>(null);
   // Re-layout only when the shape changes (ids and edges), not on every field edit.
   const shape = useMemo(
     () => JSON.stringify([graph.nodes.map((n) => n.id), graph.edges.map((e) => [e.source, e.target, e.role, e.order])]),
@@ -91,56 +92,74 @@ export function TreeCanvas({ graph, states, problems, selected, onSelect, onConn
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
-  const ids = new Set(graph.nodes.map((n) => n.id));
-  const nodes: Node<CanvasNodeData>[] = graph.nodes.map((node) => {
-    const box = boxes.get(node.id);
-    return {
-      id: node.id,
-      type: "tree",
-      position: { x: box?.x ?? 0, y: box?.y ?? 0 },
-      selected: selected === node.id,
-      ariaLabel: `${node.kind} node ${node.id}${states?.get(node.id) ? `, ${states.get(node.id)}` : ""}`,
-      data: {
-        label: node.id,
-        kind: node.kind,
-        detail: detailOf(node.data),
-        state: states?.get(node.id),
-        problems: problems?.get(node.id)?.length ?? 0,
-        start: graph.start === node.id,
-      },
-    };
-  });
-  const edges: Edge[] = graph.edges
-    .filter((e) => ids.has(e.target))
-    .map((e) => ({
-      id: e.id,
-      source: e.source,
-      target: e.target,
-      label: edgeLabel(e),
-      markerEnd: { type: MarkerType.ArrowClosed },
-      className: states?.get(e.source) === "done" && states?.get(e.target) ? "taken" : "",
-    }));
+  // Node objects keep their identity unless their own facts change, so React Flow
+  // re-renders only the nodes that did (a selection re-renders two, not all).
+  const problemCounts = JSON.stringify([...(problems ?? new Map<string, unknown[]>())].map(([id, list]) => [id, list.length]));
+  const unselected: Node<CanvasNodeData>[] = useMemo(() => {
+    const counts = new Map<string, number>(JSON.parse(problemCounts) as [string, number][]);
+    return graph.nodes.map((node) => {
+      const box = boxes?.get(node.id);
+      return {
+        id: node.id,
+        type: "tree",
+        position: { x: box?.x ?? 0, y: box?.y ?? 0 },
+        // Known sizes: fitView and culling of off-screen nodes need no DOM measurement.
+        initialWidth: NODE_WIDTH,
+        initialHeight: NODE_HEIGHT,
+        ariaLabel: `${node.kind} node ${node.id}${states?.get(node.id) ? `, ${states.get(node.id)}` : ""}`,
+        data: {
+          label: node.id,
+          kind: node.kind,
+          detail: detailOf(node.data),
+          state: states?.get(node.id),
+          problems: counts.get(node.id) ?? 0,
+          start: graph.start === node.id,
+        },
+      };
+    });
+  }, [graph, boxes, states, problemCounts]);
+  const nodes = useMemo(
+    () => unselected.map((node) => (node.id === selected ? { ...node, selected: true } : node)),
+    [unselected, selected],
+  );
+  const edges: Edge[] = useMemo(() => {
+    const ids = new Set(graph.nodes.map((n) => n.id));
+    return graph.edges
+      .filter((e) => ids.has(e.target))
+      .map((e) => ({
+        id: e.id,
+        source: e.source,
+        target: e.target,
+        label: edgeLabel(e),
+        markerEnd: { type: MarkerType.ArrowClosed },
+        className: states?.get(e.source) === "done" && states?.get(e.target) ? "taken" : "",
+      }));
+  }, [graph, states]);
   return (
-    <div className="canvas" data-testid="canvas" data-laid-out={boxes.size > 0 ? "yes" : "no"}>
-      <ReactFlow
-        nodes={nodes}
-        edges={edges}
-        nodeTypes={NODE_TYPES}
-        fitView
-        fitViewOptions={{ maxZoom: 1 }}
-        key={boxes.size > 0 ? "laid-out" : "pending"}
-        nodesDraggable={false}
-        nodesConnectable={editable}
-        elementsSelectable
-        onNodeClick={(_e, node) => onSelect?.(node.id)}
-        onPaneClick={() => onSelect?.(null)}
-        onConnect={(c: Connection) => c.source && c.target && onConnect?.(c.source, c.target)}
-        proOptions={{ hideAttribution: true }}
-        minZoom={0.2}
-      >
-        <Background />
-        <Controls showInteractive={false} />
-      </ReactFlow>
+    <div className="canvas" data-testid="canvas" data-laid-out={boxes ? "yes" : "no"}>
+      {boxes === null ? (
+        <p role="status" className="hint">Laying out…</p>
+      ) : (
+        <ReactFlow
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={NODE_TYPES}
+          fitView
+          fitViewOptions={{ maxZoom: 1 }}
+          onlyRenderVisibleElements
+          nodesDraggable={false}
+          nodesConnectable={editable}
+          elementsSelectable
+          onNodeClick={(_e, node) => onSelect?.(node.id)}
+          onPaneClick={() => onSelect?.(null)}
+          onConnect={(c: Connection) => c.source && c.target && onConnect?.(c.source, c.target)}
+          proOptions={{ hideAttribution: true }}
+          minZoom={0.2}
+        >
+          <Background />
+          <Controls showInteractive={false} />
+        </ReactFlow>
+      )}
     </div>
   );
 }
