@@ -14,8 +14,11 @@ key already in session storage) of Debian's headless Chromium (Playwright throug
   and every node element it rendered has been measured (none ``visibility: hidden``).
   Then the script clicks the rendered node nearest the canvas centre; TTI is the
   ``performance.now()`` of the first animation frame in which that node shows as
-  selected. Also printed: *ready* (the first part alone) and ELK's layout time (the
-  ``treeflow:layout`` performance measure of ``studio/src/tree/layout.ts``).
+  selected. Also printed: *ready* (the first part alone), ELK's layout time (the
+  ``treeflow:layout`` performance measure of ``studio/src/tree/layout.ts``, in its
+  worker) and the *CPU to interactive*: CPU seconds that every process of this run
+  (Chromium's, the API's, Playwright's driver) spent from navigation to TTI, which a
+  loaded machine does not inflate the way it inflates wall time.
 * **pan/zoom frame time**: ``requestAnimationFrame`` deltas while the script zooms with
   20 wheel steps over the canvas and pans with a 40-step drag of the pane; p50/p95/max.
   Headless Chromium draws at 60 Hz whatever the flags, so a delta is never under
@@ -53,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import yaml
 from playwright.async_api import Browser, async_playwright
 
@@ -187,6 +191,7 @@ class Open:
 
     ready_ms: float
     tti_ms: float
+    cpu_ms: float
     layout_ms: float
     rendered_nodes: int
     frames_ms: list[float]
@@ -200,6 +205,7 @@ async def open_editor(browser: Browser, url: str, key: str) -> Open:
         await context.add_init_script(INIT_SCRIPT % (json.dumps(TOKEN_KEY), json.dumps(key)))
         page = await context.new_page()
         page.set_default_timeout(120_000)
+        cpu_before = cpu_seconds()
         await page.goto(url, wait_until="commit")
         await page.wait_for_function(READY, polling="raf")
         ready_ms = float(await page.evaluate("performance.now()"))
@@ -210,6 +216,7 @@ async def open_editor(browser: Browser, url: str, key: str) -> Open:
             return node && node.querySelector('.tf-node.selected') ? performance.now() : false;
         }}"""
         tti_ms = float(await (await page.wait_for_function(selected, polling="raf")).json_value())
+        cpu_ms = (cpu_seconds() - cpu_before) * 1000
         layout_ms = float(
             await page.evaluate(
                 "performance.getEntriesByName('treeflow:layout').map(e => e.duration).pop() ?? -1"
@@ -226,7 +233,7 @@ async def open_editor(browser: Browser, url: str, key: str) -> Open:
         before = await task_seconds(cdp)
         frames = await pan_and_zoom(page)
         busy = (await task_seconds(cdp) - before) * 1000 / max(1, len(frames))
-        return Open(ready_ms, tti_ms, layout_ms, rendered, frames, busy, assets)
+        return Open(ready_ms, tti_ms, cpu_ms, layout_ms, rendered, frames, busy, assets)
     finally:
         await context.close()
 
@@ -251,6 +258,18 @@ async def pan_and_zoom(page: Any) -> list[float]:
         "window.__frames.recording = false, window.__frames.times"
     )
     return [b - a for a, b in pairwise(times)]
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process's descendants (browser, API, driver)."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 async def task_seconds(cdp: Any) -> float:
@@ -309,6 +328,7 @@ def summary(runs: list[Open]) -> dict[str, float]:
         "tti": statistics.median(r.tti_ms for r in runs),
         "tti_max": max(r.tti_ms for r in runs),
         "ready": statistics.median(r.ready_ms for r in runs),
+        "cpu": statistics.median(r.cpu_ms for r in runs),
         "layout": statistics.median(r.layout_ms for r in runs),
         "rendered": statistics.median(r.rendered_nodes for r in runs),
         "p50": percentile(frames, 0.5),
@@ -327,6 +347,7 @@ def report(sizes: dict[str, int], opens: dict[str, list[Open]], load: str) -> No
     print(f"load average before: {load}; after: {Path('/proc/loadavg').read_text().strip()}")
     print(f"{len(opens[measured])} cold opens per tree, Chromium headless {VIEWPORT}")
     rows = [("TTI median", "tti"), ("TTI max", "tti_max"), ("ready median", "ready")]
+    rows += [("CPU to interactive", "cpu")]
     rows += [("ELK layout median", "layout"), ("nodes rendered", "rendered")]
     rows += [("frame p50", "p50"), ("frame p95", "p95"), ("frame max", "max")]
     rows += [("main thread per frame", "busy")]
