@@ -43,7 +43,6 @@ import argparse
 import asyncio
 import gzip
 import json
-import os
 import re
 import shutil
 import statistics
@@ -62,18 +61,10 @@ from playwright.async_api import Browser, async_playwright
 
 from api.auth.tokens import generate_signing_key
 from bench.harness import api_env, free_port, seed, serve
+from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "api" / "static" / "studio"
-CHROMIUM = os.environ.get("TREEFLOW_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1440, "height": 900}
 TOKEN_KEY = "treeflow.studio.token"  # studio/src/api/client.ts
 TARGET_TTI_MS = 1500.0
