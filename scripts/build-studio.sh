@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 OUT="api/static/studio"
 STAMP="$OUT/.build-stamp"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "Studio: Node.js 20+ and npm are not installed; the API runs without the Studio (/studio answers 503)" >&2
+  if [ -f "$OUT/index.html" ]; then
+    echo "Studio: Node.js 20+ and npm are not installed; serving the existing build in $OUT, not rebuilt" >&2
+  else
+    echo "Studio: Node.js 20+ and npm are not installed; the API runs without the Studio (/studio answers 503)" >&2
+  fi
   exit 3
 fi
 # Everything the build reads: sources, configs and the lock file.
-sources() { find studio -path studio/node_modules -prune -o -path studio/coverage -prune -o -name build.log -prune -o -type f -print | LC_ALL=C sort; }
+sources() { find studio -path studio/node_modules -prune -o -path studio/coverage -prune -o -name build.log -prune -o -name "*.tsbuildinfo" -prune -o -type f -print | LC_ALL=C sort; }
 digest="$(sources | xargs sha256sum | sha256sum | cut -d' ' -f1)"
 if [ "${1:-}" != "--force" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$digest" ] && [ -f "$OUT/index.html" ]; then
   exit 0

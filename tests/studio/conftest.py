@@ -12,7 +12,6 @@ own browser download is never used).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import uuid
@@ -35,26 +34,12 @@ from tests.api.conftest import (
     running,
     settings_for,
 )
+from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_INDEX = REPO / "api" / "static" / "studio" / "index.html"
 AXE = REPO / "studio" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-# Debian's chromium; elsewhere (a CI runner image) whichever Chromium-based browser is on PATH.
-CHROMIUM = (
-    os.environ.get("TREEFLOW_CHROMIUM")
-    or shutil.which("chromium")
-    or shutil.which("google-chrome")
-    or "/usr/bin/chromium"
-)
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BLOCKING_IMPACTS = ("serious", "critical")
 
 

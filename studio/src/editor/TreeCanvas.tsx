@@ -15,7 +15,7 @@ import {
 } from "@xyflow/react";
 import { memo, useEffect, useMemo, useState, type DragEvent } from "react";
 import type { GraphEdge, TreeGraph } from "../tree/graph";
-import { layoutGraph, type Box } from "../tree/layout";
+import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Box } from "../tree/layout";
 import { isTakenEdge, type NodeState } from "../tree/runState";
 
 export interface CanvasNodeData extends Record<string, unknown> {
@@ -92,7 +92,8 @@ function nodeAt(boxes: Map<string, Box>, point: { x: number; y: number }): strin
 
 export function TreeCanvas(props: TreeCanvasProps) {
   const { graph, states, problems, selected, onSelect, onConnect, onDropData, dropType, editable = false } = props;
-  const [boxes, setBoxes] = useState<Map<string, Box>>(new Map());
+  // null until ELK's first layout: React Flow mounts once, at the laid-out positions.
+  const [boxes, setBoxes] = useState<Map<string, Box> | null>(null);
   const [flow, setFlow] = useState<ReactFlowInstance<Node<CanvasNodeData>> | null>(null);
   const accepts = (event: DragEvent) => editable && !!dropType && event.dataTransfer.types.includes(dropType);
   const onDragOver = (event: DragEvent) => {
@@ -105,7 +106,7 @@ export function TreeCanvas(props: TreeCanvasProps) {
     event.preventDefault();
     // Positions are derived (ELK), so the drop point only says which node it landed on.
     const point = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
-    onDropData?.(event.dataTransfer.getData(dropType!), nodeAt(boxes, point));
+    onDropData?.(event.dataTransfer.getData(dropType!), boxes ? nodeAt(boxes, point) : null);
   };
   // Keyboard selection (Enter on a focused node) arrives as a select change.
   const onNodesChange = (changes: NodeChange<Node<CanvasNodeData>>[]) => {
@@ -126,63 +127,81 @@ export function TreeCanvas(props: TreeCanvasProps) {
   }, [shape]);
   // The layout moves nodes when the shape changes: keep them all in view.
   useEffect(() => {
-    if (!flow || boxes.size === 0) return;
+    if (!flow || !boxes) return;
     const frame = requestAnimationFrame(() => void flow.fitView({ maxZoom: 1 }));
     return () => cancelAnimationFrame(frame);
   }, [flow, boxes]);
-  const ids = new Set(graph.nodes.map((n) => n.id));
-  const nodes: Node<CanvasNodeData>[] = graph.nodes.map((node) => {
-    const box = boxes.get(node.id);
-    return {
-      id: node.id,
-      type: "tree",
-      position: { x: box?.x ?? 0, y: box?.y ?? 0 },
-      selected: selected === node.id,
-      ariaLabel: `${node.kind} node ${node.id}${states?.get(node.id) ? `, ${states.get(node.id)}` : ""}`,
-      data: {
-        label: node.id,
-        kind: node.kind,
-        detail: detailOf(node.data),
-        state: states?.get(node.id),
-        problems: problems?.get(node.id)?.length ?? 0,
-        start: graph.start === node.id,
-      },
-    };
-  });
-  const edges: Edge[] = graph.edges
-    .filter((e) => ids.has(e.target))
-    .map((e) => ({
-      id: e.id,
-      source: e.source,
-      target: e.target,
-      label: edgeLabel(e),
-      markerEnd: { type: MarkerType.ArrowClosed },
-      className: isTakenEdge(states, e.source, e.target) ? "taken" : "",
-    }));
+  // Node objects keep their identity unless their own facts change, so React Flow
+  // re-renders only the nodes that did (a selection re-renders two, not all).
+  const problemCounts = JSON.stringify([...(problems ?? new Map<string, unknown[]>())].map(([id, list]) => [id, list.length]));
+  const unselected: Node<CanvasNodeData>[] = useMemo(() => {
+    const counts = new Map<string, number>(JSON.parse(problemCounts) as [string, number][]);
+    return graph.nodes.map((node) => {
+      const box = boxes?.get(node.id);
+      return {
+        id: node.id,
+        type: "tree",
+        position: { x: box?.x ?? 0, y: box?.y ?? 0 },
+        // Known sizes: fitView and culling of off-screen nodes need no DOM measurement.
+        initialWidth: NODE_WIDTH,
+        initialHeight: NODE_HEIGHT,
+        ariaLabel: `${node.kind} node ${node.id}${states?.get(node.id) ? `, ${states.get(node.id)}` : ""}`,
+        data: {
+          label: node.id,
+          kind: node.kind,
+          detail: detailOf(node.data),
+          state: states?.get(node.id),
+          problems: counts.get(node.id) ?? 0,
+          start: graph.start === node.id,
+        },
+      };
+    });
+  }, [graph, boxes, states, problemCounts]);
+  const nodes = useMemo(
+    () => unselected.map((node) => (node.id === selected ? { ...node, selected: true } : node)),
+    [unselected, selected],
+  );
+  const edges: Edge[] = useMemo(() => {
+    const ids = new Set(graph.nodes.map((n) => n.id));
+    return graph.edges
+      .filter((e) => ids.has(e.target))
+      .map((e) => ({
+        id: e.id,
+        source: e.source,
+        target: e.target,
+        label: edgeLabel(e),
+        markerEnd: { type: MarkerType.ArrowClosed },
+        className: isTakenEdge(states, e.source, e.target) ? "taken" : "",
+      }));
+  }, [graph, states]);
   return (
-    <div className="canvas" data-testid="canvas" data-laid-out={boxes.size > 0 ? "yes" : "no"} onDragOver={onDragOver} onDrop={onDrop}>
-      <ReactFlow
-        onInit={setFlow}
-        onNodesChange={onNodesChange}
-        deleteKeyCode={null}
-        nodes={nodes}
-        edges={edges}
-        nodeTypes={NODE_TYPES}
-        fitView
-        fitViewOptions={{ maxZoom: 1 }}
-        key={boxes.size > 0 ? "laid-out" : "pending"}
-        nodesDraggable={false}
-        nodesConnectable={editable}
-        elementsSelectable
-        onNodeClick={(_e, node) => onSelect?.(node.id)}
-        onPaneClick={() => onSelect?.(null)}
-        onConnect={(c: Connection) => c.source && c.target && onConnect?.(c.source, c.target)}
-        proOptions={{ hideAttribution: true }}
-        minZoom={0.2}
-      >
-        <Background />
-        <Controls showInteractive={false} />
-      </ReactFlow>
+    <div className="canvas" data-testid="canvas" data-laid-out={boxes ? "yes" : "no"} onDragOver={onDragOver} onDrop={onDrop}>
+      {boxes === null ? (
+        <p role="status" className="hint">Laying out…</p>
+      ) : (
+        <ReactFlow
+          onInit={setFlow}
+          onNodesChange={onNodesChange}
+          deleteKeyCode={null}
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={NODE_TYPES}
+          fitView
+          fitViewOptions={{ maxZoom: 1 }}
+          onlyRenderVisibleElements
+          nodesDraggable={false}
+          nodesConnectable={editable}
+          elementsSelectable
+          onNodeClick={(_e, node) => onSelect?.(node.id)}
+          onPaneClick={() => onSelect?.(null)}
+          onConnect={(c: Connection) => c.source && c.target && onConnect?.(c.source, c.target)}
+          proOptions={{ hideAttribution: true }}
+          minZoom={0.2}
+        >
+          <Background />
+          <Controls showInteractive={false} />
+        </ReactFlow>
+      )}
     </div>
   );
 }
