@@ -116,3 +116,46 @@ async def test_oidc_login_provisions_the_user_and_lands_a_session(
     assert (f"user:{tokens['user_id']}", "success") in outcomes
     assert ("anonymous", "denied") in outcomes
     assert pending == 0
+
+
+async def test_a_studio_login_lands_on_the_studio_page_and_redeems_there(
+    oidc_issuer: str,
+    start_app: Callable[[Settings], Awaitable[FastAPI]],
+    make_settings: Callable[..., Settings],
+) -> None:
+    provider = f"mock{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = await start_app(
+        make_settings(
+            public_url=base,
+            trusted_proxies=["127.0.0.1/32"],
+            oidc_providers=[
+                {
+                    "name": provider,
+                    "kind": "oidc",
+                    "client_id": "treeflow-test",
+                    "issuer": oidc_issuer,
+                }
+            ],
+        )
+    )
+    async with live_server(app, port), httpx.AsyncClient(timeout=10) as http:
+        start = await http.get(f"{base}/v1/auth/login/{provider}?client=studio", headers=PROXY)
+        assert start.status_code == 302, start.text
+        studio_page = f"{base}/studio/auth/callback/{provider}"
+        assert parse_qs(urlparse(start.headers["location"]).query)["redirect_uri"] == [studio_page]
+        at_provider = await http.get(start.headers["location"])
+        landing = at_provider.headers["location"]
+        assert landing.startswith(studio_page + "?"), landing
+        # The Studio page hands the code and state to the API's callback, which redeems the
+        # code with the Studio's URL (a provider refuses a code sent with another URL).
+        query = urlparse(landing).query
+        landed = await http.get(f"{base}/v1/auth/callback/{provider}?{query}", headers=PROXY)
+        assert landed.status_code == 200, landed.text
+        assert landed.json()["refresh_token"].startswith("tfr_")
+
+        wrong = await http.get(f"{base}/v1/auth/login/{provider}?client=mobile", headers=PROXY)
+        assert wrong.status_code == 422
+        assert wrong.headers["content-type"].startswith("application/problem+json")
+        assert "client" in wrong.text
