@@ -23,7 +23,7 @@ export default defineConfig({
     testTimeout: 60_000,
     coverage: {
       provider: "v8",
-      include: ["src/tree/**/*.ts", "src/charts/**/*.ts"],
+      include: ["src/tree/**/*.ts", "src/charts/**/*.ts", "src/operate/**/*.ts"],
       reporter: ["text-summary", "text"],
       // Measured: 98.8% lines, 88% branches of src/tree (the views are covered by tests/studio in Chromium).
       thresholds: { lines: 95, branches: 85, functions: 95, statements: 95 },

@@ -3,6 +3,7 @@ import { lazy, Suspense } from "react";
 import { Link, Navigate, Route, Routes, useParams } from "react-router-dom";
 import { useSession } from "./session";
 import { SignIn } from "./views/SignIn";
+import { OidcCallback } from "./operate/OidcCallback";
 import { Tenants } from "./views/Tenants";
 import { Trees } from "./views/Trees";
 import { Templates } from "./views/Templates";
@@ -11,6 +12,8 @@ import { StartRun } from "./views/StartRun";
 // The canvas, ELK and CodeMirror load with the first view that needs them.
 const Editor = lazy(() => import("./editor/Editor").then((m) => ({ default: m.Editor })));
 const RunView = lazy(() => import("./views/RunView").then((m) => ({ default: m.RunView })));
+// operate: schedules, API keys, members and secret names (admins administer; others read).
+const Operate = lazy(() => import("./operate/Operate").then((m) => ({ default: m.Operate })));
 
 function Header() {
   const { me, signOut } = useSession();
@@ -24,6 +27,7 @@ function Header() {
         <nav aria-label="Tenant">
           <Link to={`/t/${tenant}/trees`}>Trees</Link>
           <Link to={`/t/${tenant}/templates`}>Templates</Link>
+          <Link to={`/t/${tenant}/operate`}>Operate</Link>
           <Link to="/">Switch tenant</Link>
         </nav>
       )}
@@ -51,7 +55,10 @@ export function App() {
   if (token === null) {
     return (
       <main>
-        <SignIn />
+        <Routes>
+          <Route path="/auth/callback/:provider" element={<OidcCallback />} />
+          <Route path="*" element={<SignIn />} />
+        </Routes>
       </main>
     );
   }
@@ -63,6 +70,7 @@ export function App() {
       <Route path="/t/:tenant/trees/:name" element={<Page><Editor /></Page>} />
       <Route path="/t/:tenant/trees/:name/run" element={<Page><StartRun /></Page>} />
       <Route path="/t/:tenant/runs/:key" element={<Page><RunView /></Page>} />
+      <Route path="/t/:tenant/operate/*" element={<Page><Operate /></Page>} />
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
   );
