@@ -100,14 +100,16 @@ export function ApiKeys() {
                 <td>{k.role ?? "scoped"}</td>
                 <td>{k.expires_at ? new Date(k.expires_at).toLocaleDateString() : "never"}</td>
                 {isAdmin && (
-                  <td className="actions">
+                  <td>
+<div className="operate-actions">
                     <button type="button" disabled={action.busy} onClick={() => void rotate(k.id, k.name)} aria-label={`Rotate ${k.name}`}>
                       Rotate
                     </button>
                     <button type="button" disabled={action.busy} onClick={() => revoke(k.id)} aria-label={`Revoke ${k.name}`}>
                       Revoke
                     </button>
-                  </td>
+                  </div>
+</td>
                 )}
               </tr>
             ))}

@@ -4,7 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
-import { useIsAdmin } from "../session";
+import { useCanEdit } from "../session";
 import { ProblemMessage } from "../views/Problem";
 import { scheduleTiming, type TimingKind } from "./schedule";
 import { useAction, type Action } from "./useAction";
@@ -78,7 +78,8 @@ function ScheduleRow({ tenant, summary, action, canWrite }: { tenant: string; su
       <td>{state}</td>
       <td>{next ? new Date(next).toLocaleString() : "—"}</td>
       {canWrite && (
-        <td className="actions">
+        <td>
+<div className="operate-actions">
           {paused ? (
             <button type="button" disabled={action.busy} aria-label={`Resume ${summary.name}`} onClick={() => run(() => unwrap(api.POST("/v1/tenants/{tenant_id}/schedules/{name}/resume", { params: { path } })))}>
               Resume
@@ -94,7 +95,8 @@ function ScheduleRow({ tenant, summary, action, canWrite }: { tenant: string; su
           <button type="button" disabled={action.busy} aria-label={`Delete ${summary.name}`} onClick={() => run(() => unwrap(api.DELETE("/v1/tenants/{tenant_id}/schedules/{name}", { params: { path } })))}>
             Delete
           </button>
-        </td>
+        </div>
+</td>
       )}
     </tr>
   );
@@ -102,7 +104,7 @@ function ScheduleRow({ tenant, summary, action, canWrite }: { tenant: string; su
 
 export function Schedules() {
   const tenant = useParams().tenant!;
-  const canWrite = useIsAdmin(tenant);
+  const canWrite = useCanEdit(tenant); // users write schedules too (schedules:write)
   const key = ["schedules", tenant];
   const schedules = useQuery({
     queryKey: key,
