@@ -6,6 +6,7 @@ import { useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
+import { TableHead } from "./TableHead";
 import { useAction } from "./useAction";
 
 const ROLES = ["read-only", "user", "admin"] as const;
@@ -81,15 +82,7 @@ export function ApiKeys() {
       <ProblemMessage error={action.error} />
       {keys.data && (
         <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Role</th>
-              <th scope="col">Expires</th>
-              {isAdmin && <th scope="col">Actions</th>}
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Prefix", "Role", "Expires"]} actions={isAdmin} />
           <tbody>
             {active.map((k) => (
               <tr key={k.id}>

@@ -6,6 +6,7 @@ import { useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
+import { TableHead } from "./TableHead";
 import { useAction } from "./useAction";
 
 const ROLES: Schemas["Role"][] = ["read-only", "user", "admin"];
@@ -95,14 +96,7 @@ export function Members() {
         <ProblemMessage error={members.error ?? action.error} />
         {members.data && (
           <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                {isAdmin && <th scope="col">Actions</th>}
-              </tr>
-            </thead>
+            <TableHead columns={["Name", "Email", "Role"]} actions={isAdmin} />
             <tbody>
               {members.data.members.map((m) => (
                 <tr key={m.user_id}>

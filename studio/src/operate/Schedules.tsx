@@ -7,6 +7,7 @@ import { api, unwrap, type Schemas } from "../api/client";
 import { useCanEdit } from "../session";
 import { ProblemMessage } from "../views/Problem";
 import { scheduleTiming, type TimingKind } from "./schedule";
+import { TableHead } from "./TableHead";
 import { useAction, type Action } from "./useAction";
 
 function NewSchedule({ tenant, action }: { tenant: string; action: Action }) {
@@ -120,16 +121,7 @@ export function Schedules() {
       {schedules.data && listed.length === 0 && <p>No schedules yet.</p>}
       {listed.length > 0 && (
         <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Tree</th>
-              <th scope="col">When</th>
-              <th scope="col">State</th>
-              <th scope="col">Next run</th>
-              {canWrite && <th scope="col">Actions</th>}
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Tree", "When", "State", "Next run"]} actions={canWrite} />
           <tbody>
             {listed.map((s) => (
               <ScheduleRow key={s.name} tenant={tenant} summary={s} action={action} canWrite={canWrite} />

@@ -6,6 +6,7 @@ import { useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
+import { TableHead } from "./TableHead";
 import { useAction } from "./useAction";
 
 export function Secrets() {
@@ -48,15 +49,7 @@ export function Secrets() {
       {secrets.data && secrets.data.secrets.length === 0 && <p>No secrets yet.</p>}
       {secrets.data && secrets.data.secrets.length > 0 && (
         <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Version</th>
-              <th scope="col">Reference</th>
-              <th scope="col">Updated</th>
-              {isAdmin && <th scope="col">Actions</th>}
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Version", "Reference", "Updated"]} actions={isAdmin} />
           <tbody>
             {secrets.data.secrets.map((s) => (
               <tr key={s.name}>

@@ -22,6 +22,7 @@ function ProviderLinks() {
           Sign in with {provider.name}
         </a>
       ))}
+      <p className="hint">or with an API key:</p>
     </nav>
   );
 }
