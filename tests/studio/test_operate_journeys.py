@@ -16,7 +16,12 @@ import httpx
 import pytest
 from playwright.async_api import Page, Response, expect
 
-from tests.api.conftest import client_for, oidc_issuer  # noqa: F401 - the provider fixture
+from api.db.models import Role
+from tests.api.conftest import (  # noqa: F401 - oidc_issuer: the provider fixture
+    client_for,
+    create_actor,
+    oidc_issuer,
+)
 from tests.studio.conftest import Stack, assert_accessible, screenshot, serve_stack, sign_in
 
 pytestmark = pytest.mark.studio
@@ -214,3 +219,44 @@ async def test_a_read_only_member_sees_no_admin_controls(page: Page, stack: Stac
     await expect(page.get_by_role("button", name="Revoke", exact=False)).to_have_count(0)
     await assert_accessible(page)
     await screenshot(page, "operate-read-only")
+
+
+async def test_admin_invites_changes_a_role_and_removes_a_member(page: Page, stack: Stack) -> None:
+    member = unique("ada")
+    actor = await create_actor(stack.app, member, {stack.tenant_id: Role.USER})
+    await actor.client.aclose()
+    await sign_in(page, stack, "admin")
+    await page.goto(stack.url(f"/t/{stack.tenant_id}/operate/members"))
+
+    await page.get_by_label(f"Role of {member}").select_option("read-only")
+    await expect(page.get_by_label(f"Role of {member}")).to_have_value("read-only")
+    listed = (await admin_call(stack, "GET", "/members")).json()["members"]
+    assert {m["display_name"]: m["role"] for m in listed}[member] == "read-only"
+
+    email = f"{member}@example.test"
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Role", exact=True).select_option("admin")
+    await page.get_by_role("button", name="Invite").click()
+    invitation = page.get_by_role("listitem").filter(has_text=email)
+    await expect(invitation).to_contain_text("as admin")
+    await assert_accessible(page)
+    await page.get_by_role("button", name=f"Cancel the invitation of {email}").click()
+    await expect(invitation).to_have_count(0)
+
+    await page.get_by_role("button", name=f"Remove {member}").click()
+    await expect(page.get_by_role("cell", name=member, exact=True)).to_have_count(0)
+    listed = (await admin_call(stack, "GET", "/members")).json()["members"]
+    assert member not in {m["display_name"] for m in listed}
+    await screenshot(page, "operate-members")
+
+
+async def test_a_failed_provider_login_shows_why(page: Page, stack: Stack) -> None:
+    await page.goto(stack.url(f"/auth/callback/{PROVIDER}?error=access_denied"))
+    await expect(page.get_by_role("alert")).to_contain_text("access_denied")
+    # A state the API never issued (or one already used): the API's problem, plainly.
+    await page.goto(stack.url(f"/auth/callback/{PROVIDER}?code=x&state=not-issued"))
+    await expect(page.get_by_role("alert")).to_contain_text("login failed")
+    await assert_accessible(page)
+    await screenshot(page, "operate-login-failed")
+    await page.get_by_role("link", name="Back to sign-in").click()
+    await expect(page.get_by_role("link", name=f"Sign in with {PROVIDER}")).to_be_visible()

@@ -105,6 +105,7 @@ export function Members() {
                   <td>
                     {isAdmin ? (
                       <select
+                        className="compact"
                         aria-label={`Role of ${m.display_name}`}
                         value={m.role}
                         disabled={action.busy}
