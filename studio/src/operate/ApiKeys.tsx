@@ -1,27 +1,20 @@
 // The tenant's API keys: list, create (the secret is shown once), rotate, revoke. Admins only;
 // anyone else sees the API's problem.
-import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
 import { TableHead } from "./TableHead";
-import { useAction } from "./useAction";
+import { useTenantList } from "./useAction";
 
 const ROLES = ["read-only", "user", "admin"] as const;
 type Role = (typeof ROLES)[number];
 
 export function ApiKeys() {
-  const tenant = useParams().tenant!;
+  const { tenant, path, list: keys, action } = useTenantList("api-keys", (path) =>
+    unwrap(api.GET("/v1/tenants/{tenant_id}/api-keys", { params: { path } })),
+  );
   const isAdmin = useIsAdmin(tenant);
-  const path = { tenant_id: tenant };
-  const key = ["api-keys", tenant];
-  const keys = useQuery({
-    queryKey: key,
-    queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/api-keys", { params: { path } })),
-  });
-  const action = useAction(key);
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("user");
   const [secret, setSecret] = useState<{ name: string; key: string } | null>(null);

@@ -1,24 +1,18 @@
 // The tenant's members and pending invitations. Admins change roles, remove members, invite
 // and cancel invitations; other members read the list.
-import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
 import { TableHead } from "./TableHead";
-import { useAction } from "./useAction";
+import { useTenantList } from "./useAction";
 
 const ROLES: Schemas["Role"][] = ["read-only", "user", "admin"];
 
-function Invitations({ tenant }: { tenant: string }) {
-  const path = { tenant_id: tenant };
-  const key = ["invitations", tenant];
-  const invitations = useQuery({
-    queryKey: key,
-    queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/invitations", { params: { path } })),
-  });
-  const action = useAction(key);
+function Invitations() {
+  const { path, list: invitations, action } = useTenantList("invitations", (path) =>
+    unwrap(api.GET("/v1/tenants/{tenant_id}/invitations", { params: { path } })),
+  );
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Schemas["Role"]>("user");
   async function invite(event: FormEvent) {
@@ -70,15 +64,10 @@ function Invitations({ tenant }: { tenant: string }) {
 }
 
 export function Members() {
-  const tenant = useParams().tenant!;
+  const { tenant, path, list: members, action } = useTenantList("members", (path) =>
+    unwrap(api.GET("/v1/tenants/{tenant_id}/members", { params: { path } })),
+  );
   const isAdmin = useIsAdmin(tenant);
-  const path = { tenant_id: tenant };
-  const key = ["members", tenant];
-  const members = useQuery({
-    queryKey: key,
-    queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/members", { params: { path } })),
-  });
-  const action = useAction(key);
   function changeRole(userId: string, role: Schemas["Role"]) {
     void action.run(() =>
       unwrap(api.PUT("/v1/tenants/{tenant_id}/members/{user_id}", { params: { path: { ...path, user_id: userId } }, body: { role } })),
@@ -132,7 +121,7 @@ export function Members() {
           </table>
         )}
       </section>
-      {isAdmin && <Invitations tenant={tenant} />}
+      {isAdmin && <Invitations />}
     </>
   );
 }

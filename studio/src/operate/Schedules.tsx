@@ -2,13 +2,12 @@
 // and delete. Members who may not write schedules read the list.
 import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useCanEdit } from "../session";
 import { ProblemMessage } from "../views/Problem";
 import { scheduleTiming, type TimingKind } from "./schedule";
 import { TableHead } from "./TableHead";
-import { useAction, type Action } from "./useAction";
+import { useTenantList, type Action } from "./useAction";
 
 function NewSchedule({ tenant, action }: { tenant: string; action: Action }) {
   const path = { tenant_id: tenant };
@@ -104,14 +103,10 @@ function ScheduleRow({ tenant, summary, action, canWrite }: { tenant: string; su
 }
 
 export function Schedules() {
-  const tenant = useParams().tenant!;
+  const { tenant, list: schedules, action } = useTenantList("schedules", (path) =>
+    unwrap(api.GET("/v1/tenants/{tenant_id}/schedules", { params: { path } })),
+  );
   const canWrite = useCanEdit(tenant); // users write schedules too (schedules:write)
-  const key = ["schedules", tenant];
-  const schedules = useQuery({
-    queryKey: key,
-    queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/schedules", { params: { path: { tenant_id: tenant } } })),
-  });
-  const action = useAction(key);
   const listed = schedules.data?.schedules ?? [];
   return (
     <section aria-labelledby="schedules-heading">

@@ -1,24 +1,17 @@
 // The tenant's secrets by NAME (the API never returns a value). Admins set a value
 // (write-only: it is sent and forgotten) or delete a secret.
-import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
 import { TableHead } from "./TableHead";
-import { useAction } from "./useAction";
+import { useTenantList } from "./useAction";
 
 export function Secrets() {
-  const tenant = useParams().tenant!;
+  const { tenant, path, list: secrets, action } = useTenantList("secrets", (path) =>
+    unwrap(api.GET("/v1/tenants/{tenant_id}/secrets", { params: { path } })),
+  );
   const isAdmin = useIsAdmin(tenant);
-  const path = { tenant_id: tenant };
-  const key = ["secrets", tenant];
-  const secrets = useQuery({
-    queryKey: key,
-    queryFn: () => unwrap(api.GET("/v1/tenants/{tenant_id}/secrets", { params: { path } })),
-  });
-  const action = useAction(key);
   const [name, setName] = useState("");
   const [value, setValue] = useState("");
   async function save(event: FormEvent) {

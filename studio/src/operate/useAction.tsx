@@ -1,6 +1,7 @@
 // A button's call to the API: busy while it runs, its problem kept to show, and the
 // listed data refetched after it.
-import { useQueryClient, type QueryKey } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type QueryKey } from "@tanstack/react-query";
+import { useParams } from "react-router-dom";
 import { useCallback, useState } from "react";
 
 export interface Action {
@@ -30,4 +31,15 @@ export function useAction(refetch: QueryKey): Action {
     [queryClient, refetch],
   );
   return { run, busy, error };
+}
+
+export type TenantPath = { tenant_id: string };
+
+/** A tenant's list (`name` keys its cache) loaded with `load`, and the action that refetches it. */
+export function useTenantList<T>(name: string, load: (path: TenantPath) => Promise<T>) {
+  const tenant = useParams().tenant!;
+  const path = { tenant_id: tenant };
+  const key = [name, tenant];
+  const list = useQuery({ queryKey: key, queryFn: () => load(path) });
+  return { tenant, path, list, action: useAction(key) };
 }
