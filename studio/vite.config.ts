@@ -30,6 +30,7 @@ export default defineConfig({
         "src/tools/**/*.ts",
         "src/runs/**/*.ts",
         "src/chat/**/*.ts",
+        "src/operate/**/*.ts",
       ],
       // React hooks (fetching, streaming) are exercised in Chromium by tests/studio.
       exclude: ["src/runs/use*.ts", "src/chat/use*.ts"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from authlib.integrations.base_client import OAuthError
@@ -28,6 +28,7 @@ GOOGLE_METADATA = "https://accounts.google.com/.well-known/openid-configuration"
 GITHUB_AUTHORIZE = "https://github.com/login/oauth/authorize"
 GITHUB_TOKEN = "https://github.com/login/oauth/access_token"  # noqa: S105 - a URL
 GITHUB_API = "https://api.github.com/"
+LoginClient = Literal["api", "studio"]
 
 
 class LoginError(Exception):
@@ -96,15 +97,19 @@ class LoginFlows:
         """Whether ``name`` is a configured provider."""
         return name in self._providers
 
-    def redirect_uri(self, name: str) -> str:
-        """The callback URL registered with the provider."""
+    def redirect_uri(self, name: str, client: LoginClient = "api") -> str:
+        """The callback URL registered with the provider: the API's own (which answers the
+        tokens as JSON), or the Studio's page (which redeems the code at the API's)."""
+        if client == "studio":
+            return f"{self._public_url}/studio/auth/callback/{name}"
         return f"{self._public_url}/v1/auth/callback/{name}"
 
-    async def begin(self, session: AsyncSession, name: str) -> str:
+    async def begin(self, session: AsyncSession, name: str, client: LoginClient = "api") -> str:
         """Record a pending login and return the provider's authorization URL."""
-        client = self._oauth.create_client(name)
+        redirect_uri = self.redirect_uri(name, client)
+        oauth_client = self._oauth.create_client(name)
         try:
-            rv = await client.create_authorization_url(self.redirect_uri(name))
+            rv = await oauth_client.create_authorization_url(redirect_uri)
         except Exception as exc:  # transport errors (httpx or httpx2), bad metadata
             raise ProviderUnavailableError(name) from exc
         session.add(
@@ -113,6 +118,7 @@ class LoginFlows:
                 provider=name,
                 code_verifier=rv["code_verifier"],
                 nonce=rv.get("nonce"),
+                redirect_uri=redirect_uri,
                 created_at=utcnow(),
             )
         )
@@ -132,7 +138,7 @@ class LoginFlows:
         client = self._oauth.create_client(name)
         try:
             token = await client.fetch_access_token(
-                redirect_uri=self.redirect_uri(name),
+                redirect_uri=pending.redirect_uri or self.redirect_uri(name),
                 code=code,
                 code_verifier=pending.code_verifier,
             )

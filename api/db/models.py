@@ -232,6 +232,8 @@ class LoginState(Base):
     provider: Mapped[str] = mapped_column(sa.String(32))
     code_verifier: Mapped[str] = mapped_column(sa.String(128))
     nonce: Mapped[str | None] = mapped_column(sa.String(128))
+    # The callback URL sent to the provider (null: the API's own callback).
+    redirect_uri: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from api.auth.oidc import LoginError, ProviderUnavailableError
+from api.auth.oidc import LoginClient, LoginError, ProviderUnavailableError
 from api.auth.provisioning import provision
 from api.auth.refresh import InvalidRefreshTokenError, RefreshReuseError
 from api.auth.sessions import TokenPair, access_for, start_session
@@ -86,13 +86,22 @@ async def providers(services: ServicesDep) -> Providers:
     responses={302: {"description": "Redirect to the provider's authorization page."}},
 )
 async def login(
-    provider: ProviderName, services: ServicesDep, session: SessionDep
+    provider: ProviderName,
+    services: ServicesDep,
+    session: SessionDep,
+    client: Annotated[
+        LoginClient,
+        Query(
+            description="`studio`: the provider sends the browser back to the Studio's "
+            "sign-in page, which redeems the code at `/v1/auth/callback/{provider}`."
+        ),
+    ] = "api",
 ) -> RedirectResponse:
     """Start an authorization-code + PKCE login at ``provider``."""
     if not services.login.has(provider):
         raise not_found("provider")
     try:
-        url = await services.login.begin(session, provider)
+        url = await services.login.begin(session, provider, client)
     except ProviderUnavailableError:
         raise _bad_gateway(provider) from None
     await session.commit()

@@ -3,6 +3,7 @@ import { lazy, Suspense } from "react";
 import { Link, Navigate, Route, Routes, useParams } from "react-router-dom";
 import { useSession } from "./session";
 import { SignIn } from "./views/SignIn";
+import { OidcCallback } from "./operate/OidcCallback";
 import { Tenants } from "./views/Tenants";
 import { Trees } from "./views/Trees";
 import { Templates } from "./views/Templates";
@@ -19,6 +20,8 @@ const RunsList = lazy(() => import("./runs/RunsList").then((m) => ({ default: m.
 // chat: its own chunk
 const ChatHome = lazy(() => import("./chat/Chat").then((m) => ({ default: m.ChatHome })));
 const ChatView = lazy(() => import("./chat/Chat").then((m) => ({ default: m.ChatView })));
+// operate: schedules, API keys, members and secret names (admins administer; others read).
+const Operate = lazy(() => import("./operate/Operate").then((m) => ({ default: m.Operate })));
 
 function Header() {
   const { me, signOut } = useSession();
@@ -35,6 +38,7 @@ function Header() {
           <Link to={`/t/${tenant}/tools`}>Tools</Link>
           <Link to={`/t/${tenant}/runs`}>Runs</Link>
           <Link to={`/t/${tenant}/chat`}>Chat</Link>
+          <Link to={`/t/${tenant}/operate`}>Operate</Link>
           <Link to="/">Switch tenant</Link>
         </nav>
       )}
@@ -62,7 +66,10 @@ export function App() {
   if (token === null) {
     return (
       <main>
-        <SignIn />
+        <Routes>
+          <Route path="/auth/callback/:provider" element={<OidcCallback />} />
+          <Route path="*" element={<SignIn />} />
+        </Routes>
       </main>
     );
   }
@@ -80,6 +87,7 @@ export function App() {
       <Route path="/t/:tenant/tools/:name" element={<Page><ToolDetail /></Page>} />
       <Route path="/t/:tenant/chat" element={<Page><ChatHome /></Page>} />
       <Route path="/t/:tenant/chat/:conversation" element={<Page><ChatView /></Page>} />
+      <Route path="/t/:tenant/operate/*" element={<Page><Operate /></Page>} />
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
   );

@@ -34,11 +34,12 @@ async def _login(http: httpx.AsyncClient, base: str, provider: str) -> tuple[htt
     return await http.get(callback, headers=PROXY), callback
 
 
-async def test_oidc_login_provisions_the_user_and_lands_a_session(
-    oidc_issuer: str,
+async def _app_with_provider(
     start_app: Callable[[Settings], Awaitable[FastAPI]],
     make_settings: Callable[..., Settings],
-) -> None:
+    issuer: str,
+) -> tuple[FastAPI, str, int, str]:
+    """An app (behind the test's proxy) with one fresh provider: app, provider, port, URL."""
     provider = f"mock{uuid.uuid4().hex[:8]}"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -47,15 +48,19 @@ async def test_oidc_login_provisions_the_user_and_lands_a_session(
             public_url=base,
             trusted_proxies=["127.0.0.1/32"],
             oidc_providers=[
-                {
-                    "name": provider,
-                    "kind": "oidc",
-                    "client_id": "treeflow-test",
-                    "issuer": oidc_issuer,
-                }
+                {"name": provider, "kind": "oidc", "client_id": "treeflow-test", "issuer": issuer}
             ],
         )
     )
+    return app, provider, port, base
+
+
+async def test_oidc_login_provisions_the_user_and_lands_a_session(
+    oidc_issuer: str,
+    start_app: Callable[[Settings], Awaitable[FastAPI]],
+    make_settings: Callable[..., Settings],
+) -> None:
+    app, provider, port, base = await _app_with_provider(start_app, make_settings, oidc_issuer)
     services: Services = app.state.services
     tenant = await create_tenant(services, "oidc")
     async with services.sessions() as session:
@@ -116,3 +121,30 @@ async def test_oidc_login_provisions_the_user_and_lands_a_session(
     assert (f"user:{tokens['user_id']}", "success") in outcomes
     assert ("anonymous", "denied") in outcomes
     assert pending == 0
+
+
+async def test_a_studio_login_lands_on_the_studio_page_and_redeems_there(
+    oidc_issuer: str,
+    start_app: Callable[[Settings], Awaitable[FastAPI]],
+    make_settings: Callable[..., Settings],
+) -> None:
+    app, provider, port, base = await _app_with_provider(start_app, make_settings, oidc_issuer)
+    async with live_server(app, port), httpx.AsyncClient(timeout=10) as http:
+        start = await http.get(f"{base}/v1/auth/login/{provider}?client=studio", headers=PROXY)
+        assert start.status_code == 302, start.text
+        studio_page = f"{base}/studio/auth/callback/{provider}"
+        assert parse_qs(urlparse(start.headers["location"]).query)["redirect_uri"] == [studio_page]
+        at_provider = await http.get(start.headers["location"])
+        landing = at_provider.headers["location"]
+        assert landing.startswith(studio_page + "?"), landing
+        # The Studio page hands the code and state to the API's callback, which redeems the
+        # code with the Studio's URL (a provider refuses a code sent with another URL).
+        query = urlparse(landing).query
+        landed = await http.get(f"{base}/v1/auth/callback/{provider}?{query}", headers=PROXY)
+        assert landed.status_code == 200, landed.text
+        assert landed.json()["refresh_token"].startswith("tfr_")
+
+        wrong = await http.get(f"{base}/v1/auth/login/{provider}?client=mobile", headers=PROXY)
+        assert wrong.status_code == 422
+        assert wrong.headers["content-type"].startswith("application/problem+json")
+        assert "client" in wrong.text

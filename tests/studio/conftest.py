@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from tests.api.conftest import (
     client_for,
     create_actor,
     create_tenant,
+    free_port,
     live_server,
     running,
     settings_for,
@@ -55,6 +57,8 @@ class Stack:
     tenant_id: uuid.UUID
     keys: dict[str, str]
     app: FastAPI
+    # Other hosts the browser may reach (a login provider's pages).
+    allowed_hosts: tuple[str, ...] = ()
 
     def url(self, path: str = "") -> str:
         return f"{self.base_url}/studio{path}"
@@ -71,23 +75,26 @@ def _ensure_build() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.fixture(scope="session")
-async def stack(
-    tmp_path_factory: pytest.TempPathFactory, temporal_settings: Any, worker: str
+@asynccontextmanager
+async def serve_stack(
+    db: Path, temporal_settings: Any, worker: str, **overrides: Any
 ) -> AsyncIterator[Stack]:
-    """The API (dev mode: plain HTTP on loopback) serving the built Studio, on SQLite."""
+    """The API (dev mode: plain HTTP on loopback) serving the built Studio, on SQLite, with
+    a tenant and a key per role; ``overrides`` change its settings (``public_url`` is the
+    served address)."""
     _ensure_build()
-    db = tmp_path_factory.mktemp("studio") / "studio.db"
+    port = free_port()
     settings = settings_for(
         f"sqlite+aiosqlite:///{db}",
         dev_mode=True,
-        public_url="http://127.0.0.1",
+        public_url=f"http://127.0.0.1:{port}",
         temporal=temporal_settings.model_copy(update={"task_queue": worker}),
+        **overrides,
     )
     from api.app import create_app
 
     app = create_app(settings)
-    async with running(app), live_server(app) as base:
+    async with running(app), live_server(app, port) as base:
         services = app.state.services
         tenant = await create_tenant(services, "studio")
         admin = await create_actor(app, "studio-admin", {tenant: Role.ADMIN})
@@ -101,6 +108,16 @@ async def stack(
                 keys[role] = response.json()["key"]
         await admin.client.aclose()
         yield Stack(base, tenant, keys, app)
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory, temporal_settings: Any, worker: str
+) -> AsyncIterator[Stack]:
+    """The served Studio of most journeys (see ``serve_stack``)."""
+    db = tmp_path_factory.mktemp("studio") / "studio.db"
+    async with serve_stack(db, temporal_settings, worker) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
@@ -127,13 +144,13 @@ class Guard:
 @pytest.fixture
 async def page(browser: Browser, stack: Stack) -> AsyncIterator[Page]:
     """A fresh context (no stored token); any request off the stack's host fails the test."""
-    allowed = urlsplit(stack.base_url).netloc
+    allowed = {urlsplit(stack.base_url).netloc, *stack.allowed_hosts}
     guard = Guard()
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
 
     async def route(request_route: Route) -> None:
         url = request_route.request.url
-        if urlsplit(url).netloc != allowed and not url.startswith(("data:", "blob:")):
+        if urlsplit(url).netloc not in allowed and not url.startswith(("data:", "blob:")):
             guard.outside.append(url)
             await request_route.abort()
             return

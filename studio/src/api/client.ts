@@ -1,5 +1,7 @@
 // The typed API client (types generated from the served OpenAPI document) and its errors.
-import createClient, { type Middleware } from "openapi-fetch";
+import createClient from "openapi-fetch";
+import { createRefresher } from "../operate/refresher";
+import { keySession, readSession } from "../operate/tokens";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -17,27 +19,26 @@ export class ApiProblem extends Error {
   }
 }
 
-const TOKEN_KEY = "treeflow.studio.token";
+/** The tab's credentials; OIDC sessions refresh ahead of expiry and once on a 401. */
+export const credentials = createRefresher({
+  fetch: (request) => fetch(request),
+  storage: sessionStorage,
+  now: () => Date.now(),
+  origin: window.location.origin,
+});
 
 export function storedToken(): string | null {
-  return sessionStorage.getItem(TOKEN_KEY);
+  return readSession(sessionStorage)?.accessToken ?? null;
 }
 
 export function storeToken(token: string | null): void {
-  if (token === null) sessionStorage.removeItem(TOKEN_KEY);
-  else sessionStorage.setItem(TOKEN_KEY, token);
+  credentials.store(token === null ? null : keySession(token));
 }
 
-const auth: Middleware = {
-  onRequest({ request }) {
-    const token = storedToken();
-    if (token) request.headers.set("Authorization", `Bearer ${token}`);
-    return request;
-  },
-};
-
-export const api = createClient<paths>({ baseUrl: window.location.origin });
-api.use(auth);
+export const api = createClient<paths>({
+  baseUrl: window.location.origin,
+  fetch: credentials.fetchWithRefresh,
+});
 
 function problemOf(status: number, body: unknown): ApiProblem {
   const value = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;

@@ -3718,7 +3718,10 @@ export interface operations {
     };
     login_v1_auth_login__provider__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `studio`: the provider sends the browser back to the Studio's sign-in page, which redeems the code at `/v1/auth/callback/{provider}`. */
+                client?: "api" | "studio";
+            };
             header?: never;
             path: {
                 provider: string;

@@ -1,7 +1,31 @@
-// Sign in with an API key (or an access token); the token stays in this tab's session storage.
+// Sign in with a configured OIDC provider or an API key (or an access token); the
+// credentials stay in this tab's session storage.
+import { useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type FormEvent } from "react";
+import { api, unwrap } from "../api/client";
+import { studioLoginUrl } from "../operate/oidc";
 import { useSession } from "../session";
 import { ProblemMessage } from "./Problem";
+
+/** One link per configured provider: the API runs the code + PKCE flow and comes back. */
+function ProviderLinks() {
+  const providers = useQuery({
+    queryKey: ["auth-providers"],
+    queryFn: () => unwrap(api.GET("/v1/auth/providers")),
+  });
+  const names = providers.data?.providers ?? [];
+  if (names.length === 0) return <ProblemMessage error={providers.error} />;
+  return (
+    <nav aria-label="Sign-in providers" className="providers">
+      {names.map((provider) => (
+        <a key={provider.name} className="button" href={studioLoginUrl(provider.login_url)}>
+          Sign in with {provider.name}
+        </a>
+      ))}
+      <p className="hint">or with an API key:</p>
+    </nav>
+  );
+}
 
 export function SignIn() {
   const { signIn } = useSession();
@@ -37,6 +61,7 @@ export function SignIn() {
   return (
     <section className="card narrow">
       <h1>Sign in to Treeflow Studio</h1>
+      <ProviderLinks />
       <form onSubmit={submit}>
         <label htmlFor="api-key">API key</label>
         <input
