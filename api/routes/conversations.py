@@ -13,7 +13,7 @@ from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.run_policy import StartRequest
-from workflows.conversation_models import MAX_MESSAGE_CHARS
+from workflows.conversation_models import MAX_USER_MESSAGE_CHARS
 from workflows.limits import MAX_VERSION_NUMBER
 
 router = APIRouter(
@@ -45,7 +45,7 @@ class CreateConversation(BaseModel):
     message: str | None = Field(
         default=None,
         min_length=1,
-        max_length=MAX_MESSAGE_CHARS,
+        max_length=MAX_USER_MESSAGE_CHARS,
         description="A first message, sent in the same call (update-with-start); the "
         "response's `message` holds it (answered unless `wait=false`).",
     )
@@ -57,7 +57,7 @@ class SendMessage(BaseModel):
         json_schema_extra={"examples": [{"text": "How many billing tickets are open?"}]},
     )
 
-    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)
 
 
 def _service(services: ServicesDep) -> ConversationService:
