@@ -56,6 +56,8 @@ def _max_length(limit: int) -> Any:
     return check
 
 
+TREE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+"""What a tree's name may be (it names the tree in URLs, run ids and search attributes)."""
 NODE_ID = rf"^[A-Za-z_][A-Za-z0-9_-]{{0,{bounds.MAX_ID_LENGTH - 1}}}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -353,7 +355,7 @@ NODE_KINDS: frozenset[str] = frozenset(
 class TreeSpec(_Model):
     """A decision tree as authored."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    name: str = Field(pattern=TREE_NAME_PATTERN)
     version: str = Field(default="0.1.0", max_length=64)
     description: str = ""
     inputs: dict[Key, InputSpec] | None = None

@@ -15,6 +15,7 @@ from api.routes.common import RESPONSES, tenant_settings_of
 from api.run_policy import StartRequest
 from workflows.conversation_models import MAX_USER_MESSAGE_CHARS
 from workflows.limits import MAX_VERSION_NUMBER
+from workflows.spec import TREE_NAME_PATTERN
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant_id}/conversations", tags=["conversations"], responses=RESPONSES
@@ -27,7 +28,7 @@ class CreateConversation(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"tree": "ticket-agent"}]}
     )
 
-    tree: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    tree: str = Field(pattern=TREE_NAME_PATTERN)
     version: int | None = Field(
         default=None,
         ge=1,

@@ -23,6 +23,7 @@ from api.services import Services
 from temporal_client.run_events import follow_events, read_steps
 from workflows.limits import MAX_VERSION_NUMBER
 from workflows.run_models import UserInput
+from workflows.spec import NODE_ID, TREE_NAME_PATTERN
 from workflows.trail import StepRecord
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"], responses=RESPONSES)
@@ -47,7 +48,7 @@ class StartRun(BaseModel):
         },
     )
 
-    tree: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    tree: str = Field(pattern=TREE_NAME_PATTERN)
     version: int | None = Field(
         default=None,
         ge=1,
@@ -67,7 +68,7 @@ class RerunIn(BaseModel):
 
     from_node: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$",
+        pattern=NODE_ID,
         description="Node to run again from; default: the node the run failed at.",
     )
     inputs: dict[str, Any] = Field(
@@ -87,7 +88,7 @@ class InputIn(BaseModel):
     value: Any = Field(description="The answer (checked against the node's choices).")
     node: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$",
+        pattern=NODE_ID,
         description="Which input node; optional when only one is waiting.",
     )
 
@@ -134,7 +135,7 @@ async def list_runs(
     access: Annotated[Access, requires(Permission.RUNS_READ)],
     services: ServicesDep,
     client: TemporalDep,
-    tree: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")] = None,
+    tree: Annotated[str | None, Query(pattern=TREE_NAME_PATTERN)] = None,
     status: Annotated[
         Literal[
             "running",
