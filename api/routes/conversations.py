@@ -195,7 +195,4 @@ async def delete_conversation(
     audit: AuditDep,
 ) -> ConversationOut:
     """The same as `POST .../end` (its runs and their records stay)."""
-    assert access.tenant_id is not None
-    ended = await _service(services).end(client, access.tenant_id, conversation_id)
-    audit.target(conversation_id)
-    return ended
+    return await end_conversation(conversation_id, access, services, client, audit)
