@@ -56,6 +56,7 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from bench.chain import bench_step, chain_tree
 from bench.handwritten import HandWrittenChain
+from bench.stats import percentile
 from foundation.secrets import Keyring
 from foundation.secrets.payload_codec import TenantPayloadCodec
 from foundation.telemetry.tracing import build_tracer_provider
@@ -141,12 +142,6 @@ async def run_batch(
     started = time.perf_counter()
     latencies = await asyncio.gather(*(one() for _ in range(count)))
     return list(latencies), time.perf_counter() - started, ids
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 @dataclass

@@ -30,6 +30,7 @@ import psutil
 
 from api.auth.tokens import generate_signing_key
 from bench.harness import api_env, free_port, seed, serve, start_worker, stop
+from bench.stats import percentile
 from treeflow.devserver import DevServer
 from treeflow.exit import exit_now
 
@@ -42,11 +43,6 @@ nodes:
 TARGET_RSS_MB = 300
 START_CONCURRENCY = 20
 PAGE = 200
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def start_runs(http: httpx.AsyncClient, runs_url: str, count: int) -> list[str]:
