@@ -20,6 +20,43 @@ def end(output: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"kind": "end", "output": output or {}}
 
 
+def rules_tree(output: dict[str, Any]) -> dict[str, Any]:
+    """A tool chain with a rule decision: ``add`` x + 2, then ``echo`` "big" when the sum
+    is over 10, else "small <sum>", then an end node with ``output``."""
+    return tree(
+        {
+            "first": tool_node("add", {"a": "{{ inputs.x }}", "b": 2}, next="check"),
+            "check": {
+                "kind": "decision",
+                "branches": [
+                    {"to": "big", "when": "results.first.sum > 10"},
+                    {"to": "small"},
+                ],
+            },
+            "big": tool_node("echo", {"value": "big"}, next="done"),
+            "small": tool_node("echo", {"value": "small {{ results.first.sum }}"}, next="done"),
+            "done": end(output),
+        },
+        inputs={"x": {"type": "number"}},
+    )
+
+
+def retried_tree(fail_times: int, max_attempts: int) -> dict[str, Any]:
+    """The ``flaky`` tool failing ``fail_times`` times under a retry policy of
+    ``max_attempts`` (100 ms apart), then an end node with the attempt that succeeded."""
+    return tree(
+        {
+            "f": tool_node(
+                "flaky",
+                {"fail_times": fail_times},
+                retry={"max_attempts": max_attempts, "initial_interval": "100ms"},
+                next="e",
+            ),
+            "e": end({"attempt": "{{ results.f.attempt }}"}),
+        }
+    )
+
+
 def with_nested_copies(compiled: CompiledTree) -> CompiledTree:
     """`compiled` in the storage form compilers used before subtrees were stored once:
     every subtree entry carries full copies of the subtrees below it."""
