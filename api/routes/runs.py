@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from api.audit import AuditNote
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.problems import ProblemError, not_found
@@ -97,6 +98,15 @@ class InputAccepted(BaseModel):
     node: str
 
 
+def _answer_start(view: RunView, created: bool, response: Response, audit: AuditNote) -> None:
+    """An idempotent start's answer: 201 for a new run, 200 when the key already named one;
+    its Location and audit target either way."""
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = view.links.self
+    audit.target(view.id)
+
+
 @router.post("", status_code=201)
 async def start_run(
     body: StartRun,
@@ -122,10 +132,7 @@ async def start_run(
         flags=services.flags,
     )
     view, created = await services.runs.start(session, client, request)
-    if not created:
-        response.status_code = 200
-    response.headers["Location"] = view.links.self
-    audit.target(view.id)
+    _answer_start(view, created, response, audit)
     audit.detail(tree=view.tree.name, version=view.tree.version, created=created)
     return view
 
@@ -220,10 +227,7 @@ async def rerun(
         flags=services.flags,
     )
     view, created = await services.reruns.start(session, client, ask)
-    if not created:
-        response.status_code = 200
-    response.headers["Location"] = view.links.self
-    audit.target(view.id)
+    _answer_start(view, created, response, audit)
     audit.detail(rerun_of=key, from_node=view.rerun_of.from_node if view.rerun_of else None)
     return view
 
