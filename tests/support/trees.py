@@ -57,6 +57,26 @@ def retried_tree(fail_times: int, max_attempts: int) -> dict[str, Any]:
     )
 
 
+def counting_loop_tree(output: dict[str, Any]) -> dict[str, Any]:
+    """``add`` counts ``state.n`` from 0 to 30 through a decision looping back (31
+    passes, 62 steps) in generations of 40 steps (continue-as-new), then ends with ``output``."""
+    return tree(
+        {
+            "loop": {
+                "kind": "decision",
+                "max_passes": 40,
+                "branches": [{"to": "work", "when": "state.n < 30"}, {"to": "e"}],
+            },
+            "work": tool_node(
+                "add", {"a": "{{ state.n }}", "b": 1}, set={"n": "{{ result.sum }}"}, next="loop"
+            ),
+            "e": end(output),
+        },
+        state={"n": 0},
+        limits={"continue_as_new_after": 40},
+    )
+
+
 def with_nested_copies(compiled: CompiledTree) -> CompiledTree:
     """`compiled` in the storage form compilers used before subtrees were stored once:
     every subtree entry carries full copies of the subtrees below it."""

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from tests.support.temporal_fixtures import RunTree, StartTree
-from tests.support.trees import end, retried_tree, rules_tree, tool_node, tree
+from tests.support.trees import counting_loop_tree, end, retried_tree, rules_tree, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows import search_attributes
@@ -440,21 +440,7 @@ async def test_requires_offers_a_branch_only_after_its_tool_ran(run_tree: RunTre
 async def test_long_runs_continue_as_new_and_keep_their_state(
     start_tree: StartTree, client: Client
 ) -> None:
-    doc = tree(
-        {
-            "loop": {
-                "kind": "decision",
-                "max_passes": 40,
-                "branches": [{"to": "work", "when": "state.n < 30"}, {"to": "e"}],
-            },
-            "work": tool_node(
-                "add", {"a": "{{ state.n }}", "b": 1}, set={"n": "{{ result.sum }}"}, next="loop"
-            ),
-            "e": end({"n": "{{ state.n }}", "passes": "{{ passes.loop }}"}),
-        },
-        state={"n": 0},
-        limits={"continue_as_new_after": 40},
-    )
+    doc = counting_loop_tree({"n": "{{ state.n }}", "passes": "{{ passes.loop }}"})
     handle = await start_tree(doc)
     result = await client.get_workflow_handle(handle.id).result()
     assert result["output"] == {"n": 30.0, "passes": 31}

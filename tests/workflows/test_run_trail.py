@@ -10,7 +10,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from temporal_client.run_events import Gap, Idle, follow_events, read_steps
 from tests.support.temporal_fixtures import RunTree, StartTree
-from tests.support.trees import end, retried_tree, rules_tree, tool_node, tree
+from tests.support.trees import counting_loop_tree, end, retried_tree, rules_tree, tool_node, tree
 from workflows.run_models import UserInput
 from workflows.trail import (
     MAX_EVENT_VALUE_BYTES,
@@ -161,21 +161,7 @@ async def test_a_live_run_is_followed_until_it_ends(start_tree: StartTree, clien
 async def test_ids_keep_growing_across_continue_as_new(
     start_tree: StartTree, client: Client
 ) -> None:
-    doc = tree(
-        {
-            "loop": {
-                "kind": "decision",
-                "max_passes": 40,
-                "branches": [{"to": "work", "when": "state.n < 30"}, {"to": "e"}],
-            },
-            "work": tool_node(
-                "add", {"a": "{{ state.n }}", "b": 1}, set={"n": "{{ result.sum }}"}, next="loop"
-            ),
-            "e": end({"n": "{{ state.n }}"}),
-        },
-        state={"n": 0},
-        limits={"continue_as_new_after": 40},
-    )
+    doc = counting_loop_tree({"n": "{{ state.n }}"})
     handle = await start_tree(doc)
     events = await all_events(client, handle)
     ids = [e.id for e in events]
