@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.conversation_views import ConversationOut, MessageOut, MessagePage
 from api.conversations import ConversationService, new_conversation_id
-from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.deps import AuditDep, ServicesDep, TemporalDep
 from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, tenant_settings_of
+from api.routes.common import RESPONSES, TenantCall, tenant_call
 from api.run_policy import StartRequest
 from workflows.conversation_models import MAX_USER_MESSAGE_CHARS
 from workflows.limits import MAX_VERSION_NUMBER
@@ -21,6 +21,7 @@ router = APIRouter(
     prefix="/v1/tenants/{tenant_id}/conversations", tags=["conversations"], responses=RESPONSES
 )
 ConversationId = Annotated[str, Path(pattern=r"^c-[0-9a-f]{16}$", examples=["c-8f3a2b1c9d0e4f55"])]
+Starting = Annotated[TenantCall, tenant_call(Permission.RUNS_START)]
 
 
 class CreateConversation(BaseModel):
@@ -69,34 +70,29 @@ def _service(services: ServicesDep) -> ConversationService:
 async def create_conversation(
     body: CreateConversation,
     response: Response,
-    access: Annotated[Access, requires(Permission.RUNS_START)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Starting,
     wait: Annotated[
         bool, Query(description="With a first message: wait for its answer (up to 60 s).")
     ] = True,
 ) -> ConversationOut:
     """Start a conversation answered by a tree (pinned to one version for all its turns),
     optionally with its first message."""
-    assert access.tenant_id is not None
     request = StartRequest(
-        tenant_id=access.tenant_id,
-        settings=await tenant_settings_of(services, access),
-        actor=access.actor.subject,
+        tenant_id=call.tenant_id,
+        settings=await call.tenant_settings(),
+        actor=call.actor,
         key=new_conversation_id(),
         tree_name=body.tree,
         version=body.version,
         inputs=body.inputs,
-        flags=services.flags,
+        flags=call.services.flags,
     )
-    created = await _service(services).create(
-        session, client, request, body.input, body.message, wait=wait
+    created = await _service(call.services).create(
+        call.session, call.client, request, body.input, body.message, wait=wait
     )
     response.headers["Location"] = created.links.self
-    audit.target(created.id)
-    audit.detail(
+    call.audit.target(created.id)
+    call.audit.detail(
         tree=created.tree.name,
         version=created.tree.version,
         message=created.message.run if created.message else None,
@@ -127,11 +123,7 @@ async def send_message(
     conversation_id: ConversationId,
     body: SendMessage,
     response: Response,
-    access: Annotated[Access, requires(Permission.RUNS_START)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Starting,
     wait: Annotated[
         bool,
         Query(description="Wait for the answer (up to 60 s, then 202); false: 202 at once."),
@@ -141,12 +133,11 @@ async def send_message(
 
     One message at a time: while a turn is answered, another message gets 409
     `turn-in-progress` (nothing is queued or recorded)."""
-    assert access.tenant_id is not None
-    message, answered = await _service(services).send(
-        session,
-        client,
-        access.tenant_id,
-        access.actor.subject,
+    message, answered = await _service(call.services).send(
+        call.session,
+        call.client,
+        call.tenant_id,
+        call.actor,
         conversation_id,
         body.text,
         wait=wait,
@@ -154,8 +145,8 @@ async def send_message(
     if not answered:
         response.status_code = 202
     response.headers["Location"] = message.links.run
-    audit.target(message.run)
-    audit.detail(conversation=conversation_id, turn=message.turn)
+    call.audit.target(message.run)
+    call.audit.detail(conversation=conversation_id, turn=message.turn)
     return message
 
 

@@ -10,12 +10,12 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from api.audit import AuditNote
-from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.deps import ServicesDep, SessionDep, TemporalDep
 from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.problems import ProblemError, not_found
 from api.rbac import Access, Permission, requires
 from api.reruns import RerunAsk, VersionChoice
-from api.routes.common import RESPONSES, tenant_settings_of
+from api.routes.common import RESPONSES, TenantCall, tenant_call
 from api.run_policy import StartRequest, find_run
 from api.run_streams import EventStreamResponse, sse_body, stream_slots
 from api.runs import RunPage, RunView
@@ -30,6 +30,7 @@ from workflows.trail import StepRecord
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"], responses=RESPONSES)
 KEY_PATTERN = r"^[A-Za-z0-9._:@-]{1,200}$"
 RunKey = Annotated[str, Path(pattern=KEY_PATTERN, examples=["order-42"])]
+Starting = Annotated[TenantCall, tenant_call(Permission.RUNS_START)]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -112,28 +113,22 @@ async def start_run(
     body: StartRun,
     idempotency_key: IdempotencyKey,
     response: Response,
-    access: Annotated[Access, requires(Permission.RUNS_START)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Starting,
 ) -> RunView:
     """Start a run of a tree; repeating the call with the same key returns the same run (200)."""
-    assert access.tenant_id is not None
-    settings = await tenant_settings_of(services, access)
     request = StartRequest(
-        tenant_id=access.tenant_id,
-        settings=settings,
-        actor=access.actor.subject,
+        tenant_id=call.tenant_id,
+        settings=await call.tenant_settings(),
+        actor=call.actor,
         key=idempotency_key,
         tree_name=body.tree,
         version=body.version,
         inputs=body.inputs,
-        flags=services.flags,
+        flags=call.services.flags,
     )
-    view, created = await services.runs.start(session, client, request)
-    _answer_start(view, created, response, audit)
-    audit.detail(tree=view.tree.name, version=view.tree.version, created=created)
+    view, created = await call.services.runs.start(call.session, call.client, request)
+    _answer_start(view, created, response, call.audit)
+    call.audit.detail(tree=view.tree.name, version=view.tree.version, created=created)
     return view
 
 
@@ -206,29 +201,24 @@ async def rerun(
     body: RerunIn,
     idempotency_key: IdempotencyKey,
     response: Response,
-    access: Annotated[Access, requires(Permission.RUNS_START)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Starting,
 ) -> RunView:
     """Start a new run that reuses this closed run's recorded results before `from_node`
     (their tools are not called again); the same key again returns the same re-run (200)."""
-    assert access.tenant_id is not None
     ask = RerunAsk(
-        tenant_id=access.tenant_id,
-        settings=await tenant_settings_of(services, access),
-        actor=access.actor.subject,
+        tenant_id=call.tenant_id,
+        settings=await call.tenant_settings(),
+        actor=call.actor,
         key=idempotency_key,
         origin_key=key,
         from_node=body.from_node,
         inputs=body.inputs,
         version=body.version,
-        flags=services.flags,
+        flags=call.services.flags,
     )
-    view, created = await services.reruns.start(session, client, ask)
-    _answer_start(view, created, response, audit)
-    audit.detail(rerun_of=key, from_node=view.rerun_of.from_node if view.rerun_of else None)
+    view, created = await call.services.reruns.start(call.session, call.client, ask)
+    _answer_start(view, created, response, call.audit)
+    call.audit.detail(rerun_of=key, from_node=view.rerun_of.from_node if view.rerun_of else None)
     return view
 
 
@@ -329,33 +319,23 @@ async def run_events(
 async def submit_input(
     key: RunKey,
     body: InputIn,
-    access: Annotated[Access, requires(Permission.RUNS_SIGNAL)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Annotated[TenantCall, tenant_call(Permission.RUNS_SIGNAL)],
 ) -> InputAccepted:
     """Answer a waiting input node (409 with the reason if the run does not accept it)."""
-    assert access.tenant_id is not None
-    node = await services.runs.submit_input(
-        session, client, access.tenant_id, key, UserInput(value=body.value, node=body.node)
+    node = await call.services.runs.submit_input(
+        call.session, call.client, call.tenant_id, key, UserInput(value=body.value, node=body.node)
     )
-    audit.target(key)
-    audit.detail(node=node)
+    call.audit.target(key)
+    call.audit.detail(node=node)
     return InputAccepted(node=node)
 
 
 @router.post("/{key}/cancel", status_code=202)
 async def cancel_run(
     key: RunKey,
-    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Annotated[TenantCall, tenant_call(Permission.RUNS_CANCEL)],
 ) -> Response:
     """Request cancellation; running tools are cancelled at their next heartbeat."""
-    assert access.tenant_id is not None
-    await services.runs.cancel(session, client, access.tenant_id, key)
-    audit.target(key)
+    await call.services.runs.cancel(call.session, call.client, call.tenant_id, key)
+    call.audit.target(key)
     return Response(status_code=202)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Response
+from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.deps import ServicesDep, SessionDep, TemporalDep
 from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, tenant_settings_of
+from api.routes.common import RESPONSES, TenantCall, tenant_call
 from api.schedule_models import (
     MAX_CATCHUP_WINDOW_SECONDS,
     MAX_CRON_CHARS,
@@ -136,38 +136,21 @@ class BackfillAccepted(BaseModel):
     runs: int = Field(description="Times the spec matches in the range (runs started).")
 
 
-class ScheduleCall:
-    """What every handler that changes a schedule takes: write access to the tenant's
-    schedules, the request's database session, the services, Temporal and the audit note."""
-
-    def __init__(
-        self,
-        access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
-        session: SessionDep,
-        services: ServicesDep,
-        client: TemporalDep,
-        audit: AuditDep,
-    ) -> None:
-        assert access.tenant_id is not None
-        self.access, self.tenant_id = access, access.tenant_id
-        self.session, self.services, self.client, self.audit = session, services, client, audit
-
-    async def view(self, name: str) -> ScheduleView:
-        """The schedule as ``GET /{name}`` shows it."""
-        return await self.services.schedules.view(
-            self.session, self.client, self.tenant_id, name, self.services.page_tokens
-        )
+Writing = Annotated[TenantCall, tenant_call(Permission.SCHEDULES_WRITE)]
 
 
-# Scoped like the session it holds (closed when the handler returns).
-Writing = Annotated[ScheduleCall, Depends(scope="function")]
+async def _view(call: TenantCall, name: str) -> ScheduleView:
+    """The schedule as ``GET /{name}`` shows it."""
+    return await call.services.schedules.view(
+        call.session, call.client, call.tenant_id, name, call.services.page_tokens
+    )
 
 
 @router.post("", status_code=201, responses=CONFLICT)
 async def create_schedule(body: ScheduleIn, response: Response, call: Writing) -> ScheduleView:
     """Create a schedule (422 names each bad field: spec, inputs, tools, version)."""
     services = call.services
-    settings = await tenant_settings_of(services, call.access)
+    settings = await call.tenant_settings()
     definition = ScheduleDefinition.model_validate(body.model_dump(exclude={"name"}))
     record = await services.schedules.create(
         call.session,
@@ -177,13 +160,13 @@ async def create_schedule(body: ScheduleIn, response: Response, call: Writing) -
         definition,
         settings=settings,
         flags=services.flags,
-        actor=call.access.actor.subject,
+        actor=call.actor,
     )
     call.audit.target(body.name)
     call.audit.detail(
         tree=record.tree_name, version=record.tree_version, policy=record.version_policy
     )
-    view = await call.view(body.name)
+    view = await _view(call, body.name)
     response.headers["Location"] = view.links.self
     return view
 
@@ -218,7 +201,7 @@ async def get_schedule(
 async def update_schedule(name: ScheduleName, body: ScheduleChanges, call: Writing) -> ScheduleView:
     """Change the spec, inputs, policies or version; runs already started are unchanged."""
     services = call.services
-    settings = await tenant_settings_of(services, call.access)
+    settings = await call.tenant_settings()
     changes = body.model_dump(exclude_unset=True)
     record = await services.schedules.update(
         call.session,
@@ -228,14 +211,14 @@ async def update_schedule(name: ScheduleName, body: ScheduleChanges, call: Writi
         changes,
         settings=settings,
         flags=services.flags,
-        actor=call.access.actor.subject,
+        actor=call.actor,
     )
     call.audit.target(name)
     call.audit.detail(changed=sorted(changes), version=record.tree_version)
-    return await call.view(name)
+    return await _view(call, name)
 
 
-async def _set_paused(call: ScheduleCall, name: str, paused: bool, body: PauseIn | None) -> None:
+async def _set_paused(call: TenantCall, name: str, paused: bool, body: PauseIn | None) -> None:
     await call.services.schedules.set_paused(
         call.session, call.client, call.tenant_id, name, paused, body.note if body else None
     )
