@@ -24,14 +24,12 @@ from typing import Any
 
 from activities.backends import PropertyMetrics, where
 from activities.backends.embedded import EmbeddedBackend
-from activities.backends.loader import load_records, to_records
 from activities.builtin.aggregate import Aggregate, AggregateInput
 from activities.builtin.preprocess import PreprocessCollection, PreprocessInput
 from activities.builtin.query import Query, QueryInput
-from activities.data import SUPPORT_TICKETS
-from activities.data.tickets import PRODUCTS, generate_tickets
+from activities.data.tickets import PRODUCTS
 from activities.sdk import ToolContext
-from bench.retrieval_ops import QUERIES, operations
+from bench.retrieval_ops import QUERIES, load_tickets, operations, ticket_records
 from bench.stats import percentile
 
 
@@ -43,16 +41,9 @@ def _row(label: str, times: list[float]) -> tuple[str, float, float, float]:
 async def bench_size(root: Path, size: int, runs: int) -> list[tuple[str, float, float, float]]:
     """Load ``size`` tickets and time every operation; rows of (name, p50, p99, mean) in ms."""
     store = EmbeddedBackend(root / f"n{size}")
-    records = to_records(generate_tickets(size), SUPPORT_TICKETS.properties, id_field="ticket_id")
+    records = ticket_records(size)
     started = time.perf_counter()
-    await load_records(
-        store,
-        "Tickets",
-        records,
-        properties=SUPPORT_TICKETS.properties,
-        vectorize=SUPPORT_TICKETS.vectorize,
-        batch_size=5_000,
-    )
+    await load_tickets(store, records, batch_size=5_000)
     load_s = time.perf_counter() - started
     rows = [("load (s, total)", load_s * 1000, load_s * 1000, load_s * 1000)]
     for label, op in operations("Tickets").items():

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from activities.backends import AggregateRequest, PropertyMetrics, SearchRequest, all_of, where
+from activities.backends import (
+    AggregateRequest,
+    NewRecord,
+    PropertyMetrics,
+    SearchRequest,
+    all_of,
+    where,
+)
 from activities.backends.embedded import EmbeddedBackend
-from activities.data.tickets import PRODUCTS
+from activities.backends.loader import load_records, to_records
+from activities.data import SUPPORT_TICKETS
+from activities.data.tickets import PRODUCTS, generate_tickets
 
 QUERIES = [
     "login failures after password reset",
@@ -21,9 +30,26 @@ QUERIES = [
 ]
 
 
+def ticket_records(count: int) -> list[NewRecord]:
+    """``count`` generated support tickets (seed 7) as records keyed by ticket id."""
+    return to_records(generate_tickets(count), SUPPORT_TICKETS.properties, id_field="ticket_id")
+
+
+async def load_tickets(store: EmbeddedBackend, records: list[NewRecord], batch_size: int) -> None:
+    """Load ``records`` into collection ``Tickets`` with the support tickets' schema."""
+    await load_records(
+        store,
+        "Tickets",
+        records,
+        properties=SUPPORT_TICKETS.properties,
+        vectorize=SUPPORT_TICKETS.vectorize,
+        batch_size=batch_size,
+    )
+
+
 def search_request(mode: str, i: int, **extra: Any) -> SearchRequest:
     """A search of ``mode`` with the ``i``-th query (round robin), ten hits."""
-    return SearchRequest(mode=mode, query=QUERIES[i % len(QUERIES)], limit=10, **extra)  # type: ignore[arg-type]
+    return SearchRequest(mode=mode, query=QUERIES[i % len(QUERIES)], limit=10, **extra)
 
 
 Operation = Callable[[EmbeddedBackend, int], Awaitable[Any]]
@@ -45,7 +71,7 @@ def operations(name: str) -> dict[str, Operation]:
                 filters=all_of(
                     where("status", "eq", "open"), where("product", "eq", PRODUCTS[i % 5])
                 ),
-                sort={"property": "created_at", "direction": "desc"},  # type: ignore[arg-type]
+                sort={"property": "created_at", "direction": "desc"},
                 limit=10,
             ),
         ),
