@@ -140,7 +140,9 @@ Name = Annotated[
     AfterValidator(_max_length(bounds.MAX_NAME_LENGTH)),
     WithJsonSchema({"type": "string", "maxLength": bounds.MAX_NAME_LENGTH}),
 ]
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
+# The Python types a value of each declared input type may have (bool is excluded from
+# the numbers by the checks that use it).
+JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
     "number": (int, float),
@@ -180,7 +182,7 @@ class InputSpec(_Model):
     def _default_fits(self, info: ValidationInfo) -> InputSpec:
         if self.default is None or self.type == "any" or not _authoring(info):
             return self
-        allowed = _JSON_TYPES[self.type]
+        allowed = JSON_TYPES[self.type]
         is_bool = isinstance(self.default, bool)
         if (is_bool and self.type != "boolean") or not isinstance(self.default, allowed):
             got = "boolean" if is_bool else type(self.default).__name__
