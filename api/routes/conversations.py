@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.conversation_views import ConversationOut, MessageOut, MessagePage
@@ -66,6 +66,23 @@ def _service(services: ServicesDep) -> ConversationService:
     return ConversationService(services.runs)
 
 
+class ConversationRead:
+    """What the handlers that read a conversation take: read access to the tenant's runs,
+    the conversation service and Temporal (no database session)."""
+
+    def __init__(
+        self,
+        access: Annotated[Access, requires(Permission.RUNS_READ)],
+        services: ServicesDep,
+        client: TemporalDep,
+    ) -> None:
+        assert access.tenant_id is not None
+        self.tenant_id, self.service, self.client = access.tenant_id, _service(services), client
+
+
+Reading = Annotated[ConversationRead, Depends()]
+
+
 @router.post("", status_code=201)
 async def create_conversation(
     body: CreateConversation,
@@ -101,15 +118,9 @@ async def create_conversation(
 
 
 @router.get("/{conversation_id}")
-async def get_conversation(
-    conversation_id: ConversationId,
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
-    services: ServicesDep,
-    client: TemporalDep,
-) -> ConversationOut:
+async def get_conversation(conversation_id: ConversationId, read: Reading) -> ConversationOut:
     """The conversation's tree, status (idle, answering, ended) and number of turns."""
-    assert access.tenant_id is not None
-    return await _service(services).get(client, access.tenant_id, conversation_id)
+    return await read.service.get(read.client, read.tenant_id, conversation_id)
 
 
 @router.post(
@@ -151,15 +162,9 @@ async def send_message(
 
 
 @router.get("/{conversation_id}/messages")
-async def list_messages(
-    conversation_id: ConversationId,
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
-    services: ServicesDep,
-    client: TemporalDep,
-) -> MessagePage:
+async def list_messages(conversation_id: ConversationId, read: Reading) -> MessagePage:
     """The messages the conversation holds (its last turns), oldest first, with their runs."""
-    assert access.tenant_id is not None
-    return await _service(services).messages(client, access.tenant_id, conversation_id)
+    return await read.service.messages(read.client, read.tenant_id, conversation_id)
 
 
 @router.post("/{conversation_id}/end")
