@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.conversation_views import ConversationOut, MessageOut, MessagePage
 from api.conversations import ConversationService, new_conversation_id
-from api.deps import AuditDep, ServicesDep, TemporalDep
+from api.deps import ServicesDep, TemporalDep
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, TenantCall, tenant_call
 from api.run_policy import StartRequest
@@ -22,6 +22,7 @@ router = APIRouter(
 )
 ConversationId = Annotated[str, Path(pattern=r"^c-[0-9a-f]{16}$", examples=["c-8f3a2b1c9d0e4f55"])]
 Starting = Annotated[TenantCall, tenant_call(Permission.RUNS_START)]
+Ending = Annotated[TenantCall, tenant_call(Permission.RUNS_CANCEL)]  # its session stays unused
 
 
 class CreateConversation(BaseModel):
@@ -168,27 +169,14 @@ async def list_messages(conversation_id: ConversationId, read: Reading) -> Messa
 
 
 @router.post("/{conversation_id}/end")
-async def end_conversation(
-    conversation_id: ConversationId,
-    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-) -> ConversationOut:
+async def end_conversation(conversation_id: ConversationId, call: Ending) -> ConversationOut:
     """End the conversation after the turn being answered, if any; later messages get 409."""
-    assert access.tenant_id is not None
-    ended = await _service(services).end(client, access.tenant_id, conversation_id)
-    audit.target(conversation_id)
+    ended = await _service(call.services).end(call.client, call.tenant_id, conversation_id)
+    call.audit.target(conversation_id)
     return ended
 
 
 @router.delete("/{conversation_id}")
-async def delete_conversation(
-    conversation_id: ConversationId,
-    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-) -> ConversationOut:
+async def delete_conversation(conversation_id: ConversationId, call: Ending) -> ConversationOut:
     """The same as `POST .../end` (its runs and their records stay)."""
-    return await end_conversation(conversation_id, access, services, client, audit)
+    return await end_conversation(conversation_id, call)
