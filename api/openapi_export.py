@@ -8,6 +8,7 @@ what the API serves, and CI can fail when the two drift apart.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,12 +25,20 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m api.openapi_export",
+        description="Write the API's OpenAPI document (built offline, keys sorted) to a file.",
+    )
+    parser.add_argument("out", type=Path, metavar="OUT.json", help="the file to write")
+    return parser
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m api.openapi_export OUT.json", file=sys.stderr)
-        return 2
+    """Write the document to the one path in ``argv``; ``--help`` or a bad call never writes."""
+    out: Path = _parser().parse_args(argv).out  # exits 0 on --help, 2 on a bad call
     text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
-    Path(argv[0]).write_text(text, encoding="utf-8")
+    out.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from api.problems import PROBLEM_BASE, FieldError, ProblemError
 from api.runs import RunSummary
 from temporal_client.schedules import Overlap
+from workflows.spec import TREE_NAME_PATTERN
 
 MAX_SCHEDULES_PER_TENANT = 100
 """Schedules one tenant may have (409 beyond)."""
@@ -42,7 +43,7 @@ _CRON_CHARS = frozenset("0123456789*,-/?#LW@ abcdefghijklmnopqrstuvwxyzABCDEFGHI
 class ScheduleDefinition(BaseModel):
     """What a schedule does and when (the create body, and the merged state an update checks)."""
 
-    tree: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$", examples=["nightly-report"])
+    tree: str = Field(pattern=TREE_NAME_PATTERN, examples=["nightly-report"])
     version_policy: VersionPolicy = Field(
         default="published",
         description="`published` follows the tree's published version; `pinned` runs `version`.",

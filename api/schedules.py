@@ -85,11 +85,25 @@ from temporal_client.schedules import (
     scheduled_action,
 )
 from workflows import search_attributes as sa_keys
+from workflows.run_models import RunRequest
 
 log = logging.getLogger("treeflow.api.schedules")
 _UNAVAILABLE = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 )
+
+
+async def _run_and_policies(
+    client: Client, description: ScheduleDescription
+) -> tuple[RunRequest, str, timedelta | None]:
+    """What a described schedule starts and how: its run request (decoded), the name of
+    its overlap policy and its catch-up window."""
+    schedule = description.schedule
+    action = schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    request = await action_request(client, action)
+    overlap = next(k for k, v in OVERLAP_POLICIES.items() if v == schedule.policy.overlap)
+    return request, overlap, schedule.policy.catchup_window
 
 
 def _spec_field(body: ScheduleDefinition) -> str:
@@ -393,11 +407,7 @@ class ScheduleService:
         page_tokens: PageTokens,
     ) -> ScheduleView:
         schedule = description.schedule
-        action = schedule.action
-        assert isinstance(action, ScheduleActionStartWorkflow)
-        request = await action_request(client, action)
-        overlap = next(k for k, v in OVERLAP_POLICIES.items() if v == schedule.policy.overlap)
-        catchup = schedule.policy.catchup_window
+        request, overlap, catchup = await _run_and_policies(client, description)
         recent = await self.runs.list(
             client,
             record.tenant_id,
@@ -427,11 +437,7 @@ class ScheduleService:
     ) -> ScheduleDefinition:
         """The schedule's current definition (spec as written, the rest from Temporal)."""
         schedule = description.schedule
-        action = schedule.action
-        assert isinstance(action, ScheduleActionStartWorkflow)
-        request = await action_request(client, action)
-        overlap = next(k for k, v in OVERLAP_POLICIES.items() if v == schedule.policy.overlap)
-        catchup = schedule.policy.catchup_window
+        request, overlap, catchup = await _run_and_policies(client, description)
         return ScheduleDefinition.model_validate(
             {
                 **record.spec,

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from api.auth.tokens import generate_signing_key
-from bench.harness import api_env, ensure_wrk, free_port, seed, serve, wrk
+from bench.harness import api_env, ensure_wrk, free_port, seed, serve, start_worker, stop, wrk
 from treeflow.devserver import DevServer
 
 TREE = """name: bench-hello
@@ -63,17 +63,6 @@ request = function()
   return wrk.format("POST", nil, headers, '{"tree": "bench-hello"}')
 end
 """
-
-
-def _worker(address: str, queue: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    treeflow = str(Path(sys.executable).parent / "treeflow")
-    process = subprocess.Popen(
-        [treeflow, "worker"],
-        env={**env, "TREEFLOW_TEMPORAL_ADDRESS": address, "TREEFLOW_TEMPORAL_TASK_QUEUE": queue},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return process
 
 
 async def paced_starts(
@@ -220,7 +209,7 @@ def main() -> None:
         env["TREEFLOW_TEMPORAL_ADDRESS"] = dev.address
         api_port, bare_port = free_port(), free_port()
         processes = [
-            _worker(dev.address, queue, env),
+            start_worker(dev.address, queue, env),
             serve(["--factory", "api.app:create_app"], api_port, env),
             serve(["bench.bare_app:app"], bare_port, env),
         ]
@@ -256,13 +245,7 @@ def main() -> None:
                 results.append(("start, Temporal direct", connections, direct))
 
         finally:
-            for process in processes:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            stop(processes)
     shutil.rmtree(workdir, ignore_errors=True)
     _report(results, args.seconds)
 

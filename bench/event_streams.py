@@ -22,8 +22,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -35,8 +33,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from api.auth.tokens import generate_signing_key
-from bench.harness import free_port, seed, serve
-from foundation.secrets import Keyring
+from bench.harness import api_env, free_port, seed, serve, start_worker, stop
 from treeflow.devserver import DevServer
 
 TREE = """name: bench-events
@@ -89,16 +86,6 @@ class Stream:
                     elif event == "run.ended":
                         self.ended.set()
                         return
-
-
-def _worker(address: str, queue: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    treeflow = str(Path(sys.executable).parent / "treeflow")
-    return subprocess.Popen(
-        [treeflow, "worker"],
-        env={**env, "TREEFLOW_TEMPORAL_ADDRESS": address, "TREEFLOW_TEMPORAL_TASK_QUEUE": queue},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 async def history_times(
@@ -192,22 +179,14 @@ def main() -> None:
     }
     tenant, jwt, _ = asyncio.run(seed(database_url, jwk, quotas))
     queue = f"streams-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "TREEFLOW_DEV_MODE": "true",
-        "TREEFLOW_DATABASE_URL": database_url,
-        "TREEFLOW_JWT_SIGNING_KEYS": json.dumps([jwk]),
-        "TREEFLOW_SECRET_KEYS": json.dumps({"bench": Keyring.generate_key()}),
-        "TREEFLOW_SECRET_ACTIVE_KEY_ID": "bench",
-        "TREEFLOW_RATE_LIMIT_IP_PER_MINUTE": "100000000",
-        "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
+    env = api_env(database_url, jwk, pool_size=None) | {
         "TREEFLOW_TEMPORAL_TASK_QUEUE": queue,
         "TREEFLOW_EVENT_STREAMS_PER_TENANT": str(args.streams + 10),
     }
     with DevServer(port=free_port(), ui_port=None).running() as dev:
         env["TREEFLOW_TEMPORAL_ADDRESS"] = dev.address
         api_port = free_port()
-        worker = _worker(dev.address, queue, env)
+        worker = start_worker(dev.address, queue, env)
         api = serve(["--factory", "api.app:create_app"], api_port, env, ready_seconds=120)
         try:
             result = asyncio.run(
@@ -222,13 +201,7 @@ def main() -> None:
                 )
             )
         finally:
-            for process in (api, worker):
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            stop((api, worker))
     shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"{result['streams']} streams on one API process, {result['samples']} step events\n"

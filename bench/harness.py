@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -86,10 +87,11 @@ SERVE_START_SECONDS = 90
 """How long a uvicorn process may take to answer (a busy shared machine is slow)."""
 
 
-def api_env(database_url: str, jwk: str) -> dict[str, str]:
+def api_env(database_url: str, jwk: str, pool_size: int | None = 25) -> dict[str, str]:
     """Environment of a benchmarked API process: dev mode (plain HTTP on loopback), the
-    seeded database, a signing key and a secret key, rate limits out of the way."""
-    return {
+    seeded database, a signing key and a secret key, rate limits out of the way, and a
+    database pool of ``pool_size`` connections (None: the API's default)."""
+    env = {
         **os.environ,
         "TREEFLOW_DEV_MODE": "true",
         "TREEFLOW_DATABASE_URL": database_url,
@@ -98,8 +100,32 @@ def api_env(database_url: str, jwk: str) -> dict[str, str]:
         "TREEFLOW_SECRET_ACTIVE_KEY_ID": "bench",
         "TREEFLOW_RATE_LIMIT_IP_PER_MINUTE": "100000000",
         "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
-        "TREEFLOW_DATABASE_POOL_SIZE": "25",
     }
+    if pool_size is not None:
+        env["TREEFLOW_DATABASE_POOL_SIZE"] = str(pool_size)
+    return env
+
+
+def start_worker(address: str, queue: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A `treeflow worker` process polling ``queue`` on the Temporal server at ``address``."""
+    treeflow = str(Path(sys.executable).parent / "treeflow")
+    return subprocess.Popen(
+        [treeflow, "worker"],
+        env={**env, "TREEFLOW_TEMPORAL_ADDRESS": address, "TREEFLOW_TEMPORAL_TASK_QUEUE": queue},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
+    """Terminate each process in turn; one still running after 15 s is killed."""
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def serve(

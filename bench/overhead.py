@@ -56,6 +56,7 @@ from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from bench.chain import bench_step, chain_tree
 from bench.handwritten import HandWrittenChain
+from bench.stats import percentile
 from foundation.secrets import Keyring
 from foundation.secrets.payload_codec import TenantPayloadCodec
 from foundation.telemetry.tracing import build_tracer_provider
@@ -141,12 +142,6 @@ async def run_batch(
     started = time.perf_counter()
     latencies = await asyncio.gather(*(one() for _ in range(count)))
     return list(latencies), time.perf_counter() - started, ids
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 @dataclass
@@ -351,6 +346,53 @@ async def measure(args: argparse.Namespace, address: str) -> float:
     return overhead
 
 
+async def alternate(
+    clients: dict[str, Client], compiled: CompiledTree, args: argparse.Namespace
+) -> dict[str, Sample]:
+    """Warm up each kind, then ``args.runs`` runs per kind in ``args.rounds`` rounds; the
+    two kinds take turns going first, so drift on the machine hits both alike."""
+    samples = {kind: Sample() for kind in clients}
+    for kind in samples:  # warm up both
+        await run_batch(
+            clients[kind], kind, compiled, args.steps, args.concurrency, args.concurrency
+        )
+    per_round = max(1, args.runs // args.rounds)
+    for round_index in range(args.rounds):
+        order = list(clients)
+        if round_index % 2:
+            order.reverse()
+        for kind in order:
+            latencies, wall, _ = await run_batch(
+                clients[kind], kind, compiled, args.steps, per_round, args.concurrency
+            )
+            samples[kind].latencies += latencies
+            samples[kind].walls.append(wall)
+            samples[kind].runs += per_round
+    return samples
+
+
+def report_pair(samples: dict[str, Sample], compared: str, name: str) -> float:
+    """Print each kind's rate and latency and how kind ``compared`` compares with plain
+    ``treeflow``; the median of the paired rounds' wall-time ratios, printed as ``name``."""
+    print(f"{'':14}{'runs/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for kind, sample in samples.items():
+        print(
+            f"{kind:14}{sample.runs / sample.wall:10.1f}"
+            f"{statistics.median(sample.latencies) * 1000:10.1f}"
+            f"{percentile(sample.latencies, 0.99) * 1000:10.1f}"
+        )
+    on, off = samples[compared], samples["treeflow"]
+    ratio = statistics.median(o / p for o, p in zip(on.walls, off.walls, strict=True))
+    print(f"\nwall-time ratio, all rounds summed: {on.wall / off.wall:.3f}")
+    print(
+        "p50 latency ratio: "
+        f"{statistics.median(on.latencies) / statistics.median(off.latencies):.3f}"
+    )
+    print(f"wall-time ratio, median of paired rounds: {ratio:.3f}  (target <= 1.05)")
+    print(f"{name}={ratio:.4f}")
+    return ratio
+
+
 async def measure_instrumentation(args: argparse.Namespace, address: str) -> float:
     """Plain versus instrumented worker+client, alternating batches on one server."""
     registry = ToolRegistry.discover().add(bench_step)
@@ -366,7 +408,6 @@ async def measure_instrumentation(args: argparse.Namespace, address: str) -> flo
         **settings.connect_kwargs(), **telemetry.client_options()
     )
     clients = {"treeflow": plain_client, "instrumented": observed_client}
-    samples = {"treeflow": Sample(), "instrumented": Sample()}
     async with (
         ToolHost(registry).running() as plain_host,
         ToolHost(registry, **telemetry.tool_host_options()).running() as observed_host,
@@ -380,22 +421,7 @@ async def measure_instrumentation(args: argparse.Namespace, address: str) -> flo
             interceptors=telemetry.worker_interceptors(),
         )
         async with plain, observed:
-            for kind in samples:  # warm up both
-                await run_batch(
-                    clients[kind], kind, compiled, args.steps, args.concurrency, args.concurrency
-                )
-            per_round = max(1, args.runs // args.rounds)
-            for round_index in range(args.rounds):
-                order = ["treeflow", "instrumented"]
-                if round_index % 2:
-                    order.reverse()
-                for kind in order:
-                    latencies, wall, _ = await run_batch(
-                        clients[kind], kind, compiled, args.steps, per_round, args.concurrency
-                    )
-                    samples[kind].latencies += latencies
-                    samples[kind].walls.append(wall)
-                    samples[kind].runs += per_round
+            samples = await alternate(clients, compiled, args)
     telemetry.shutdown()
     runs = telemetry.metrics.registry.get_sample_value(
         "treeflow_runs_completed_total",
@@ -406,23 +432,7 @@ async def measure_instrumentation(args: argparse.Namespace, address: str) -> flo
         f"concurrency {args.concurrency}, {args.rounds} alternating rounds"
     )
     print(f"instrumented side: {runs:.0f} runs counted, {exporter.spans} spans exported\n")
-    print(f"{'':14}{'runs/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    for kind, sample in samples.items():
-        print(
-            f"{kind:14}{sample.runs / sample.wall:10.1f}"
-            f"{statistics.median(sample.latencies) * 1000:10.1f}"
-            f"{percentile(sample.latencies, 0.99) * 1000:10.1f}"
-        )
-    on, off = samples["instrumented"], samples["treeflow"]
-    ratio = statistics.median(o / p for o, p in zip(on.walls, off.walls, strict=True))
-    print(f"\nwall-time ratio, all rounds summed: {on.wall / off.wall:.3f}")
-    print(
-        "p50 latency ratio: "
-        f"{statistics.median(on.latencies) / statistics.median(off.latencies):.3f}"
-    )
-    print(f"wall-time ratio, median of paired rounds: {ratio:.3f}  (target <= 1.05)")
-    print(f"instrumentation_ratio={ratio:.4f}")
-    return ratio
+    return report_pair(samples, "instrumented", "instrumentation_ratio")
 
 
 async def measure_codec(args: argparse.Namespace, address: str) -> float:
@@ -435,48 +445,16 @@ async def measure_codec(args: argparse.Namespace, address: str) -> float:
         "treeflow": await Client.connect(**settings.connect_kwargs()),
         "encrypted": await Client.connect(**settings.connect_kwargs(codec)),
     }
-    samples = {kind: Sample() for kind in clients}
     async with ToolHost(registry).running() as host:
         plain = build_worker(clients["treeflow"], WorkerSettings(), QUEUE, host)
         encrypted = build_worker(clients["encrypted"], WorkerSettings(), CODEC_QUEUE, host)
         async with plain, encrypted:
-            for kind in samples:  # warm up both
-                await run_batch(
-                    clients[kind], kind, compiled, args.steps, args.concurrency, args.concurrency
-                )
-            per_round = max(1, args.runs // args.rounds)
-            for round_index in range(args.rounds):
-                order = (
-                    ["treeflow", "encrypted"] if round_index % 2 == 0 else ["encrypted", "treeflow"]
-                )
-                for kind in order:
-                    latencies, wall, _ = await run_batch(
-                        clients[kind], kind, compiled, args.steps, per_round, args.concurrency
-                    )
-                    samples[kind].latencies += latencies
-                    samples[kind].walls.append(wall)
-                    samples[kind].runs += per_round
+            samples = await alternate(clients, compiled, args)
     print(
         f"\n{args.steps}-step chain, {samples['treeflow'].runs} runs per kind, "
         f"concurrency {args.concurrency}, {args.rounds} alternating rounds\n"
     )
-    print(f"{'':14}{'runs/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    for kind, sample in samples.items():
-        print(
-            f"{kind:14}{sample.runs / sample.wall:10.1f}"
-            f"{statistics.median(sample.latencies) * 1000:10.1f}"
-            f"{percentile(sample.latencies, 0.99) * 1000:10.1f}"
-        )
-    on, off = samples["encrypted"], samples["treeflow"]
-    ratio = statistics.median(o / p for o, p in zip(on.walls, off.walls, strict=True))
-    print(f"\nwall-time ratio, all rounds summed: {on.wall / off.wall:.3f}")
-    print(
-        "p50 latency ratio: "
-        f"{statistics.median(on.latencies) / statistics.median(off.latencies):.3f}"
-    )
-    print(f"wall-time ratio, median of paired rounds: {ratio:.3f}  (target <= 1.05)")
-    print(f"codec_ratio={ratio:.4f}")
-    return ratio
+    return report_pair(samples, "encrypted", "codec_ratio")
 
 
 def main() -> None:

@@ -22,84 +22,28 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from activities.backends import AggregateRequest, PropertyMetrics, SearchRequest, all_of, where
+from activities.backends import PropertyMetrics, where
 from activities.backends.embedded import EmbeddedBackend
-from activities.backends.loader import load_records, to_records
 from activities.builtin.aggregate import Aggregate, AggregateInput
 from activities.builtin.preprocess import PreprocessCollection, PreprocessInput
 from activities.builtin.query import Query, QueryInput
-from activities.data import SUPPORT_TICKETS
-from activities.data.tickets import PRODUCTS, generate_tickets
+from activities.data.tickets import PRODUCTS
 from activities.sdk import ToolContext
-
-QUERIES = [
-    "login failures after password reset",
-    "charged twice refund",
-    "dashboard very slow to load",
-    "webhook events not delivered",
-    "csv import creates duplicates",
-    "two-factor code rejected",
-    "invoice missing VAT number",
-    "sync job stuck pending",
-]
+from bench.retrieval_ops import QUERIES, load_tickets, operations, ticket_records
+from bench.stats import percentile
 
 
-def _search(mode: str, i: int, **extra: Any) -> SearchRequest:
-    return SearchRequest(mode=mode, query=QUERIES[i % len(QUERIES)], limit=10, **extra)  # type: ignore[arg-type]
-
-
-def operations(name: str) -> dict[str, Callable[[EmbeddedBackend, int], Awaitable[Any]]]:
-    """The timed operations; ``i`` varies the query or filter per run."""
-    return {
-        "semantic": lambda b, i: b.search(name, _search("semantic", i)),
-        "keyword": lambda b, i: b.search(name, _search("keyword", i)),
-        "hybrid": lambda b, i: b.search(name, _search("hybrid", i)),
-        "hybrid+filter": lambda b, i: b.search(
-            name, _search("hybrid", i, filters=where("product", "eq", PRODUCTS[i % 5]))
-        ),
-        "filter+sort": lambda b, i: b.search(
-            name,
-            SearchRequest(
-                mode="filter",
-                filters=all_of(
-                    where("status", "eq", "open"), where("product", "eq", PRODUCTS[i % 5])
-                ),
-                sort={"property": "created_at", "direction": "desc"},  # type: ignore[arg-type]
-                limit=10,
-            ),
-        ),
-        "aggregate count": lambda b, i: b.aggregate(
-            name, AggregateRequest(filters=where("priority", "eq", "high"))
-        ),
-        "aggregate grouped": lambda b, i: b.aggregate(
-            name,
-            AggregateRequest(
-                group_by="category",
-                filters=where("status", "in", ["resolved", "closed"]),
-                metrics=[PropertyMetrics(property="resolution_hours", ops=["mean", "max"])],
-            ),
-        ),
-    }
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+def _row(label: str, times: list[float]) -> tuple[str, float, float, float]:
+    """A report row: (label, p50, p99, mean) of ``times``."""
+    return label, percentile(times, 0.5), percentile(times, 0.99), statistics.fmean(times)
 
 
 async def bench_size(root: Path, size: int, runs: int) -> list[tuple[str, float, float, float]]:
     """Load ``size`` tickets and time every operation; rows of (name, p50, p99, mean) in ms."""
     store = EmbeddedBackend(root / f"n{size}")
-    records = to_records(generate_tickets(size), SUPPORT_TICKETS.properties, id_field="ticket_id")
+    records = ticket_records(size)
     started = time.perf_counter()
-    await load_records(
-        store,
-        "Tickets",
-        records,
-        properties=SUPPORT_TICKETS.properties,
-        vectorize=SUPPORT_TICKETS.vectorize,
-        batch_size=5_000,
-    )
+    await load_tickets(store, records, batch_size=5_000)
     load_s = time.perf_counter() - started
     rows = [("load (s, total)", load_s * 1000, load_s * 1000, load_s * 1000)]
     for label, op in operations("Tickets").items():
@@ -110,7 +54,7 @@ async def bench_size(root: Path, size: int, runs: int) -> list[tuple[str, float,
             t0 = time.perf_counter()
             await op(store, i)
             times.append((time.perf_counter() - t0) * 1000)
-        rows.append((label, _pct(times, 0.5), _pct(times, 0.99), statistics.fmean(times)))
+        rows.append(_row(label, times))
     await store.close()
     rows += await tool_rows(root / f"n{size}", runs)
     return rows
@@ -160,7 +104,7 @@ async def tool_rows(path: Path, runs: int) -> list[tuple[str, float, float, floa
             t0 = time.perf_counter()
             await op(i)
             times.append((time.perf_counter() - t0) * 1000)
-        rows.append((label, _pct(times, 0.5), _pct(times, 0.99), statistics.fmean(times)))
+        rows.append(_row(label, times))
     for tool in (query, aggregate, preprocess):
         await tool.shutdown()
     return rows

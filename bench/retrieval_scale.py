@@ -40,17 +40,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from lancedb.index import FTS
 
-from activities.backends import AggregateRequest, PropertyMetrics, SearchRequest, where
 from activities.backends.embedded import EmbeddedBackend
 from activities.backends.loader import build_indexes, to_records
 from activities.data import SUPPORT_TICKETS
-from activities.data.tickets import PRODUCTS, generate_tickets
+from activities.data.tickets import generate_tickets
+from bench import retrieval_ops
+from bench.retrieval_ops import QUERIES, Operation, search_request
+from bench.stats import percentile
 
 COLLECTION = "Tickets"
 BATCH = 5_000
@@ -58,51 +59,21 @@ SEED = 7
 TARGETS_MS = {"query p50": 50.0, "aggregate p50": 100.0}
 TARGET_PREPROCESS_RSS_MB = 500.0
 
-QUERIES = [
-    "login failures after password reset",
-    "charged twice refund",
-    "dashboard very slow to load",
-    "webhook events not delivered",
-    "csv import creates duplicates",
-    "two-factor code rejected",
-    "invoice missing VAT number",
-    "sync job stuck pending",
-]
-
-Operation = Callable[[EmbeddedBackend, int], Awaitable[Any]]
-
-
-def _search(mode: str, i: int, **extra: Any) -> SearchRequest:
-    return SearchRequest(mode=mode, query=QUERIES[i % len(QUERIES)], limit=10, **extra)
+SCALE_OPERATIONS = (
+    "hybrid",
+    "semantic",
+    "keyword",
+    "hybrid+filter",
+    "aggregate grouped",
+    "aggregate count",
+)
+"""The operations of ``bench.retrieval_ops`` timed at scale, in report order."""
 
 
 def operations() -> dict[str, Operation]:
     """The timed operations; ``i`` varies the query or filter per call."""
-    return {
-        "hybrid": lambda b, i: b.search(COLLECTION, _search("hybrid", i)),
-        "semantic": lambda b, i: b.search(COLLECTION, _search("semantic", i)),
-        "keyword": lambda b, i: b.search(COLLECTION, _search("keyword", i)),
-        "hybrid+filter": lambda b, i: b.search(
-            COLLECTION, _search("hybrid", i, filters=where("product", "eq", PRODUCTS[i % 5]))
-        ),
-        "aggregate grouped": lambda b, i: b.aggregate(
-            COLLECTION,
-            AggregateRequest(
-                group_by="category",
-                filters=where("status", "in", ["resolved", "closed"]),
-                metrics=[PropertyMetrics(property="resolution_hours", ops=["mean", "max"])],
-            ),
-        ),
-        "aggregate count": lambda b, i: b.aggregate(
-            COLLECTION, AggregateRequest(filters=where("priority", "eq", "high"))
-        ),
-    }
-
-
-def pct(values: list[float], q: float) -> float:
-    """The ``q`` quantile (nearest rank) of ``values``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    every = retrieval_ops.operations(COLLECTION)
+    return {label: every[label] for label in SCALE_OPERATIONS}
 
 
 async def time_ops(store: EmbeddedBackend, runs: int) -> dict[str, tuple[float, float]]:
@@ -116,7 +87,7 @@ async def time_ops(store: EmbeddedBackend, runs: int) -> dict[str, tuple[float, 
             started = time.perf_counter()
             await op(store, i)
             times.append((time.perf_counter() - started) * 1000)
-        out[label] = (pct(times, 0.5), pct(times, 0.99))
+        out[label] = (percentile(times, 0.5), percentile(times, 0.99))
     return out
 
 
@@ -141,7 +112,7 @@ async def recall_at_10(store: EmbeddedBackend) -> float:
     embedder = exact._embedder
     overlaps = []
     for text in QUERIES:
-        hits = await store.search(COLLECTION, _search("semantic", QUERIES.index(text)))
+        hits = await store.search(COLLECTION, search_request("semantic", QUERIES.index(text)))
         vector = (await embedder.embed([text]))[0]
         query = table.query().nearest_to(vector).distance_type("cosine").bypass_vector_index()
         rows = (

@@ -34,6 +34,7 @@ from activities.backends.loader import load_demo
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from activities.sdk import CallInfo, ToolContext
+from bench.stats import percentile
 from bench.toolcall import ToolCallLoop
 from temporal_client.connection import TemporalSettings
 from treeflow.devserver import DevServer, free_port
@@ -59,11 +60,6 @@ CASES: dict[str, dict[str, Any]] = {
     },
     "visualize@1.0.0": {"kind": "bar", "data": ROWS, "x": "group", "y": "count"},
 }
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
@@ -140,8 +136,8 @@ async def measure(args: argparse.Namespace, address: str, store: Path) -> None:
         p50 = statistics.median(plain_ms)
         loop = statistics.median(loop_ms)
         print(
-            f"{activity:<22}{p50:>10.2f}{pct(plain_ms, 0.99):>8.2f}"
-            f"{statistics.median(single_ms):>11.2f}{pct(single_ms, 0.99):>8.2f}"
+            f"{activity:<22}{p50:>10.2f}{percentile(plain_ms, 0.99):>8.2f}"
+            f"{statistics.median(single_ms):>11.2f}{percentile(single_ms, 0.99):>8.2f}"
             f"{loop:>11.2f}{loop - p50:>14.2f}"
         )
     print(

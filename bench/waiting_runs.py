@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,8 +29,8 @@ import httpx
 import psutil
 
 from api.auth.tokens import generate_signing_key
-from bench.harness import free_port, seed, serve
-from foundation.secrets import Keyring
+from bench.harness import api_env, free_port, seed, serve, start_worker, stop
+from bench.stats import percentile
 from treeflow.devserver import DevServer
 from treeflow.exit import exit_now
 
@@ -46,11 +43,6 @@ nodes:
 TARGET_RSS_MB = 300
 START_CONCURRENCY = 20
 PAGE = 200
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def start_runs(http: httpx.AsyncClient, runs_url: str, count: int) -> list[str]:
@@ -149,23 +141,10 @@ def main() -> None:
     quotas = {"quotas": {"max_concurrent_runs": 100_000, "runs_per_day": 10_000_000}}
     tenant, jwt, _ = asyncio.run(seed(database_url, jwk, quotas))
     queue = f"waiting-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "TREEFLOW_DEV_MODE": "true",
-        "TREEFLOW_DATABASE_URL": database_url,
-        "TREEFLOW_JWT_SIGNING_KEYS": json.dumps([jwk]),
-        "TREEFLOW_SECRET_KEYS": json.dumps({"bench": Keyring.generate_key()}),
-        "TREEFLOW_SECRET_ACTIVE_KEY_ID": "bench",
-        "TREEFLOW_RATE_LIMIT_IP_PER_MINUTE": "100000000",
-        "TREEFLOW_RATE_LIMIT_PRINCIPAL_PER_MINUTE": "100000000",
-        "TREEFLOW_TEMPORAL_TASK_QUEUE": queue,
-    }
+    env = api_env(database_url, jwk, pool_size=None) | {"TREEFLOW_TEMPORAL_TASK_QUEUE": queue}
     with DevServer(port=free_port(), ui_port=None).running() as dev:
         env["TREEFLOW_TEMPORAL_ADDRESS"] = dev.address
-        treeflow = str(Path(sys.executable).parent / "treeflow")
-        worker = subprocess.Popen(
-            [treeflow, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        worker = start_worker(dev.address, queue, env)
         api_port = free_port()
         try:
             api = serve(["--factory", "api.app:create_app"], api_port, env)
@@ -179,13 +158,7 @@ def main() -> None:
             )
             asyncio.run(measure_run)
         finally:
-            for process in (api, worker):
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            stop((api, worker))
     exit_now(0)
 
 

@@ -26,7 +26,7 @@ from temporal_client.conversations import (
 from workflows.compiled import CompiledTree
 from workflows.conversation import ConversationWorkflow
 from workflows.conversation_models import (
-    MAX_MESSAGE_CHARS,
+    MAX_USER_MESSAGE_CHARS,
     ConversationStart,
     Message,
     Turn,
@@ -81,8 +81,8 @@ async def _loop(
             return 0
         if not text:
             continue
-        if len(text) > MAX_MESSAGE_CHARS:
-            console.print(f"[red]a message has at most {MAX_MESSAGE_CHARS} characters[/red]")
+        if len(text) > MAX_USER_MESSAGE_CHARS:
+            console.print(f"[red]a message has at most {MAX_USER_MESSAGE_CHARS} characters[/red]")
             continue
         try:
             turn = await send_message(

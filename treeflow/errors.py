@@ -17,7 +17,7 @@ from rich.markup import escape
 DEBUG_ENV = "TREEFLOW_DEBUG"
 MAX_PRINTED_ISSUES = 50
 """Compile problems printed one per line; the rest are counted."""
-MAX_MESSAGE_CHARS = 2000
+MAX_PRINTED_ERROR_CHARS = 2000
 """Longest single message printed (an error can quote a huge id or value)."""
 
 
@@ -70,4 +70,4 @@ def _message(error: BaseException) -> str:
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
+    return text if len(text) <= MAX_PRINTED_ERROR_CHARS else text[:MAX_PRINTED_ERROR_CHARS] + "…"

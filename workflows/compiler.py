@@ -19,7 +19,12 @@ from workflows import graph, templating
 from workflows.compiled import CompiledTree, meaning_hash
 from workflows.documents import DocumentError, check_data, shorten
 from workflows.expressions import ExpressionSyntaxError, parse
-from workflows.limits import MAX_COMPILED_BYTES, MAX_MESSAGE_CHARS, MAX_NODES, MAX_SUBTREE_DEPTH
+from workflows.limits import (
+    MAX_COMPILED_BYTES,
+    MAX_NODES,
+    MAX_PROBLEM_TEXT_CHARS,
+    MAX_SUBTREE_DEPTH,
+)
 from workflows.scope import SCOPE_NAMES
 from workflows.spec import (
     AUTHORING,
@@ -75,7 +80,9 @@ class CompileError(ValueError):
     def __init__(self, issues: Iterable[CompileIssue]) -> None:
         # Problems quote user text (ids, keys): cut it, so reporting stays cheap.
         self.issues = tuple(
-            CompileIssue(shorten(i.path, MAX_MESSAGE_CHARS), shorten(i.message, MAX_MESSAGE_CHARS))
+            CompileIssue(
+                shorten(i.path, MAX_PROBLEM_TEXT_CHARS), shorten(i.message, MAX_PROBLEM_TEXT_CHARS)
+            )
             for i in issues
         )
         lines = "\n".join(f"  - {issue}" for issue in self.issues)

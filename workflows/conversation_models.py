@@ -29,7 +29,7 @@ TURNS_PER_RUN = 20
 """Turns one workflow run answers before it continues as new (bounds its history)."""
 MAX_SCOPE_TURNS = 10
 """Earlier turns listed in `conversation.turns` and carried across continue-as-new."""
-MAX_MESSAGE_CHARS = 4000
+MAX_USER_MESSAGE_CHARS = 4000
 """Longest message a user may send (longer ones are refused, not cut)."""
 MAX_TURN_DATA_CHARS = 8000
 """JSON size of the latest turn's `results` plus `state`; larger nodes are replaced by a
@@ -150,7 +150,7 @@ class ConversationStart(BaseModel):
 class Message(BaseModel):
     """The `send_message` update's argument."""
 
-    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)
     turn: int | None = Field(
         default=None,
         description="The turn number this message expects to be; another one is rejected "

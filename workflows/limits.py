@@ -49,8 +49,8 @@ Temporal refuses payloads over 2 MB by default."""
 MAX_QUOTED_CHARS: Final = 120
 """Characters of a user value (an id, a key, a path segment) quoted in an error."""
 
-MAX_MESSAGE_CHARS: Final = 1_000
-"""Characters of one problem message (longer ones are cut, with a marker)."""
+MAX_PROBLEM_TEXT_CHARS: Final = 1_000
+"""Characters of one compile problem's path or message (longer ones are cut, with a marker)."""
 
 # ---------------------------------------------------------------- expressions
 

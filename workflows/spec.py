@@ -56,6 +56,8 @@ def _max_length(limit: int) -> Any:
     return check
 
 
+TREE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+"""What a tree's name may be (it names the tree in URLs, run ids and search attributes)."""
 NODE_ID = rf"^[A-Za-z_][A-Za-z0-9_-]{{0,{bounds.MAX_ID_LENGTH - 1}}}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -138,7 +140,9 @@ Name = Annotated[
     AfterValidator(_max_length(bounds.MAX_NAME_LENGTH)),
     WithJsonSchema({"type": "string", "maxLength": bounds.MAX_NAME_LENGTH}),
 ]
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
+# The Python types a value of each declared input type may have (bool is excluded from
+# the numbers by the checks that use it).
+JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
     "number": (int, float),
@@ -178,7 +182,7 @@ class InputSpec(_Model):
     def _default_fits(self, info: ValidationInfo) -> InputSpec:
         if self.default is None or self.type == "any" or not _authoring(info):
             return self
-        allowed = _JSON_TYPES[self.type]
+        allowed = JSON_TYPES[self.type]
         is_bool = isinstance(self.default, bool)
         if (is_bool and self.type != "boolean") or not isinstance(self.default, allowed):
             got = "boolean" if is_bool else type(self.default).__name__
@@ -353,7 +357,7 @@ NODE_KINDS: frozenset[str] = frozenset(
 class TreeSpec(_Model):
     """A decision tree as authored."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    name: str = Field(pattern=TREE_NAME_PATTERN)
     version: str = Field(default="0.1.0", max_length=64)
     description: str = ""
     inputs: dict[Key, InputSpec] | None = None

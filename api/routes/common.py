@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import Field
 
+from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.problems import PROBLEM_RESPONSES, not_found
-from api.rbac import Access
+from api.rbac import Access, Permission, requires
 from api.services import Services
 from api.tenancy import TenantSettings
 
@@ -42,3 +43,49 @@ async def tenant_settings_of(services: Services, access: Access) -> TenantSettin
     if settings is None:
         raise not_found("tenant")
     return settings
+
+
+class TenantCall:
+    """What a handler that changes a tenant's state takes: its checked access, the
+    request's database session, the services, Temporal and the audit note."""
+
+    def __init__(
+        self,
+        access: Access,
+        session: SessionDep,
+        services: ServicesDep,
+        client: TemporalDep,
+        audit: AuditDep,
+    ) -> None:
+        assert access.tenant_id is not None
+        self.access, self.tenant_id = access, access.tenant_id
+        self.session, self.services, self.client, self.audit = session, services, client, audit
+
+    @property
+    def actor(self) -> str:
+        """The caller's subject, as runs and schedules record who started them."""
+        return self.access.actor.subject
+
+    async def tenant_settings(self) -> TenantSettings:
+        """The caller's tenant's settings (see :func:`tenant_settings_of`)."""
+        return await tenant_settings_of(self.services, self.access)
+
+
+def tenant_call(permission: Permission) -> Any:
+    """``Depends`` marker for a :class:`TenantCall` that needs ``permission``; use it as
+    ``Annotated[TenantCall, tenant_call(Permission.X)]``. Scoped like the session it holds
+    (closed when the handler returns)."""
+
+    # Keyword-only, so the permission check stays first as in a handler; the guard is a
+    # default because string annotations (PEP 563) cannot see ``permission``.
+    async def call(
+        *,
+        access: Access = requires(permission),  # noqa: B008 - a FastAPI Depends marker
+        session: SessionDep,
+        services: ServicesDep,
+        client: TemporalDep,
+        audit: AuditDep,
+    ) -> TenantCall:
+        return TenantCall(access, session, services, client, audit)
+
+    return Depends(call, scope="function")

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.conversation_views import ConversationOut, ConversationPage, MessageOut, MessagePage
 from api.conversations import ConversationService, new_conversation_id
-from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.deps import ServicesDep, TemporalDep
 from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, tenant_settings_of
+from api.routes.common import RESPONSES, TenantCall, tenant_call
 from api.run_policy import StartRequest
-from workflows.conversation_models import MAX_MESSAGE_CHARS
+from workflows.conversation_models import MAX_USER_MESSAGE_CHARS
 from workflows.limits import MAX_VERSION_NUMBER
+from workflows.spec import TREE_NAME_PATTERN
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant_id}/conversations", tags=["conversations"], responses=RESPONSES
 )
 ConversationId = Annotated[str, Path(pattern=r"^c-[0-9a-f]{16}$", examples=["c-8f3a2b1c9d0e4f55"])]
+Starting = Annotated[TenantCall, tenant_call(Permission.RUNS_START)]
+Ending = Annotated[TenantCall, tenant_call(Permission.RUNS_CANCEL)]  # its session stays unused
 
 
 class CreateConversation(BaseModel):
@@ -28,7 +31,7 @@ class CreateConversation(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"tree": "ticket-agent"}]}
     )
 
-    tree: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    tree: str = Field(pattern=TREE_NAME_PATTERN)
     version: int | None = Field(
         default=None,
         ge=1,
@@ -46,7 +49,7 @@ class CreateConversation(BaseModel):
     message: str | None = Field(
         default=None,
         min_length=1,
-        max_length=MAX_MESSAGE_CHARS,
+        max_length=MAX_USER_MESSAGE_CHARS,
         description="A first message, sent in the same call (update-with-start); the "
         "response's `message` holds it (answered unless `wait=false`).",
     )
@@ -58,45 +61,57 @@ class SendMessage(BaseModel):
         json_schema_extra={"examples": [{"text": "How many billing tickets are open?"}]},
     )
 
-    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)
 
 
 def _service(services: ServicesDep) -> ConversationService:
     return ConversationService(services.runs)
 
 
+class ConversationRead:
+    """What the handlers that read a conversation take: read access to the tenant's runs,
+    the conversation service and Temporal (no database session)."""
+
+    def __init__(
+        self,
+        access: Annotated[Access, requires(Permission.RUNS_READ)],
+        services: ServicesDep,
+        client: TemporalDep,
+    ) -> None:
+        assert access.tenant_id is not None
+        self.tenant_id, self.service, self.client = access.tenant_id, _service(services), client
+
+
+Reading = Annotated[ConversationRead, Depends()]
+
+
 @router.post("", status_code=201)
 async def create_conversation(
     body: CreateConversation,
     response: Response,
-    access: Annotated[Access, requires(Permission.RUNS_START)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Starting,
     wait: Annotated[
         bool, Query(description="With a first message: wait for its answer (up to 60 s).")
     ] = True,
 ) -> ConversationOut:
     """Start a conversation answered by a tree (pinned to one version for all its turns),
     optionally with its first message."""
-    assert access.tenant_id is not None
     request = StartRequest(
-        tenant_id=access.tenant_id,
-        settings=await tenant_settings_of(services, access),
-        actor=access.actor.subject,
+        tenant_id=call.tenant_id,
+        settings=await call.tenant_settings(),
+        actor=call.actor,
         key=new_conversation_id(),
         tree_name=body.tree,
         version=body.version,
         inputs=body.inputs,
-        flags=services.flags,
+        flags=call.services.flags,
     )
-    created = await _service(services).create(
-        session, client, request, body.input, body.message, wait=wait
+    created = await _service(call.services).create(
+        call.session, call.client, request, body.input, body.message, wait=wait
     )
     response.headers["Location"] = created.links.self
-    audit.target(created.id)
-    audit.detail(
+    call.audit.target(created.id)
+    call.audit.detail(
         tree=created.tree.name,
         version=created.tree.version,
         message=created.message.run if created.message else None,
@@ -110,7 +125,7 @@ async def list_conversations(
     services: ServicesDep,
     client: TemporalDep,
     tree: Annotated[
-        str | None, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$", description="Only this tree's.")
+        str | None, Query(pattern=TREE_NAME_PATTERN, description="Only this tree's.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[
@@ -135,15 +150,9 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}")
-async def get_conversation(
-    conversation_id: ConversationId,
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
-    services: ServicesDep,
-    client: TemporalDep,
-) -> ConversationOut:
+async def get_conversation(conversation_id: ConversationId, read: Reading) -> ConversationOut:
     """The conversation's tree, status (idle, answering, ended) and number of turns."""
-    assert access.tenant_id is not None
-    return await _service(services).get(client, access.tenant_id, conversation_id)
+    return await read.service.get(read.client, read.tenant_id, conversation_id)
 
 
 @router.post(
@@ -157,11 +166,7 @@ async def send_message(
     conversation_id: ConversationId,
     body: SendMessage,
     response: Response,
-    access: Annotated[Access, requires(Permission.RUNS_START)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Starting,
     wait: Annotated[
         bool,
         Query(description="Wait for the answer (up to 60 s, then 202); false: 202 at once."),
@@ -171,12 +176,11 @@ async def send_message(
 
     One message at a time: while a turn is answered, another message gets 409
     `turn-in-progress` (nothing is queued or recorded)."""
-    assert access.tenant_id is not None
-    message, answered = await _service(services).send(
-        session,
-        client,
-        access.tenant_id,
-        access.actor.subject,
+    message, answered = await _service(call.services).send(
+        call.session,
+        call.client,
+        call.tenant_id,
+        call.actor,
         conversation_id,
         body.text,
         wait=wait,
@@ -184,48 +188,26 @@ async def send_message(
     if not answered:
         response.status_code = 202
     response.headers["Location"] = message.links.run
-    audit.target(message.run)
-    audit.detail(conversation=conversation_id, turn=message.turn)
+    call.audit.target(message.run)
+    call.audit.detail(conversation=conversation_id, turn=message.turn)
     return message
 
 
 @router.get("/{conversation_id}/messages")
-async def list_messages(
-    conversation_id: ConversationId,
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
-    services: ServicesDep,
-    client: TemporalDep,
-) -> MessagePage:
+async def list_messages(conversation_id: ConversationId, read: Reading) -> MessagePage:
     """The messages the conversation holds (its last turns), oldest first, with their runs."""
-    assert access.tenant_id is not None
-    return await _service(services).messages(client, access.tenant_id, conversation_id)
+    return await read.service.messages(read.client, read.tenant_id, conversation_id)
 
 
 @router.post("/{conversation_id}/end")
-async def end_conversation(
-    conversation_id: ConversationId,
-    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-) -> ConversationOut:
+async def end_conversation(conversation_id: ConversationId, call: Ending) -> ConversationOut:
     """End the conversation after the turn being answered, if any; later messages get 409."""
-    assert access.tenant_id is not None
-    ended = await _service(services).end(client, access.tenant_id, conversation_id)
-    audit.target(conversation_id)
+    ended = await _service(call.services).end(call.client, call.tenant_id, conversation_id)
+    call.audit.target(conversation_id)
     return ended
 
 
 @router.delete("/{conversation_id}")
-async def delete_conversation(
-    conversation_id: ConversationId,
-    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-) -> ConversationOut:
+async def delete_conversation(conversation_id: ConversationId, call: Ending) -> ConversationOut:
     """The same as `POST .../end` (its runs and their records stay)."""
-    assert access.tenant_id is not None
-    ended = await _service(services).end(client, access.tenant_id, conversation_id)
-    audit.target(conversation_id)
-    return ended
+    return await end_conversation(conversation_id, call)

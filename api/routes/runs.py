@@ -9,12 +9,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.audit import AuditNote
+from api.deps import ServicesDep, SessionDep, TemporalDep
 from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.rbac import Access, Permission, requires
 from api.reruns import RerunAsk, VersionChoice
-from api.routes.common import RESPONSES, tenant_settings_of
+from api.routes.common import RESPONSES, TenantCall, tenant_call
 from api.run_policy import StartRequest, find_run
 from api.run_streams import EventStreamResponse, sse_body, stream_slots
 from api.runs import RunPage, RunView
@@ -24,11 +25,13 @@ from temporal_client.run_events import follow_events, read_steps
 from temporal_client.step_results import NoStepResult, StepNotFound, read_step_result
 from workflows.limits import MAX_VERSION_NUMBER
 from workflows.run_models import UserInput
+from workflows.spec import NODE_ID, TREE_NAME_PATTERN
 from workflows.trail import StepRecord
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"], responses=RESPONSES)
 KEY_PATTERN = r"^[A-Za-z0-9._:@-]{1,200}$"
 RunKey = Annotated[str, Path(pattern=KEY_PATTERN, examples=["order-42"])]
+Starting = Annotated[TenantCall, tenant_call(Permission.RUNS_START)]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -48,7 +51,7 @@ class StartRun(BaseModel):
         },
     )
 
-    tree: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    tree: str = Field(pattern=TREE_NAME_PATTERN)
     version: int | None = Field(
         default=None,
         ge=1,
@@ -68,7 +71,7 @@ class RerunIn(BaseModel):
 
     from_node: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$",
+        pattern=NODE_ID,
         description="Node to run again from; default: the node the run failed at.",
     )
     inputs: dict[str, Any] = Field(
@@ -88,7 +91,7 @@ class InputIn(BaseModel):
     value: Any = Field(description="The answer (checked against the node's choices).")
     node: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$",
+        pattern=NODE_ID,
         description="Which input node; optional when only one is waiting.",
     )
 
@@ -97,36 +100,36 @@ class InputAccepted(BaseModel):
     node: str
 
 
+def _answer_start(view: RunView, created: bool, response: Response, audit: AuditNote) -> None:
+    """An idempotent start's answer: 201 for a new run, 200 when the key already named one;
+    its Location and audit target either way."""
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = view.links.self
+    audit.target(view.id)
+
+
 @router.post("", status_code=201)
 async def start_run(
     body: StartRun,
     idempotency_key: IdempotencyKey,
     response: Response,
-    access: Annotated[Access, requires(Permission.RUNS_START)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Starting,
 ) -> RunView:
     """Start a run of a tree; repeating the call with the same key returns the same run (200)."""
-    assert access.tenant_id is not None
-    settings = await tenant_settings_of(services, access)
     request = StartRequest(
-        tenant_id=access.tenant_id,
-        settings=settings,
-        actor=access.actor.subject,
+        tenant_id=call.tenant_id,
+        settings=await call.tenant_settings(),
+        actor=call.actor,
         key=idempotency_key,
         tree_name=body.tree,
         version=body.version,
         inputs=body.inputs,
-        flags=services.flags,
+        flags=call.services.flags,
     )
-    view, created = await services.runs.start(session, client, request)
-    if not created:
-        response.status_code = 200
-    response.headers["Location"] = view.links.self
-    audit.target(view.id)
-    audit.detail(tree=view.tree.name, version=view.tree.version, created=created)
+    view, created = await call.services.runs.start(call.session, call.client, request)
+    _answer_start(view, created, response, call.audit)
+    call.audit.detail(tree=view.tree.name, version=view.tree.version, created=created)
     return view
 
 
@@ -135,7 +138,7 @@ async def list_runs(
     access: Annotated[Access, requires(Permission.RUNS_READ)],
     services: ServicesDep,
     client: TemporalDep,
-    tree: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")] = None,
+    tree: Annotated[str | None, Query(pattern=TREE_NAME_PATTERN)] = None,
     status: Annotated[
         Literal[
             "running",
@@ -217,32 +220,24 @@ async def rerun(
     body: RerunIn,
     idempotency_key: IdempotencyKey,
     response: Response,
-    access: Annotated[Access, requires(Permission.RUNS_START)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Starting,
 ) -> RunView:
     """Start a new run that reuses this closed run's recorded results before `from_node`
     (their tools are not called again); the same key again returns the same re-run (200)."""
-    assert access.tenant_id is not None
     ask = RerunAsk(
-        tenant_id=access.tenant_id,
-        settings=await tenant_settings_of(services, access),
-        actor=access.actor.subject,
+        tenant_id=call.tenant_id,
+        settings=await call.tenant_settings(),
+        actor=call.actor,
         key=idempotency_key,
         origin_key=key,
         from_node=body.from_node,
         inputs=body.inputs,
         version=body.version,
-        flags=services.flags,
+        flags=call.services.flags,
     )
-    view, created = await services.reruns.start(session, client, ask)
-    if not created:
-        response.status_code = 200
-    response.headers["Location"] = view.links.self
-    audit.target(view.id)
-    audit.detail(rerun_of=key, from_node=view.rerun_of.from_node if view.rerun_of else None)
+    view, created = await call.services.reruns.start(call.session, call.client, ask)
+    _answer_start(view, created, response, call.audit)
+    call.audit.detail(rerun_of=key, from_node=view.rerun_of.from_node if view.rerun_of else None)
     return view
 
 
@@ -383,33 +378,23 @@ async def run_events(
 async def submit_input(
     key: RunKey,
     body: InputIn,
-    access: Annotated[Access, requires(Permission.RUNS_SIGNAL)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Annotated[TenantCall, tenant_call(Permission.RUNS_SIGNAL)],
 ) -> InputAccepted:
     """Answer a waiting input node (409 with the reason if the run does not accept it)."""
-    assert access.tenant_id is not None
-    node = await services.runs.submit_input(
-        session, client, access.tenant_id, key, UserInput(value=body.value, node=body.node)
+    node = await call.services.runs.submit_input(
+        call.session, call.client, call.tenant_id, key, UserInput(value=body.value, node=body.node)
     )
-    audit.target(key)
-    audit.detail(node=node)
+    call.audit.target(key)
+    call.audit.detail(node=node)
     return InputAccepted(node=node)
 
 
 @router.post("/{key}/cancel", status_code=202)
 async def cancel_run(
     key: RunKey,
-    access: Annotated[Access, requires(Permission.RUNS_CANCEL)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    call: Annotated[TenantCall, tenant_call(Permission.RUNS_CANCEL)],
 ) -> Response:
     """Request cancellation; running tools are cancelled at their next heartbeat."""
-    assert access.tenant_id is not None
-    await services.runs.cancel(session, client, access.tenant_id, key)
-    audit.target(key)
+    await call.services.runs.cancel(call.session, call.client, call.tenant_id, key)
+    call.audit.target(key)
     return Response(status_code=202)

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
+from api.deps import ServicesDep, SessionDep, TemporalDep
 from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, tenant_settings_of
+from api.routes.common import RESPONSES, TenantCall, tenant_call
 from api.schedule_models import (
     MAX_CATCHUP_WINDOW_SECONDS,
     MAX_CRON_CHARS,
@@ -136,35 +136,37 @@ class BackfillAccepted(BaseModel):
     runs: int = Field(description="Times the spec matches in the range (runs started).")
 
 
+Writing = Annotated[TenantCall, tenant_call(Permission.SCHEDULES_WRITE)]
+
+
+async def _view(call: TenantCall, name: str) -> ScheduleView:
+    """The schedule as ``GET /{name}`` shows it."""
+    return await call.services.schedules.view(
+        call.session, call.client, call.tenant_id, name, call.services.page_tokens
+    )
+
+
 @router.post("", status_code=201, responses=CONFLICT)
-async def create_schedule(
-    body: ScheduleIn,
-    response: Response,
-    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-) -> ScheduleView:
+async def create_schedule(body: ScheduleIn, response: Response, call: Writing) -> ScheduleView:
     """Create a schedule (422 names each bad field: spec, inputs, tools, version)."""
-    assert access.tenant_id is not None
-    settings = await tenant_settings_of(services, access)
+    services = call.services
+    settings = await call.tenant_settings()
     definition = ScheduleDefinition.model_validate(body.model_dump(exclude={"name"}))
     record = await services.schedules.create(
-        session,
-        client,
-        access.tenant_id,
+        call.session,
+        call.client,
+        call.tenant_id,
         body.name,
         definition,
         settings=settings,
         flags=services.flags,
-        actor=access.actor.subject,
+        actor=call.actor,
     )
-    audit.target(body.name)
-    audit.detail(tree=record.tree_name, version=record.tree_version, policy=record.version_policy)
-    view = await services.schedules.view(
-        session, client, access.tenant_id, body.name, services.page_tokens
+    call.audit.target(body.name)
+    call.audit.detail(
+        tree=record.tree_name, version=record.tree_version, policy=record.version_policy
     )
+    view = await _view(call, body.name)
     response.headers["Location"] = view.links.self
     return view
 
@@ -196,124 +198,81 @@ async def get_schedule(
 
 
 @router.patch("/{name}", responses=CONFLICT)
-async def update_schedule(
-    name: ScheduleName,
-    body: ScheduleChanges,
-    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-) -> ScheduleView:
+async def update_schedule(name: ScheduleName, body: ScheduleChanges, call: Writing) -> ScheduleView:
     """Change the spec, inputs, policies or version; runs already started are unchanged."""
-    assert access.tenant_id is not None
-    settings = await tenant_settings_of(services, access)
+    services = call.services
+    settings = await call.tenant_settings()
     changes = body.model_dump(exclude_unset=True)
     record = await services.schedules.update(
-        session,
-        client,
-        access.tenant_id,
+        call.session,
+        call.client,
+        call.tenant_id,
         name,
         changes,
         settings=settings,
         flags=services.flags,
-        actor=access.actor.subject,
+        actor=call.actor,
     )
-    audit.target(name)
-    audit.detail(changed=sorted(changes), version=record.tree_version)
-    return await services.schedules.view(
-        session, client, access.tenant_id, name, services.page_tokens
+    call.audit.target(name)
+    call.audit.detail(changed=sorted(changes), version=record.tree_version)
+    return await _view(call, name)
+
+
+async def _set_paused(call: TenantCall, name: str, paused: bool, body: PauseIn | None) -> None:
+    await call.services.schedules.set_paused(
+        call.session, call.client, call.tenant_id, name, paused, body.note if body else None
     )
+    call.audit.target(name)
 
 
 @router.post("/{name}/pause", status_code=204)
 async def pause_schedule(
-    name: ScheduleName,
-    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-    body: Annotated[PauseIn | None, Body()] = None,
+    name: ScheduleName, call: Writing, body: Annotated[PauseIn | None, Body()] = None
 ) -> Response:
     """Stop starting runs until resumed (open runs continue)."""
-    assert access.tenant_id is not None
-    await services.schedules.set_paused(
-        session, client, access.tenant_id, name, True, body.note if body else None
-    )
-    audit.target(name)
+    await _set_paused(call, name, True, body)
     return Response(status_code=204)
 
 
 @router.post("/{name}/resume", status_code=204)
 async def resume_schedule(
-    name: ScheduleName,
-    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-    body: Annotated[PauseIn | None, Body()] = None,
+    name: ScheduleName, call: Writing, body: Annotated[PauseIn | None, Body()] = None
 ) -> Response:
     """Start runs on the spec again (missed ones within the catch-up window start too)."""
-    assert access.tenant_id is not None
-    await services.schedules.set_paused(
-        session, client, access.tenant_id, name, False, body.note if body else None
-    )
-    audit.target(name)
+    await _set_paused(call, name, False, body)
     return Response(status_code=204)
 
 
 @router.post("/{name}/trigger", status_code=202)
 async def trigger_schedule(
-    name: ScheduleName,
-    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-    body: Annotated[TriggerIn | None, Body()] = None,
+    name: ScheduleName, call: Writing, body: Annotated[TriggerIn | None, Body()] = None
 ) -> Response:
     """Start one run now (also while paused), subject to the overlap policy."""
-    assert access.tenant_id is not None
-    await services.schedules.trigger(
-        session, client, access.tenant_id, name, body.overlap if body else None
+    await call.services.schedules.trigger(
+        call.session, call.client, call.tenant_id, name, body.overlap if body else None
     )
-    audit.target(name)
+    call.audit.target(name)
     return Response(status_code=202)
 
 
 @router.post("/{name}/backfill", status_code=202)
 async def backfill_schedule(
-    name: ScheduleName,
-    body: BackfillIn,
-    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
+    name: ScheduleName, body: BackfillIn, call: Writing
 ) -> BackfillAccepted:
     """Start the runs the spec would have started in [start_at, end_at) (bounded)."""
-    assert access.tenant_id is not None
-    count = await services.schedules.backfill(
-        session, client, access.tenant_id, name, body.start_at, body.end_at, body.overlap
+    count = await call.services.schedules.backfill(
+        call.session, call.client, call.tenant_id, name, body.start_at, body.end_at, body.overlap
     )
-    audit.target(name)
-    audit.detail(start_at=body.start_at.isoformat(), end_at=body.end_at.isoformat(), runs=count)
+    call.audit.target(name)
+    call.audit.detail(
+        start_at=body.start_at.isoformat(), end_at=body.end_at.isoformat(), runs=count
+    )
     return BackfillAccepted(runs=count)
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_schedule(
-    name: ScheduleName,
-    access: Annotated[Access, requires(Permission.SCHEDULES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
-    audit: AuditDep,
-) -> Response:
+async def delete_schedule(name: ScheduleName, call: Writing) -> Response:
     """Delete the schedule; the runs it started are kept (and still listed with its id)."""
-    assert access.tenant_id is not None
-    await services.schedules.delete(session, client, access.tenant_id, name)
-    audit.target(name)
+    await call.services.schedules.delete(call.session, call.client, call.tenant_id, name)
+    call.audit.target(name)
     return Response(status_code=204)

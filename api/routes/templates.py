@@ -16,6 +16,7 @@ from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.routes.trees import TreeCreated, TreeOut, VersionOut
 from workflows.limits import MAX_PASSES
+from workflows.spec import TREE_NAME_PATTERN
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant_id}/templates", tags=["templates"], responses=RESPONSES
@@ -52,7 +53,7 @@ class Instantiate(BaseModel):
     )
 
     tree_name: str | None = Field(
-        default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$", description="Default: the template's."
+        default=None, pattern=TREE_NAME_PATTERN, description="Default: the template's."
     )
     input_defaults: dict[str, Any] = Field(
         default_factory=dict, description="New default values for declared inputs."

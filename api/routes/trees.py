@@ -16,9 +16,10 @@ from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, tenant_settings_of
 from api.schedule_publish import follow_publish
 from workflows.limits import MAX_SOURCE_BYTES, MAX_VERSION_NUMBER
+from workflows.spec import TREE_NAME_PATTERN
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/trees", tags=["trees"], responses=RESPONSES)
-TreeName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$", examples=["support-triage"])]
+TreeName = Annotated[str, Path(pattern=TREE_NAME_PATTERN, examples=["support-triage"])]
 VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION_NUMBER)]
 
 EXAMPLE_SOURCE = """name: hello

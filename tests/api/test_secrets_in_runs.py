@@ -68,28 +68,8 @@ async def test_secrets_never_leak_into_histories_responses_or_logs(
             json={"allowed_tools": ["http_request"]},
         )
         await call("GET", f"/v1/tenants/{tenant}/secrets")
-        tree = {
-            "name": "call-partner",
-            "start": "call",
-            "nodes": {
-                "call": {
-                    "kind": "tool",
-                    "tool": "http_request@^1",
-                    "args": {
-                        "url": f"{server.url}/auth",
-                        "secret_headers": {
-                            "Authorization": {
-                                "secret": "partner-token",
-                                "template": "Bearer {secret}",
-                            }
-                        },
-                    },
-                    "next": "done",
-                },
-                "done": {"kind": "end", "output": {"status": "{{ results.call.status }}"}},
-            },
-        }
-        await call("POST", f"/v1/tenants/{tenant}/trees", json={"source": yaml.safe_dump(tree)})
+        source = _call_tree(f"{server.url}/auth", secret="partner-token")
+        await call("POST", f"/v1/tenants/{tenant}/trees", json={"source": source})
         host = ToolHost(
             registry,
             config={"http_request": {"allowed_hosts": ["127.0.0.1"]}},

@@ -374,12 +374,11 @@ def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
     assert not port_open(port)
 
 
-async def test_chat_answers_each_line_with_the_earlier_turns_in_view(
-    dev_server: object, worker: str
-) -> None:
-    """`treeflow chat ticket-agent` fed two lines on stdin: the follow-up keeps the first
-    turn's ticket set; end of input ends the conversation with exit code 0."""
-    process = await asyncio.create_subprocess_exec(
+async def _chat_ticket_agent(
+    dev_server: object, worker: str, **env: str
+) -> asyncio.subprocess.Process:
+    """`treeflow chat ticket-agent` against the test server and worker, every stream piped."""
+    return await asyncio.create_subprocess_exec(
         TREEFLOW,
         "chat",
         "ticket-agent",
@@ -389,12 +388,20 @@ async def test_chat_answers_each_line_with_the_earlier_turns_in_view(
         cwd=REPO,
         env={
             **os.environ,
-            "COLUMNS": "200",
+            **env,
             "TREEFLOW_PAYLOAD_ENCRYPTION": "false",
             "TREEFLOW_TEMPORAL_ADDRESS": dev_server.address,  # type: ignore[attr-defined]
             "TREEFLOW_TEMPORAL_TASK_QUEUE": worker,
         },
     )
+
+
+async def test_chat_answers_each_line_with_the_earlier_turns_in_view(
+    dev_server: object, worker: str
+) -> None:
+    """`treeflow chat ticket-agent` fed two lines on stdin: the follow-up keeps the first
+    turn's ticket set; end of input ends the conversation with exit code 0."""
+    process = await _chat_ticket_agent(dev_server, worker, COLUMNS="200")
     lines = b"How many billing tickets are open?\nAnd which of those mention refunds?\n"
     out, err = await asyncio.wait_for(process.communicate(lines), timeout=120)
     text = out.decode()
@@ -406,21 +413,7 @@ async def test_chat_answers_each_line_with_the_earlier_turns_in_view(
 
 
 async def test_chat_exits_on_the_exit_command(dev_server: object, worker: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        TREEFLOW,
-        "chat",
-        "ticket-agent",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-        env={
-            **os.environ,
-            "TREEFLOW_PAYLOAD_ENCRYPTION": "false",
-            "TREEFLOW_TEMPORAL_ADDRESS": dev_server.address,  # type: ignore[attr-defined]
-            "TREEFLOW_TEMPORAL_TASK_QUEUE": worker,
-        },
-    )
+    process = await _chat_ticket_agent(dev_server, worker)
     # the pipe stays open: only /exit can end the session
     assert process.stdin is not None
     assert process.stdout is not None

@@ -17,9 +17,11 @@ import asyncio
 import json
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 import templates
 from activities.registry import ToolRegistry
@@ -50,6 +52,22 @@ CONVERSATIONS = "conversations"  # ConversationWorkflow histories (their own rep
 INDEX = "index.json"  # history file stem -> workflow id (replay needs the real id)
 
 
+@dataclass
+class Recording:
+    """What every recorder takes: the Temporal client and tools the samples run with,
+    the folder histories go to and the index of their workflow ids."""
+
+    client: Client
+    registry: ToolRegistry
+    out: Path
+    index: dict[str, str]
+
+    async def keep(self, stem: str, handle: WorkflowHandle[Any, Any]) -> None:
+        """Write the run's history as ``<stem>.json`` and index its workflow id."""
+        (self.out / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
+        self.index[stem] = handle.id
+
+
 async def record(out: Path, suffix: str = "") -> int:
     out.mkdir(exist_ok=True)
     index_file = out / INDEX
@@ -62,6 +80,7 @@ async def record(out: Path, suffix: str = "") -> int:
         store = await demo_store(Path(scratch) / "store")
         settings = TemporalSettings(address=server.address, task_queue="record")
         client = await Client.connect(**settings.connect_kwargs())
+        recording = Recording(client, registry, out, index)
         async with (
             ToolHost(registry, config=tool_config(store)).running() as host,
             build_worker(client, WorkerSettings(), "record", host),
@@ -71,65 +90,46 @@ async def record(out: Path, suffix: str = "") -> int:
                     stem = f"{template.name}__{sample.name}{suffix}"
                     if (out / f"{stem}.json").exists():
                         continue
-                    if not await record_sample(
-                        client, registry, template, sample, out, index, stem
-                    ):
+                    if not await record_sample(recording, template, sample, stem):
                         return 1
             for name, sample_name, from_node in RERUNS:
                 stem = f"{name}__{sample_name}__rerun{suffix}"
                 if not (out / f"{stem}.json").exists():
                     rerun = (name, sample_name, from_node)
-                    await record_rerun(client, registry, rerun, out, index, suffix)
+                    await record_rerun(recording, rerun, suffix)
             for template in templates.all_templates():
                 for sample in template.samples:
                     stem = f"{template.name}__{sample.name}{suffix}"
                     if not sample.follow_ups or (out / CONVERSATIONS / f"{stem}.json").exists():
                         continue
-                    if not await record_conversation(
-                        client, registry, template, sample, out, index, stem
-                    ):
+                    if not await record_conversation(recording, template, sample, stem):
                         return 1
     index_file.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return 0
 
 
 async def record_sample(
-    client: Client,
-    registry: ToolRegistry,
-    template: templates.Template,
-    sample: templates.Sample,
-    out: Path,
-    index: dict[str, str],
-    stem: str,
+    recording: Recording, template: templates.Template, sample: templates.Sample, stem: str
 ) -> bool:
     """Run one sample, check it, and write its history (and its children's)."""
-    result, handle = await run_sample(client, registry, template, sample, "record")
+    client = recording.client
+    result, handle = await run_sample(client, recording.registry, template, sample, "record")
     failures = expectation_failures(sample, result)
     if failures:
         print(f"{template.name}/{sample.name}: {failures}", file=sys.stderr)
         return False
-    (out / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
-    index[stem] = handle.id
+    await recording.keep(stem, handle)
     for number, child in enumerate(await child_ids(handle)):
-        child_stem = f"{stem}__child{number}"
-        history = await client.get_workflow_handle(child).fetch_history()
-        (out / f"{child_stem}.json").write_text(history.to_json())
-        index[child_stem] = child
+        await recording.keep(f"{stem}__child{number}", client.get_workflow_handle(child))
     print(f"recorded {stem}")
     return True
 
 
-async def record_rerun(
-    client: Client,
-    registry: ToolRegistry,
-    rerun: tuple[str, str, str],
-    out: Path,
-    index: dict[str, str],
-    suffix: str = "",
-) -> None:
+async def record_rerun(recording: Recording, rerun: tuple[str, str, str], suffix: str = "") -> None:
     """Run a sample, re-run it from `from_node` reusing what it recorded, and write the
     re-run's history (which holds no activity for the reused steps)."""
     name, sample_name, from_node = rerun
+    client, registry = recording.client, recording.registry
     template = templates.load(name)
     sample = next(s for s in template.samples if s.name == sample_name)
     _result, origin = await run_sample(client, registry, template, sample, "record")
@@ -159,23 +159,17 @@ async def record_rerun(
     if failures:
         raise SystemExit(f"{name}/{sample_name} re-run: {failures}")
     stem = f"{name}__{sample_name}__rerun{suffix}"
-    (out / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
-    index[stem] = handle.id
+    await recording.keep(stem, handle)
     print(f"recorded {stem}")
 
 
 async def record_conversation(
-    client: Client,
-    registry: ToolRegistry,
-    template: templates.Template,
-    sample: templates.Sample,
-    out: Path,
-    index: dict[str, str],
-    stem: str,
+    recording: Recording, template: templates.Template, sample: templates.Sample, stem: str
 ) -> bool:
     """Run a sample with follow-ups as a conversation, end it, and write its history
     (under conversations/) and each turn's run history (beside the samples')."""
-    turns, wf_id = await run_conversation(client, registry, template, sample, "record")
+    client = recording.client
+    turns, wf_id = await run_conversation(client, recording.registry, template, sample, "record")
     expectations = [sample.expect, *(f.expect for f in sample.follow_ups)]
     failures = [turn_failures(e, t) for e, t in zip(expectations, turns, strict=True)]
     if any(failures):
@@ -184,7 +178,7 @@ async def record_conversation(
     handle = client.get_workflow_handle_for(ConversationWorkflow.run, wf_id)
     await handle.execute_update(ConversationWorkflow.end)
     await handle.result()
-    folder = out / CONVERSATIONS
+    folder = recording.out / CONVERSATIONS
     folder.mkdir(exist_ok=True)
     (folder / f"{stem}.json").write_text((await handle.fetch_history()).to_json())
     conversation_index = folder / INDEX
@@ -192,10 +186,9 @@ async def record_conversation(
     known[stem] = wf_id
     conversation_index.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
     for turn in turns:
-        turn_stem = f"{stem}__turn{turn.turn}"
-        history = await client.get_workflow_handle(turn.workflow_id).fetch_history()
-        (out / f"{turn_stem}.json").write_text(history.to_json())
-        index[turn_stem] = turn.workflow_id
+        await recording.keep(
+            f"{stem}__turn{turn.turn}", client.get_workflow_handle(turn.workflow_id)
+        )
     print(f"recorded the conversation {stem}")
     return True
 

@@ -20,6 +20,63 @@ def end(output: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"kind": "end", "output": output or {}}
 
 
+def rules_tree(output: dict[str, Any]) -> dict[str, Any]:
+    """A tool chain with a rule decision: ``add`` x + 2, then ``echo`` "big" when the sum
+    is over 10, else "small <sum>", then an end node with ``output``."""
+    return tree(
+        {
+            "first": tool_node("add", {"a": "{{ inputs.x }}", "b": 2}, next="check"),
+            "check": {
+                "kind": "decision",
+                "branches": [
+                    {"to": "big", "when": "results.first.sum > 10"},
+                    {"to": "small"},
+                ],
+            },
+            "big": tool_node("echo", {"value": "big"}, next="done"),
+            "small": tool_node("echo", {"value": "small {{ results.first.sum }}"}, next="done"),
+            "done": end(output),
+        },
+        inputs={"x": {"type": "number"}},
+    )
+
+
+def retried_tree(fail_times: int, max_attempts: int) -> dict[str, Any]:
+    """The ``flaky`` tool failing ``fail_times`` times under a retry policy of
+    ``max_attempts`` (100 ms apart), then an end node with the attempt that succeeded."""
+    return tree(
+        {
+            "f": tool_node(
+                "flaky",
+                {"fail_times": fail_times},
+                retry={"max_attempts": max_attempts, "initial_interval": "100ms"},
+                next="e",
+            ),
+            "e": end({"attempt": "{{ results.f.attempt }}"}),
+        }
+    )
+
+
+def counting_loop_tree(output: dict[str, Any]) -> dict[str, Any]:
+    """``add`` counts ``state.n`` from 0 to 30 through a decision looping back (31
+    passes, 62 steps) in generations of 40 steps (continue-as-new), then ends with ``output``."""
+    return tree(
+        {
+            "loop": {
+                "kind": "decision",
+                "max_passes": 40,
+                "branches": [{"to": "work", "when": "state.n < 30"}, {"to": "e"}],
+            },
+            "work": tool_node(
+                "add", {"a": "{{ state.n }}", "b": 1}, set={"n": "{{ result.sum }}"}, next="loop"
+            ),
+            "e": end(output),
+        },
+        state={"n": 0},
+        limits={"continue_as_new_after": 40},
+    )
+
+
 def with_nested_copies(compiled: CompiledTree) -> CompiledTree:
     """`compiled` in the storage form compilers used before subtrees were stored once:
     every subtree entry carries full copies of the subtrees below it."""

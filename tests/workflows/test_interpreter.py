@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from tests.support.temporal_fixtures import RunTree, StartTree
-from tests.support.trees import end, tool_node, tree
+from tests.support.trees import counting_loop_tree, end, retried_tree, rules_tree, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows import search_attributes
@@ -59,22 +59,7 @@ def failure_message(error: WorkflowFailureError) -> str:
 
 
 async def test_tool_chain_with_rule_decision_costs_no_decision_activity(run_tree: RunTree) -> None:
-    doc = tree(
-        {
-            "first": tool_node("add", {"a": "{{ inputs.x }}", "b": 2}, next="check"),
-            "check": {
-                "kind": "decision",
-                "branches": [
-                    {"to": "big", "when": "results.first.sum > 10"},
-                    {"to": "small"},
-                ],
-            },
-            "big": tool_node("echo", {"value": "big"}, next="done"),
-            "small": tool_node("echo", {"value": "small {{ results.first.sum }}"}, next="done"),
-            "done": end({"answer": "{{ tools.echo.value }}", "sum": "{{ results.first.sum }}"}),
-        },
-        inputs={"x": {"type": "number"}},
-    )
+    doc = rules_tree({"answer": "{{ tools.echo.value }}", "sum": "{{ results.first.sum }}"})
     run = await run_tree(doc, {"x": 3})
     assert run.result.outcome == "completed"
     assert run.result.output == {"answer": "small 5.0", "sum": 5.0}
@@ -273,17 +258,7 @@ async def test_human_input_timeout_without_route_fails_clearly(run_tree: RunTree
 
 
 async def test_retryable_failures_are_retried_under_the_node_policy(run_tree: RunTree) -> None:
-    doc = tree(
-        {
-            "f": tool_node(
-                "flaky",
-                {"fail_times": 2},
-                retry={"max_attempts": 3, "initial_interval": "100ms"},
-                next="e",
-            ),
-            "e": end({"attempt": "{{ results.f.attempt }}"}),
-        }
-    )
+    doc = retried_tree(fail_times=2, max_attempts=3)
     run = await run_tree(doc)
     assert run.result.output == {"attempt": 3}
     events = await events_of(run.handle)
@@ -296,17 +271,7 @@ async def test_retryable_failures_are_retried_under_the_node_policy(run_tree: Ru
 
 
 async def test_retry_policy_exhaustion_fails_the_run(run_tree: RunTree) -> None:
-    doc = tree(
-        {
-            "f": tool_node(
-                "flaky",
-                {"fail_times": 5},
-                retry={"max_attempts": 2, "initial_interval": "100ms"},
-                next="e",
-            ),
-            "e": end(),
-        }
-    )
+    doc = retried_tree(fail_times=5, max_attempts=2)  # never reaches its end
     with pytest.raises(WorkflowFailureError) as info:
         await run_tree(doc)
     assert failure_message(info.value) == (
@@ -475,21 +440,7 @@ async def test_requires_offers_a_branch_only_after_its_tool_ran(run_tree: RunTre
 async def test_long_runs_continue_as_new_and_keep_their_state(
     start_tree: StartTree, client: Client
 ) -> None:
-    doc = tree(
-        {
-            "loop": {
-                "kind": "decision",
-                "max_passes": 40,
-                "branches": [{"to": "work", "when": "state.n < 30"}, {"to": "e"}],
-            },
-            "work": tool_node(
-                "add", {"a": "{{ state.n }}", "b": 1}, set={"n": "{{ result.sum }}"}, next="loop"
-            ),
-            "e": end({"n": "{{ state.n }}", "passes": "{{ passes.loop }}"}),
-        },
-        state={"n": 0},
-        limits={"continue_as_new_after": 40},
-    )
+    doc = counting_loop_tree({"n": "{{ state.n }}", "passes": "{{ passes.loop }}"})
     handle = await start_tree(doc)
     result = await client.get_workflow_handle(handle.id).result()
     assert result["output"] == {"n": 30.0, "passes": 31}

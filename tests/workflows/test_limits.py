@@ -116,7 +116,7 @@ def test_problems_about_huge_ids_quote_a_bounded_part(registry: ToolRegistry) ->
     listed = {"name": "t", "start": "a", "nodes": [{"id": "a", "kind": "end"}, {"id": huge}]}
     with pytest.raises(CompileError) as info:
         compile_tree(json.dumps(listed), registry)
-    assert len(str(info.value)) < 3 * limits.MAX_MESSAGE_CHARS
+    assert len(str(info.value)) < 3 * limits.MAX_PROBLEM_TEXT_CHARS
     assert "…(+" in str(info.value)
     branch = {"kind": "decision", "branches": [{"to": "e", "id": huge}, {"to": "e"}]}
     path, message = one_problem(tree({"d": branch, "e": end()}), registry)

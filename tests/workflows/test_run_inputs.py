@@ -1,7 +1,8 @@
 """Run inputs checked through the one JSON Schema validator (activities/json_inputs.py).
 
-The reference below is the hand-written type table this replaced; the property test
-shows the JSON Schema path reports exactly the same problems, in the same order.
+The reference below is the hand-written check this replaced (on the type table that
+input defaults are still checked with); the property test shows the JSON Schema path
+reports exactly the same problems, in the same order.
 """
 
 from __future__ import annotations
@@ -13,16 +14,7 @@ from hypothesis import strategies as st
 
 from activities.json_inputs import JsonProblem, json_problems, object_schema
 from workflows.run_inputs import input_problems, inputs_schema
-from workflows.spec import InputSpec
-
-_OLD_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list,),
-}
+from workflows.spec import JSON_TYPES, InputSpec
 
 
 def reference(declared: dict[str, InputSpec], inputs: dict[str, Any]) -> list[tuple[str, str]]:
@@ -41,7 +33,7 @@ def reference(declared: dict[str, InputSpec], inputs: dict[str, Any]) -> list[tu
             continue
         value = inputs[name]
         if (isinstance(value, bool) and spec.type != "boolean") or not isinstance(
-            value, _OLD_TYPES[spec.type]
+            value, JSON_TYPES[spec.type]
         ):
             found.append((name, f"expected {spec.type}, got {type(value).__name__}"))
     return found

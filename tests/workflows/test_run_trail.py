@@ -10,7 +10,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from temporal_client.run_events import Gap, Idle, follow_events, read_steps
 from tests.support.temporal_fixtures import RunTree, StartTree
-from tests.support.trees import end, tool_node, tree
+from tests.support.trees import counting_loop_tree, end, retried_tree, rules_tree, tool_node, tree
 from workflows.run_models import UserInput
 from workflows.trail import (
     MAX_EVENT_VALUE_BYTES,
@@ -21,22 +21,7 @@ from workflows.trail import (
 )
 from workflows.workflow import DecisionTreeWorkflow
 
-RULES_TREE = tree(
-    {
-        "first": tool_node("add", {"a": "{{ inputs.x }}", "b": 2}, next="check"),
-        "check": {
-            "kind": "decision",
-            "branches": [
-                {"to": "big", "when": "results.first.sum > 10"},
-                {"to": "small"},
-            ],
-        },
-        "big": tool_node("echo", {"value": "big"}, next="done"),
-        "small": tool_node("echo", {"value": "small {{ results.first.sum }}"}, next="done"),
-        "done": end({"answer": "{{ tools.echo.value }}"}),
-    },
-    inputs={"x": {"type": "number"}},
-)
+RULES_TREE = rules_tree({"answer": "{{ tools.echo.value }}"})
 
 
 async def all_events(
@@ -82,17 +67,7 @@ async def test_a_plain_run_tells_its_steps_decisions_and_end(
 async def test_step_records_carry_activity_attempts_and_history_times(
     run_tree: RunTree, client: Client
 ) -> None:
-    doc = tree(
-        {
-            "f": tool_node(
-                "flaky",
-                {"fail_times": 2},
-                retry={"max_attempts": 3, "initial_interval": "100ms"},
-                next="e",
-            ),
-            "e": end({"attempt": "{{ results.f.attempt }}"}),
-        }
-    )
+    doc = retried_tree(fail_times=2, max_attempts=3)
     run = await run_tree(doc)
     steps = await read_steps(client, run.handle.id)
     flaky = steps[0]
@@ -186,21 +161,7 @@ async def test_a_live_run_is_followed_until_it_ends(start_tree: StartTree, clien
 async def test_ids_keep_growing_across_continue_as_new(
     start_tree: StartTree, client: Client
 ) -> None:
-    doc = tree(
-        {
-            "loop": {
-                "kind": "decision",
-                "max_passes": 40,
-                "branches": [{"to": "work", "when": "state.n < 30"}, {"to": "e"}],
-            },
-            "work": tool_node(
-                "add", {"a": "{{ state.n }}", "b": 1}, set={"n": "{{ result.sum }}"}, next="loop"
-            ),
-            "e": end({"n": "{{ state.n }}"}),
-        },
-        state={"n": 0},
-        limits={"continue_as_new_after": 40},
-    )
+    doc = counting_loop_tree({"n": "{{ state.n }}"})
     handle = await start_tree(doc)
     events = await all_events(client, handle)
     ids = [e.id for e in events]

@@ -14,11 +14,12 @@ import pytest
 import activities.backends.embedded as embedded
 from activities.backends.embedded import EmbeddedBackend
 from activities.backends.embeddings import HashingEmbedder, tokens
-from activities.backends.loader import load_records, to_records
+from activities.backends.loader import to_records
 from activities.builtin.preprocess import PreprocessCollection, PreprocessInput
 from activities.data import SUPPORT_TICKETS
 from activities.data.tickets import generate_tickets
 from activities.sdk import ToolContext
+from bench.retrieval_ops import load_tickets, ticket_records
 
 ROWS = 2_000
 SAMPLE = 40
@@ -45,15 +46,7 @@ class ReadCounter:
 
 async def _tickets(path: Path) -> EmbeddedBackend:
     store = EmbeddedBackend(path)
-    records = to_records(generate_tickets(ROWS), SUPPORT_TICKETS.properties, id_field="ticket_id")
-    await load_records(
-        store,
-        "Tickets",
-        records,
-        properties=SUPPORT_TICKETS.properties,
-        vectorize=SUPPORT_TICKETS.vectorize,
-        batch_size=500,
-    )
+    await load_tickets(store, ticket_records(ROWS), batch_size=500)
     return store
 
 
