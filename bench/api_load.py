@@ -285,7 +285,7 @@ def _profiled_start(
 
 
 def _read_cases(
-    api: str, bare_port: int, tenant: str, jwt: str, workdir: Path, args: argparse.Namespace
+    api: str, bare_port: int, tenant: str, jwt: str, args: argparse.Namespace
 ) -> list[tuple[str, int, dict[str, Any]]]:
     """The bare endpoint and the get-run cases at each connection count."""
     closed_url, open_url = _setup(api, tenant, jwt)
@@ -365,7 +365,7 @@ def main() -> None:
             if args.starts_only:
                 _setup(api, tenant, jwt)
             else:
-                results.extend(_read_cases(api, bare_port, tenant, jwt, workdir, args))
+                results.extend(_read_cases(api, bare_port, tenant, jwt, args))
             _start_rounds(
                 sides,
                 lambda c: _measure_direct(dev.address, queue, tenant, c, args.seconds),
