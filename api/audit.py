@@ -8,9 +8,9 @@ what they touched through :class:`AuditNote`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.principal import Principal
+from api.db.batching import Batcher
 from api.db.models import AuditEvent, utcnow
 
 log = logging.getLogger("treeflow.api.audit")
@@ -70,28 +71,19 @@ class AuditWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._table = cast(sa.Table, AuditEvent.__table__)
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._batches: Batcher[dict[str, Any], None] = Batcher(self._insert)
 
     async def write(self, row: dict[str, Any]) -> None:
         """Record ``row`` (columns of ``audit_events``); returns once it is committed."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((row, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await asyncio.shield(done)
+        await self._batches.submit(row)
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                async with self._engine.begin() as conn:
-                    await conn.execute(self._table.insert(), [row for row, _ in batch])
-            except Exception:
-                log.exception("could not write %d audit events", len(batch))
-            for _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+    async def _insert(self, rows: Sequence[dict[str, Any]]) -> list[None]:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(self._table.insert(), list(rows))
+        except Exception:
+            log.exception("could not write %d audit events", len(rows))
+        return [None] * len(rows)
 
 
 class AuditMiddleware:

@@ -27,6 +27,7 @@ from api.catalog import disallowed_tools
 from api.db.models import RunRecord
 from api.problems import PROBLEM_BASE, FieldError, ProblemError
 from api.run_lookups import Plan, RunCounts, TreePlans, seconds_to_midnight
+from api.run_records import RunRecords
 from api.tenancy import TenantSettings
 from api.trees import conflict, get_tree
 from foundation.flags.client import FlagClient, FlagContext
@@ -111,10 +112,24 @@ class StartRule(abc.ABC):
 
 class ReplayIdempotentRequest(StartRule):
     """The same key and request again: answer with the run that exists; 409 if the
-    key was used for a different request."""
+    key was used for a different request.
+
+    With `records`, a session that holds no connection yet asks the batched lookup
+    first (one statement for all concurrent starts) and reads the run's row itself only
+    when the key is taken; a session inside a transaction (a re-run's) reads it itself.
+    """
+
+    def __init__(self, records: RunRecords | None = None) -> None:
+        self._records = records
 
     async def apply(self, attempt: StartAttempt) -> None:
         request = attempt.request
+        if self._records is not None and not attempt.session.in_transaction():
+            digest = await self._records.request_hash(request.tenant_id, request.key)
+            if digest is None:
+                return
+            if digest != attempt.digest:
+                raise idempotency_conflict()
         existing = await find_run(attempt.session, request.tenant_id, request.key)
         if existing is None:
             return
@@ -267,11 +282,13 @@ class StartPolicy:
                 return
 
 
-def start_policy(plans: TreePlans, counts: RunCounts) -> StartPolicy:
+def start_policy(
+    plans: TreePlans, counts: RunCounts, records: RunRecords | None = None
+) -> StartPolicy:
     """The run-start rules in the order they run."""
     return StartPolicy(
         [
-            ReplayIdempotentRequest(),
+            ReplayIdempotentRequest(records),
             ResolveTreeVersion(plans),
             RouteRollout(plans),
             GateFlaggedTools(),
@@ -302,12 +319,14 @@ class CheckRerunNode(StartRule):
             )
 
 
-def rerun_policy(plans: TreePlans, counts: RunCounts) -> StartPolicy:
+def rerun_policy(
+    plans: TreePlans, counts: RunCounts, records: RunRecords | None = None
+) -> StartPolicy:
     """The rules of a re-run: those of a start, with its version fixed by the caller
     (no rollout routing) and its `from_node` checked before any problem is reported."""
     return StartPolicy(
         [
-            ReplayIdempotentRequest(),
+            ReplayIdempotentRequest(records),
             ResolveTreeVersion(plans),
             GateFlaggedTools(),
             EnforceToolAllowList(),

@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from cachetools import TLRUCache
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
@@ -33,7 +32,7 @@ from temporalio.client import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.db.models import RunRecord, utcnow
+from api.db.models import RunRecord, new_id, utcnow
 from api.paging import PageTokens, invalid_page_token
 from api.problems import not_found
 from api.run_lookups import RunCounts, TreePlans
@@ -45,6 +44,7 @@ from api.run_policy import (
     rerun_policy,
     start_policy,
 )
+from api.run_records import RunRecords
 from api.scheduled_runs import adopt_scheduled_run
 from api.singleflight import SingleFlight
 from api.trees import conflict
@@ -206,8 +206,11 @@ class _CachedView:
 class RunService:
     """Everything the run routes do; one per application."""
 
-    def __init__(self, temporal: TemporalSettings, open_cache_seconds: float) -> None:
+    def __init__(
+        self, temporal: TemporalSettings, open_cache_seconds: float, records: RunRecords
+    ) -> None:
         self.temporal = temporal
+        self._records = records
         self._open_ttl = open_cache_seconds
         self._views: TLRUCache[tuple[uuid.UUID, str], _CachedView] = TLRUCache(
             maxsize=CLOSED_CACHE_SIZE, ttu=lambda _key, view, _now: view.expires
@@ -215,8 +218,8 @@ class RunService:
         self._loading: SingleFlight[tuple[uuid.UUID, str], bytes] = SingleFlight()
         self._plans = TreePlans()
         self._counts = RunCounts()
-        self.policy = start_policy(self._plans, self._counts)
-        self.rerun_policy = rerun_policy(self._plans, self._counts)
+        self.policy = start_policy(self._plans, self._counts, records)
+        self.rerun_policy = rerun_policy(self._plans, self._counts, records)
 
     @property
     def plans(self) -> TreePlans:
@@ -256,11 +259,9 @@ class RunService:
             # A concurrent request with this key started the run (and it may have ended
             # already): answer with that request's record once it is written.
             return await self._raced(session, client, request, digest), False
-        session.add(record)
-        try:
-            await session.commit()
-        except IntegrityError:  # the same key raced us; the workflow id made it one run
-            await session.rollback()
+        # Stored with the concurrent starts' records in one statement (api.run_records).
+        if not await self._records.insert(record):
+            # The same key raced us; the workflow id made it one run.
             raced = await find_run(session, request.tenant_id, request.key)
             if raced is None or raced.request_hash != digest:
                 raise idempotency_conflict() from None
@@ -293,6 +294,8 @@ class RunService:
             ),
         )
         return RunRecord(
+            id=new_id(),
+            created_at=utcnow(),
             tenant_id=request.tenant_id,
             key=request.key,
             workflow_id=wf_id,

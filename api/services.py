@@ -21,6 +21,7 @@ from api.db.engine import make_engine, make_session_factory
 from api.paging import PageTokens
 from api.ratelimit import DatabaseRateLimiter, MemoryRateLimiter, RateLimiter
 from api.reruns import RerunService
+from api.run_records import RunRecords
 from api.runs import RunService
 from api.schedules import ScheduleService
 from api.settings import Settings
@@ -79,7 +80,6 @@ def build_services(
     """Create engines, key material and caches; connects to nothing yet."""
     engine = make_engine(settings.database_url, settings.database_pool_size)
     sessions = make_session_factory(engine)
-    runs = RunService(settings.temporal, settings.open_run_cache_seconds)
     if settings.jwt_signing_keys:
         keys = load_signing_keys([k.get_secret_value() for k in settings.jwt_signing_keys])
     else:
@@ -112,7 +112,7 @@ def build_services(
         per_ip=settings.auth_failures_per_ip_per_minute,
         per_key=settings.auth_failures_per_key_per_minute,
     )
-    runs = RunService(settings.temporal, settings.open_run_cache_seconds)
+    runs = RunService(settings.temporal, settings.open_run_cache_seconds, RunRecords(engine))
     return Services(
         settings=settings,
         engine=engine,

@@ -129,8 +129,13 @@ def stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
 
 
 def serve(
-    target: list[str], port: int, env: dict[str, str], ready_seconds: float = SERVE_START_SECONDS
+    target: list[str],
+    port: int,
+    env: dict[str, str],
+    ready_seconds: float = SERVE_START_SECONDS,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """uvicorn serving `target`; `cwd` another checkout to serve that checkout's code."""
     cmd = [
         sys.executable,
         "-m",
@@ -144,7 +149,7 @@ def serve(
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(cmd, env=env)
+    process = subprocess.Popen(cmd, env=env, cwd=cwd)
     deadline = time.monotonic() + ready_seconds
     while time.monotonic() < deadline:
         try:
@@ -170,6 +175,8 @@ def wrk(
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     result = {"rps": rps}
+    total = re.search(r"(\d+) requests in", out)
+    result["requests"] = float(total.group(1)) if total else 0.0
     for pct in ("50", "99"):
         match = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
         if match:
