@@ -205,7 +205,9 @@ async def test_start_a_run_and_watch_its_nodes_turn_done_live(page: Page, stack:
     await expect(page.get_by_test_id("run-status")).to_have_text("completed", timeout=30_000)
     for node in ("add", "pause", "ask", "chart", "done"):
         await expect(page.get_by_test_id(f"node-{node}")).to_have_attribute("data-state", "done")
-    await expect(page.get_by_test_id("run-output")).to_contain_text('"sum": 5')
+    # The status comes from the stream's run.ended; the whole output from the run view,
+    # read again after it (the stream carries only a 2 KB preview): allow that read time.
+    await expect(page.get_by_test_id("run-output")).to_contain_text('"sum": 5', timeout=30_000)
     chart = page.get_by_test_id("chart").first
     await expect(chart).to_be_visible()
     await expect(chart.get_by_role("img")).to_have_attribute("alt", re.compile("Sums"))

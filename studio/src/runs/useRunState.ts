@@ -72,7 +72,9 @@ export function useRunState(tenantId: string, key: string): RunState {
   });
   const run = query.data;
   const streamed = transport !== "polling" && live.lastId > 0;
-  const status = run && isClosed(run.status) ? run.status : streamed ? live.status : run?.status;
+  // The closed status is shown with the run view that carries the whole output (the stream
+  // has only a preview), so the badge and the output change together.
+  const status = run && isClosed(run.status) ? run.status : streamed && !live.ended ? live.status : run?.status;
   return {
     run,
     states: streamed ? live.states : run ? nodeStatesOf(run) : new Map(),
