@@ -40,7 +40,7 @@ from api.conversation_views import (
     MessagePage,
 )
 from api.db.models import RunRecord
-from api.paging import PageTokens, invalid_page_token
+from api.paging import PageTokens, visibility_page
 from api.problems import FieldError, ProblemError, not_found
 from api.run_policy import (
     EnforceToolAllowList,
@@ -70,7 +70,6 @@ from workflows.conversation_models import (
 MESSAGE_WAIT_SECONDS = 60.0
 """Longest `POST .../messages` waits for the answer; then it answers 202 with the run."""
 QUERY_TIMEOUT = timedelta(seconds=5)
-LIST_RPC_TIMEOUT = timedelta(seconds=5)
 
 _REFUSALS = {
     "TurnInProgress": "turn-in-progress",
@@ -236,19 +235,12 @@ class ConversationService:
         if tree is not None:
             clauses.append(f"{sa_keys.TREE_NAME.name} = '{tree}'")
         query = " AND ".join(clauses)
-        token = page_tokens.open("conversations", tenant_id, query, page_token)
-        iterator = client.list_workflows(
-            query, page_size=limit, next_page_token=token, rpc_timeout=LIST_RPC_TIMEOUT
+        executions, next_page_token = await visibility_page(
+            client, page_tokens, "conversations", tenant_id, query, page_token, limit
         )
-        try:
-            await iterator.fetch_next_page(page_size=limit)
-        except RPCError:
-            if token is None:
-                raise
-            raise invalid_page_token() from None
         prefix = conversation_workflow_id(str(tenant_id), "")
         found = []
-        for execution in iterator.current_page or []:
+        for execution in executions:
             if not execution.id.startswith(prefix):
                 continue
             conversation_id = execution.id[len(prefix) :]
@@ -266,12 +258,7 @@ class ConversationService:
                     links=self._links(tenant_id, conversation_id),
                 )
             )
-        return ConversationPage(
-            conversations=found,
-            next_page_token=page_tokens.seal(
-                "conversations", tenant_id, query, iterator.next_page_token
-            ),
-        )
+        return ConversationPage(conversations=found, next_page_token=next_page_token)
 
     # ------------------------------------------------------------ send, end
 

@@ -20,6 +20,11 @@ import hashlib
 import hmac
 import os
 import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowExecution
+from temporalio.service import RPCError
 
 from api.problems import PROBLEM_BASE, FieldError, ProblemError
 
@@ -27,6 +32,8 @@ MAX_PAGE_TOKEN_CHARS = 2000
 """Longest page token a list route accepts (Temporal's cursors are a few hundred bytes)."""
 _MAC_BYTES = 16
 _KEY_INFO = b"treeflow page tokens v1"
+LIST_RPC_TIMEOUT = timedelta(seconds=5)
+"""How long one visibility list call may take before the route gives up."""
 
 
 class PageTokens:
@@ -72,6 +79,35 @@ class PageTokens:
         scope = "\x1f".join((route, str(tenant_id), query)).encode()
         message = len(scope).to_bytes(4, "big") + scope + cursor
         return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+async def visibility_page(
+    client: Client,
+    page_tokens: PageTokens,
+    route: str,
+    tenant_id: uuid.UUID,
+    query: str,
+    page_token: str | None,
+    limit: int,
+) -> tuple[Sequence[WorkflowExecution], str | None]:
+    """One page of Temporal visibility for ``query``, and the token of the page after it.
+
+    ``page_token`` must be one this route sealed for this tenant and query; one Temporal
+    refuses although we signed it is answered like a forged one (422), a refusal of the
+    first page is raised as it came.
+    """
+    token = page_tokens.open(route, tenant_id, query, page_token)
+    iterator = client.list_workflows(
+        query, page_size=limit, next_page_token=token, rpc_timeout=LIST_RPC_TIMEOUT
+    )
+    try:
+        await iterator.fetch_next_page(page_size=limit)
+    except RPCError:
+        if token is None:
+            raise
+        raise invalid_page_token() from None
+    executions = iterator.current_page or []
+    return executions, page_tokens.seal(route, tenant_id, query, iterator.next_page_token)
 
 
 def invalid_page_token() -> ProblemError:

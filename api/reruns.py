@@ -24,10 +24,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord
+from api.paging import LIST_RPC_TIMEOUT
 from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
 from api.run_policy import RerunStart, StartRequest, find_run, idempotency_conflict
 from api.runs import (
-    LIST_RPC_TIMEOUT,
     QUERY_TIMEOUT,
     RerunRef,
     RunService,

@@ -33,7 +33,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord, new_id, utcnow
-from api.paging import PageTokens, invalid_page_token
+from api.paging import PageTokens, visibility_page
 from api.problems import not_found
 from api.run_lookups import RunCounts, TreePlans
 from api.run_policy import (
@@ -91,7 +91,6 @@ def _visibility_time(moment: datetime) -> str:
 CLOSED_CACHE_SIZE = 10_000
 """Run views (closed for good, open for `open_run_cache_seconds`) kept per replica."""
 QUERY_TIMEOUT = timedelta(seconds=3)
-LIST_RPC_TIMEOUT = timedelta(seconds=5)
 """Longest a visibility list call may take before the request fails."""
 RACE_WAIT_STEPS = 50
 RACE_WAIT_SECONDS = 0.1
@@ -489,20 +488,12 @@ class RunService:
             clauses.append(f"StartTime >= '{_visibility_time(after)}'")
         if before is not None:
             clauses.append(f"StartTime < '{_visibility_time(before)}'")
-        query = " AND ".join(clauses)
-        token = page_tokens.open("runs", tenant_id, query, page_token)
-        iterator = client.list_workflows(
-            query, page_size=limit, next_page_token=token, rpc_timeout=LIST_RPC_TIMEOUT
+        executions, next_page_token = await visibility_page(
+            client, page_tokens, "runs", tenant_id, " AND ".join(clauses), page_token, limit
         )
-        try:
-            await iterator.fetch_next_page(page_size=limit)
-        except RPCError:
-            if token is None:
-                raise
-            raise invalid_page_token() from None  # signed by us, yet Temporal refuses it
         prefix = f"{tenant_id}:"
         runs = []
-        for execution in iterator.current_page or []:
+        for execution in executions:
             if not execution.id.startswith(prefix) or "/" in execution.id:
                 continue  # sub-tree child workflows are part of their parent run
             key = execution.id[len(prefix) :]
@@ -521,10 +512,7 @@ class RunService:
                     rerun_of=_key_of(attrs.get(sa_keys.RERUN_OF), prefix),
                 )
             )
-        return RunPage(
-            runs=runs,
-            next_page_token=page_tokens.seal("runs", tenant_id, query, iterator.next_page_token),
-        )
+        return RunPage(runs=runs, next_page_token=next_page_token)
 
     async def submit_input(
         self,

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
-import { TableHead } from "./TableHead";
+import { TableHead } from "../views/TableHead";
 import { useTenantList } from "./useAction";
 
 const ROLES = ["read-only", "user", "admin"] as const;

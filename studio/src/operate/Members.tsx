@@ -4,8 +4,8 @@ import { useState, type FormEvent } from "react";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
-import { TableHead } from "./TableHead";
-import { useTenantList } from "./useAction";
+import { TableHead } from "../views/TableHead";
+import { RowAction, useTenantList } from "./useAction";
 
 const ROLES: Schemas["Role"][] = ["read-only", "user", "admin"];
 
@@ -109,11 +109,9 @@ export function Members() {
                     )}
                   </td>
                   {isAdmin && (
-                    <td>
-                      <button type="button" disabled={action.busy} aria-label={`Remove ${m.display_name}`} onClick={() => remove(m.user_id)}>
-                        Remove
-                      </button>
-                    </td>
+                    <RowAction action={action} label={`Remove ${m.display_name}`} onClick={() => remove(m.user_id)}>
+                      Remove
+                    </RowAction>
                   )}
                 </tr>
               ))}

@@ -6,7 +6,7 @@ import { api, unwrap, type Schemas } from "../api/client";
 import { useCanEdit } from "../session";
 import { ProblemMessage } from "../views/Problem";
 import { scheduleTiming, type TimingKind } from "./schedule";
-import { TableHead } from "./TableHead";
+import { TableHead } from "../views/TableHead";
 import { useTenantList, type Action } from "./useAction";
 
 function NewSchedule({ tenant, action }: { tenant: string; action: Action }) {

@@ -4,8 +4,8 @@ import { useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import { useIsAdmin } from "../session";
 import { ProblemMessage } from "../views/Problem";
-import { TableHead } from "./TableHead";
-import { useTenantList } from "./useAction";
+import { TableHead } from "../views/TableHead";
+import { RowAction, useTenantList } from "./useAction";
 
 export function Secrets() {
   const { tenant, path, list: secrets, action } = useTenantList("secrets", (path) =>
@@ -53,16 +53,13 @@ export function Secrets() {
                 </td>
                 <td>{new Date(s.updated_at).toLocaleString()}</td>
                 {isAdmin && (
-                  <td>
-                    <button
-                      type="button"
-                      disabled={action.busy}
-                      aria-label={`Delete ${s.name}`}
-                      onClick={() => void action.run(() => unwrap(api.DELETE("/v1/tenants/{tenant_id}/secrets/{name}", { params: { path: { ...path, name: s.name } } })))}
-                    >
-                      Delete
-                    </button>
-                  </td>
+                  <RowAction
+                    action={action}
+                    label={`Delete ${s.name}`}
+                    onClick={() => void action.run(() => unwrap(api.DELETE("/v1/tenants/{tenant_id}/secrets/{name}", { params: { path: { ...path, name: s.name } } })))}
+                  >
+                    Delete
+                  </RowAction>
                 )}
               </tr>
             ))}

@@ -2,7 +2,7 @@
 // listed data refetched after it.
 import { useQuery, useQueryClient, type QueryKey } from "@tanstack/react-query";
 import { useParams } from "react-router-dom";
-import { useCallback, useState } from "react";
+import { useCallback, useState, type ReactNode } from "react";
 
 export interface Action {
   run: <T>(call: () => Promise<T>) => Promise<T | undefined>;
@@ -42,4 +42,20 @@ export function useTenantList<T>(name: string, load: (path: TenantPath) => Promi
   const key = [name, tenant];
   const list = useQuery({ queryKey: key, queryFn: () => load(path) });
   return { tenant, path, list, action: useAction(key) };
+}
+
+/** A table row's one action: its cell with a button named for the row, off while any action runs. */
+export function RowAction({ action, label, onClick, children }: {
+  action: Action;
+  label: string;
+  onClick: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <td>
+      <button type="button" disabled={action.busy} aria-label={label} onClick={onClick}>
+        {children}
+      </button>
+    </td>
+  );
 }

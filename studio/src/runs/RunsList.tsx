@@ -5,6 +5,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { ProblemMessage } from "../views/Problem";
+import { TableHead } from "../views/TableHead";
 import {
   changeFilters,
   filtersFromQuery,
@@ -96,16 +97,7 @@ export function RunsList({ pageSize = RUNS_PAGE_SIZE }: { pageSize?: number }) {
       {runs.data && runs.data.runs.length > 0 && (
         <table data-testid="runs-table">
           <caption className="sr-only">Runs, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Run</th>
-              <th scope="col">Tree</th>
-              <th scope="col">Status</th>
-              <th scope="col">Started</th>
-              <th scope="col">Closed</th>
-              <th scope="col">Re-run of</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Run", "Tree", "Status", "Started", "Closed", "Re-run of"]} />
           <tbody>
             {runs.data.runs.map((run) => (
               <tr key={run.id} data-testid="run-row">

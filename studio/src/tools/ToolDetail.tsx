@@ -5,6 +5,7 @@ import { Link, useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useSession } from "../session";
 import { ProblemMessage } from "../views/Problem";
+import { TableHead } from "../views/TableHead";
 import { schemaFields } from "./registry";
 import { useTools } from "./Tools";
 
@@ -18,15 +19,7 @@ function SchemaTable({ title, schema }: { title: string; schema: Record<string, 
       ) : (
         <table className="table">
           <caption className="sr-only">{title}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Field</th>
-              <th scope="col">Type</th>
-              <th scope="col">Required</th>
-              <th scope="col">Description</th>
-              <th scope="col">Constraints</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Field", "Type", "Required", "Description", "Constraints"]} />
           <tbody>
             {fields.map((f) => (
               <tr key={f.path}>

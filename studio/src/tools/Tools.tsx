@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { ProblemMessage } from "../views/Problem";
+import { TableHead } from "../views/TableHead";
 import { searchTools } from "./registry";
 
 export function useTools(tenant: string) {
@@ -33,16 +34,7 @@ export function Tools() {
       {tools.isLoading && <p>Loading…</p>}
       {tools.data && <p role="status">{shown.length === 0 ? `No tools matching “${search}”.` : `${shown.length} tools`}</p>}
       <table className="table">
-        <thead>
-          <tr>
-            <th scope="col">Tool</th>
-            <th scope="col">Description</th>
-            <th scope="col">Latest</th>
-            <th scope="col">Versions</th>
-            <th scope="col">Source</th>
-            <th scope="col">Allowed here</th>
-          </tr>
-        </thead>
+        <TableHead columns={["Tool", "Description", "Latest", "Versions", "Source", "Allowed here"]} />
         <tbody>
           {shown.map((t) => (
             <tr key={t.name}>

@@ -2,6 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { ProblemMessage } from "../views/Problem";
+import { TableHead, Unseen } from "../views/TableHead";
 import { changeSummary, meaningChanges, type ChangeKind } from "./changes";
 
 const KIND_LABEL: Record<ChangeKind, string> = {
@@ -40,15 +41,7 @@ function TextDiff({ older, newer, from, to }: { older: string; newer: string; fr
       <caption>
         YAML of v{from} → v{to}
       </caption>
-      <thead>
-        <tr>
-          <th scope="col">v{from}</th>
-          <th scope="col">v{to}</th>
-          <th scope="col">
-            <span className="sr-only">Line</span>
-          </th>
-        </tr>
-      </thead>
+      <TableHead columns={[`v${from}`, `v${to}`, <Unseen>Line</Unseen>]} />
       <tbody>
         {rows.map((row, i) =>
           row === null ? (

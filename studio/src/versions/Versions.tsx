@@ -5,6 +5,7 @@ import { Link, useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { useCanEdit } from "../session";
 import { ProblemMessage } from "../views/Problem";
+import { TableHead, Unseen } from "../views/TableHead";
 import { VersionDiff } from "./VersionDiff";
 import { rolloutSentence } from "./rollout";
 
@@ -83,18 +84,7 @@ export function Versions() {
       <Rollout tenant={tenant} name={name} />
       <table className="table versions">
         <caption className="sr-only">Versions of {name}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Version</th>
-            <th scope="col">Meaning hash</th>
-            <th scope="col">Saved by</th>
-            <th scope="col">Saved</th>
-            <th scope="col">State</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["Version", "Meaning hash", "Saved by", "Saved", "State", <Unseen>Actions</Unseen>]} />
         <tbody>
           {[...(versions.data?.versions ?? [])].reverse().map((v) => (
             <tr key={v.version}>

@@ -6,6 +6,7 @@ import { api, unwrap } from "../api/client";
 import { TREE_NAME_PATTERN } from "../tree/model";
 import { useCanEdit } from "../session";
 import { ProblemMessage } from "./Problem";
+import { TableHead, Unseen } from "./TableHead";
 
 export function Trees() {
   const tenant = useParams().tenant!;
@@ -33,17 +34,7 @@ export function Trees() {
       {trees.isLoading && <p>Loading…</p>}
       {trees.data && shown.length === 0 && <p>No trees{search ? ` matching “${search}”` : " yet"}.</p>}
       <table className="table">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Latest</th>
-            <th scope="col">Published</th>
-            <th scope="col">Updated</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["Name", "Latest", "Published", "Updated", <Unseen>Actions</Unseen>]} />
         <tbody>
           {shown.map((t) => (
             <tr key={t.name}>
