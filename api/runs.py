@@ -85,7 +85,8 @@ _STATUS_QUERY = {
 
 def _visibility_time(moment: datetime) -> str:
     """An aware time as the RFC 3339 UTC text visibility queries compare with."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: "%Y" drops a year's leading zeros on some platforms.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 CLOSED_CACHE_SIZE = 10_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -176,15 +177,10 @@ async def list_runs(
 ) -> RunPage:
     """This tenant's runs from Temporal visibility, newest first (eventually consistent)."""
     assert access.tenant_id is not None
+    started_after = _in_visibility_range("started_after", started_after)
+    started_before = _in_visibility_range("started_before", started_before)
     if started_after is not None and started_before is not None and started_after >= started_before:
-        raise ProblemError(
-            422,
-            "the time filter is empty",
-            type_=PROBLEM_BASE + "validation",
-            errors=[
-                FieldError(field="query.started_before", message="must be after started_after")
-            ],
-        )
+        raise _time_filter_problem("started_before", "must be after started_after")
     return await services.runs.list(
         client,
         access.tenant_id,
@@ -196,6 +192,33 @@ async def list_runs(
         page_tokens=services.page_tokens,
         started=(started_after, started_before),
     )
+
+
+EARLIEST_START = datetime(1970, 1, 1, tzinfo=UTC)
+"""No run starts before the Unix epoch; earlier filter times are refused, not sent."""
+
+
+def _time_filter_problem(field: str, message: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "the time filter is not usable",
+        type_=PROBLEM_BASE + "validation",
+        errors=[FieldError(field=f"query.{field}", message=message)],
+    )
+
+
+def _in_visibility_range(field: str, moment: datetime | None) -> datetime | None:
+    """`moment` in UTC, or a 422 naming the field when it falls outside 1970-9999 in UTC
+    (a year-1 time with a positive offset has no UTC year at all)."""
+    if moment is None:
+        return None
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise _time_filter_problem(field, "must be between 1970 and 9999 in UTC") from None
+    if utc < EARLIEST_START:
+        raise _time_filter_problem(field, "must be between 1970 and 9999 in UTC")
+    return utc
 
 
 @router.get("/{key}", response_model=RunView)

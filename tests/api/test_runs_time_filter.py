@@ -64,6 +64,12 @@ async def test_bad_time_filters_are_problems_naming_the_field(world: World) -> N
             {"started_after": "2026-01-02T00:00:00Z", "started_before": "2026-01-01T00:00:00Z"},
             "query.started_before",
         ),
+        # Times that parse but no visibility query can hold (the fuzzer found the first
+        # two as 500s): a year before the epoch, a year-1 time with no UTC year at all,
+        # and year 9999 pushed past it by its offset.
+        ({"started_after": "0010-08-16T00:00:00Z"}, "query.started_after"),
+        ({"started_before": "0001-01-01T00:00:00+05:00"}, "query.started_before"),
+        ({"started_before": "9999-12-31T23:00:00-05:00"}, "query.started_before"),
     ]
     for params, field in cases:
         response = await world.read_only.client.get(url, params=params)
