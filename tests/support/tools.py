@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -69,20 +70,28 @@ class SlowOutput(BaseModel):
     slept: float
 
 
+def _mark(marker: Path, state: str) -> None:
+    """Write `state` whole: a reader polling for the file never sees it empty (write_text
+    creates the file before it writes, and a test read '' there)."""
+    staged = marker.with_name(marker.name + ".tmp")
+    staged.write_text(state)
+    os.replace(staged, marker)
+
+
 @tool(name="slow", version="1.0.0", heartbeat_timeout=timedelta(seconds=2))
 async def slow(args: SlowInput, ctx: ToolContext) -> SlowOutput:
     """Sleep while heartbeating; record start, cancellation or completion in `marker`."""
     marker = Path(args.marker) if args.marker else None
     if marker:
-        marker.write_text("started")
+        _mark(marker, "started")
     try:
         await asyncio.sleep(args.seconds)
     except asyncio.CancelledError:
         if marker:
-            marker.write_text("cancelled")
+            _mark(marker, "cancelled")
         raise
     if marker:
-        marker.write_text("finished")
+        _mark(marker, "finished")
     return SlowOutput(slept=args.seconds)
 
 
