@@ -232,13 +232,15 @@ class World:
         return self.actors["outsider"]
 
 
-async def create_tenant(services: Services, slug_prefix: str = "t") -> uuid.UUID:
+async def create_tenant(
+    services: Services, slug_prefix: str = "t", settings: dict[str, Any] | None = None
+) -> uuid.UUID:
     """Insert a tenant directly."""
     tenant = Tenant(
         id=uuid.uuid4(),
         slug=f"{slug_prefix}-{uuid.uuid4().hex[:10]}",
         name=f"Tenant {slug_prefix}",
-        settings={},
+        settings=settings or {},
         created_at=utcnow(),
         updated_at=utcnow(),
     )
@@ -286,7 +288,9 @@ async def create_actor(
 @pytest.fixture(scope="session")
 async def world(app: FastAPI, services: Services) -> AsyncIterator[World]:
     """Tenants A and B; admin/user/read-only of A, a platform operator, B's admin."""
-    a = await create_tenant(services, "a")
+    # Many tests leave runs waiting in this shared tenant: its open-run quota is no test's
+    # subject (those make their own tenants), so the default 10 must not fail later ones.
+    a = await create_tenant(services, "a", {"quotas": {"max_concurrent_runs": 10_000}})
     b = await create_tenant(services, "b")
     actors = {
         "admin": await create_actor(app, "admin", {a: Role.ADMIN}),
