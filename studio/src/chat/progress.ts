@@ -1,14 +1,9 @@
 // A turn's live progress folded from its run events: the steps taken, the path, what
 // each decision chose and why, the output and how the run ended.
 
-export interface RunEvent {
-  id: number;
-  type: string;
-  node?: string | null;
-  kind?: string | null;
-  step?: number | null;
-  data?: Record<string, unknown>;
-}
+import type { RunEvent } from "../runs/runEvents";
+
+export type { RunEvent };
 
 export interface StepLine {
   id: number;

@@ -17,7 +17,8 @@ export type RunEventType =
 export interface RunEvent {
   id: number;
   type: RunEventType | string;
-  at: string;
+  /** When the workflow recorded it (`workflow.now()`, RFC 3339). */
+  at?: string;
   node?: string | null;
   kind?: string | null;
   step?: number | null;
