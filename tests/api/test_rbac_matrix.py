@@ -9,13 +9,16 @@ route that declares no permission, fails this test.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
 from api.app import create_app
+from api.db.models import Tenant
 from api.rbac import (
     OPERATOR_TENANT_GRANTS,
     Permission,
@@ -24,6 +27,7 @@ from api.rbac import (
     check_route_policies,
     route_permissions,
 )
+from api.services import Services
 from api.settings import Settings
 from tests.api.conftest import World, client_for
 
@@ -106,6 +110,23 @@ def _url(path: str, tenant: uuid.UUID) -> str:
     for part in [p.strip("{}") for p in path.split("/") if p.startswith("{")]:
         out = out.replace("{" + part + "}", values.get(part, str(uuid.uuid4())))
     return out
+
+
+@pytest.fixture(autouse=True)
+async def keep_tenant_a_settings(world: World, services: Services) -> AsyncIterator[None]:
+    """The matrix PUTs `{}` to tenant A's settings as its admin, which resets them; put back
+    what the shared world set up (its open-run quota), so later modules see the same A."""
+    async with services.sessions() as session:
+        tenant = await session.get(Tenant, world.tenant_a)
+        assert tenant is not None
+        before = tenant.settings
+    yield
+    async with services.sessions() as session:
+        await session.execute(
+            sa.update(Tenant).where(Tenant.id == world.tenant_a).values(settings=before)
+        )
+        await session.commit()
+    services.tenant_settings.invalidate(world.tenant_a)
 
 
 def test_the_route_table_is_enumerated() -> None:
