@@ -114,11 +114,22 @@ BITMAP_MAX_DISTINCT = 1_000
 as status or product), others a B-tree. At 100k tickets a bitmap on ``status`` took a
 filtered aggregation's read from 120 to 20 ms."""
 
+AGGREGATE_SCAN_MIN_ROWS = 50_000
+AGGREGATE_SCAN_FRACTION = 0.4
+"""An aggregation whose filter matches at least this fraction of a table of at least
+``AGGREGATE_SCAN_MIN_ROWS`` rows scans the table instead of taking the matches through
+the scalar indexes (see ``EmbeddedBackend._aggregate_rows``)."""
+
+READ_BATCH_ROWS = 65_536
+"""Rows per Arrow batch a read collects. LanceDB's default (1,024) costs a round trip
+per batch: reading one float column of 1M rows took 70 ms in 977 batches, 13 ms in 16."""
+
 SAMPLE_MAX = 5_000
 """Most records ``sample`` returns in one call (preprocessing asks for 200 by default)."""
 
 _META_DIR = "_collections"
 _REF, _VECTOR, _FTS = "_ref", "_vector", "_fts"
+_MATCH = "_match"  # a filter's value as a projected column (property names start with a letter)
 
 _ARROW_TYPES: dict[PropertyType, pa.DataType] = {
     PropertyType.TEXT: pa.string(),
@@ -725,11 +736,39 @@ class EmbeddedBackend:
             except Exception as exc:
                 raise QueryFailed(f"Embedded store query failed: {exc}") from exc
             return aggregate_arrow(schema, pa.table({_REF: pa.nulls(total, pa.string())}), request)
-        query = table.query().select(sorted(needed))
-        if where:
-            query = query.where(where)
-        data: pa.Table = await _run_arrow(query)
+        data = await self._aggregate_rows(table, sorted(needed), where)
         return aggregate_arrow(schema, data, request)
+
+    async def _aggregate_rows(self, table: Any, columns: list[str], where: str | None) -> pa.Table:
+        """The ``columns`` of the rows matching ``where``, in scan order.
+
+        A filter matching most of a large table is evaluated as a projected column of one
+        sequential scan (the same SQL, so the same rows) and applied afterwards: taking
+        the matches through a scalar index reads them range by range, which at 1M
+        tickets and 60% matching took about 90 ms against 65 ms for the scan. Selective
+        filters keep the index.
+        """
+        query = table.query()
+        if where and await self._mostly_matching(table, where):
+            projection = {c: sql_identifier(c) for c in columns}
+            scanned = await _run_arrow(query.select({**projection, _MATCH: where}))
+            return scanned.filter(scanned[_MATCH]).drop_columns([_MATCH])
+        query = query.select(columns)
+        return await _run_arrow(query.where(where) if where else query)
+
+    @staticmethod
+    async def _mostly_matching(table: Any, where: str) -> bool:
+        """Whether ``where`` matches at least ``AGGREGATE_SCAN_FRACTION`` of a table of
+        ``AGGREGATE_SCAN_MIN_ROWS`` rows or more (counted from the indexes: under 1 ms)."""
+        try:
+            rows = await table.count_rows()
+            if rows < AGGREGATE_SCAN_MIN_ROWS:
+                return False
+            return bool(await table.count_rows(where) >= AGGREGATE_SCAN_FRACTION * rows)
+        except OSError as exc:
+            raise BackendUnavailable(f"Embedded store read failed: {exc}") from exc
+        except Exception as exc:
+            raise QueryFailed(f"Embedded store query failed: {exc}") from exc
 
     async def close(self) -> None:
         self._closed = True
@@ -765,7 +804,8 @@ def _by_score(hits: list[SearchHit]) -> list[SearchHit]:
 
 async def _run_arrow(query: Any) -> pa.Table:
     try:
-        result: pa.Table = await query.to_arrow()
+        batches = await query.to_batches(max_batch_length=READ_BATCH_ROWS)
+        result = pa.Table.from_batches(await batches.read_all(), schema=batches.schema)
     except BackendError:
         raise
     except OSError as exc:
@@ -816,7 +856,8 @@ def aggregate_arrow(
             keyed = data.take(parents).set_column(
                 data.schema.get_field_index(key), key, pc.list_flatten(data[key])
             )
-        keyed = keyed.filter(pc.is_valid(keyed[key]))
+        if keyed[key].null_count:
+            keyed = keyed.filter(pc.is_valid(keyed[key]))
         if _one_pass(schema, request):
             return AggregateResult(
                 collection=schema.name,
@@ -824,7 +865,7 @@ def aggregate_arrow(
                 total=total,
                 groups=_grouped_one_pass(keyed, key, request),
             )
-        counts = keyed.group_by(key).aggregate([([], "count_all")]).to_pylist()
+        counts = keyed.group_by(key, use_threads=False).aggregate([([], "count_all")]).to_pylist()
         counts.sort(key=lambda r: (-r["count_all"], str(r[key])))
         for row in counts[: request.group_limit]:
             subset = keyed.filter(pc.equal(keyed[key], pa.scalar(row[key], keyed[key].type)))
@@ -859,7 +900,8 @@ def _one_pass(schema: CollectionSchema, request: AggregateRequest) -> bool:
 
 def _grouped_one_pass(keyed: pa.Table, key: str, request: AggregateRequest) -> list[AggregateGroup]:
     wanted = dict.fromkeys((m.property, op) for m in request.metrics for op in m.ops)
-    rows = keyed.group_by(key).aggregate([([], "count_all"), *wanted]).to_pylist()
+    grouped = keyed.group_by(key, use_threads=False)  # one thread: sums in row order
+    rows = grouped.aggregate([([], "count_all"), *wanted]).to_pylist()
     rows.sort(key=lambda r: (-r["count_all"], str(r[key])))
     return [
         AggregateGroup(
@@ -879,7 +921,8 @@ def _metrics(
 ) -> dict[str, PropertyAggregate]:
     out: dict[str, PropertyAggregate] = {}
     for metric in request.metrics:
-        column = data[metric.property]
+        # One chunk: floating sums then do not depend on how the rows were batched.
+        column = data[metric.property].combine_chunks()
         prop = schema.get_property(metric.property)
         values: dict[str, Any] = {}
         for op in metric.ops:
