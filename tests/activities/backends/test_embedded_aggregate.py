@@ -157,12 +157,13 @@ async def test_scan_and_index_paths_agree_with_a_plain_computation(
                 assert value == want[op], op
 
 
-async def test_only_filters_matching_most_of_a_large_table_scan(
+async def test_only_broad_filters_on_large_tables_scan(
     store: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     table = await store._table(await store._meta("Tickets"), None)
-    mostly = "(`status` IN ('resolved', 'closed'))"  # about 60% of the tickets
-    assert await store._mostly_matching(table, mostly) is False  # 2,000 rows: too small
+    broad = "(`status` IN ('resolved', 'closed'))"  # about 60% of the tickets
+    narrow = "((`status` = 'open') AND (`category` = 'bug'))"  # about 4%
+    assert await store._scan_pays(table, broad) is False  # 2,000 rows: too small to matter
     monkeypatch.setattr(embedded, "AGGREGATE_SCAN_MIN_ROWS", ROWS)
-    assert await store._mostly_matching(table, mostly) is True
-    assert await store._mostly_matching(table, "(`status` = 'open')") is False
+    assert await store._scan_pays(table, broad) is True
+    assert await store._scan_pays(table, narrow) is False
