@@ -23,7 +23,8 @@ embedder (``HashingEmbedder``, the embedded store's default), then:
    prints that process's peak RSS next to the peak of a child that only imports.
 
 Load time covers generation, embedding and writing (``treeflow data load`` adds
-file parsing). A 1M-ticket store takes about 2.5 GB of disk; check ``df -h`` first.
+file parsing). A 1M-ticket store takes about 4.2 GB of disk right after the index build
+(2.2 GB once old versions are cleaned up); check ``df -h`` first.
 """
 
 from __future__ import annotations
