@@ -199,3 +199,22 @@ async def test_opt_in_vector_index_keeps_semantic_search_working(tmp_path: Path)
     )
     assert hits.hits[0].properties["title"] == "Password reset email never arrives"
     await store.close()
+
+
+async def test_hybrid_page_rows_survive_stale_row_ids(tmp_path: Path) -> None:
+    """The hybrid page is taken by row id; ids a write moved fall back to reads by id."""
+    store = EmbeddedBackend(tmp_path)
+    await store.create_collection("Items", ITEM_PROPERTIES)
+    await store.upsert("Items", ITEMS)
+    table = await store._table(await store._meta("Items"), None)
+    listed = (await table.query().select(["_ref"]).with_row_id().to_arrow()).to_pylist()
+    refs = [r["_ref"] for r in listed[:4]]
+    right = {r["_ref"]: r["_rowid"] for r in listed[:4]}
+    shifted = dict(zip(refs, [r["_rowid"] for r in listed[1:5]], strict=True))  # wrong rows
+    columns = ["_ref", "title"]
+    expected = await store._rows_by_ref(table, refs, columns)
+    assert sorted(expected) == sorted(refs)
+    assert await store._rows_by_row_id(table, refs, right, columns) == expected
+    assert await store._rows_by_row_id(table, refs, shifted, columns) == expected
+    assert await store._rows_by_row_id(table, refs, {}, columns) == expected
+    await store.close()
