@@ -4,11 +4,19 @@ Both are `cachetools` caches. Tree versions are immutable, so a parsed plan is k
 until evicted (LRU); which version a name means by default lives `TREE_CACHE_SECONDS`.
 Run counts feed soft quotas: read from the slow source at most every few seconds and
 incremented locally in between (a few runs of slack).
+
+A miss is read once however many starts arrive meanwhile (`api.singleflight`): at a few
+hundred concurrent starts an expired entry otherwise sent one count to Temporal's
+visibility store, or one query to the database, per waiting start. A tree read made on a
+session with no transaction yet ends that transaction, so the embedded SQLite's one
+connection is not held while the start goes on to wait for Temporal.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +27,7 @@ from temporalio.client import Client
 
 from api.db.models import RunRecord, TreeVersionRecord
 from api.problems import not_found
+from api.singleflight import SharedRead, SingleFlight
 from api.trees import compiled_of, get_tree
 from workflows.compiled import CompiledTree
 from workflows.workflow import WORKFLOW_NAME
@@ -37,6 +46,10 @@ RUNS_TODAY_SECONDS = 5.0
 """How long a counted number of today's runs is trusted (plus local increments)."""
 
 
+_Default = tuple[uuid.UUID, int]
+"""A tree's id and the number of its default version."""
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """The tree version a run uses."""
@@ -46,40 +59,72 @@ class Plan:
     compiled: CompiledTree
 
 
+@asynccontextmanager
+async def _own_read(session: AsyncSession) -> AsyncIterator[None]:
+    """Reads on a session with no transaction end theirs when done (a session with no
+    transaction has nothing pending, so the commit only gives the connection back)."""
+    began = not session.in_transaction()
+    yield
+    if began and session.in_transaction():
+        await session.commit()
+
+
 class TreePlans:
     """Tree versions by (tenant, name, version), mostly from memory."""
 
     def __init__(self) -> None:
-        self._defaults: TTLCache[tuple[uuid.UUID, str], tuple[uuid.UUID, int]] = TTLCache(
+        self._defaults: TTLCache[tuple[uuid.UUID, str], _Default] = TTLCache(
             maxsize=TREE_CACHE_SIZE, ttl=TREE_CACHE_SECONDS
         )
         self._plans: LRUCache[tuple[uuid.UUID, int], CompiledTree] = LRUCache(
             maxsize=PLAN_CACHE_SIZE
         )
+        self._default_reads: SharedRead[tuple[uuid.UUID, str], _Default] = SharedRead()
+        self._plan_reads: SharedRead[tuple[uuid.UUID, int], CompiledTree] = SharedRead()
+        self._forgotten = 0
+        """Counts `forget` calls: a default read that overlapped one is not remembered."""
 
     async def resolve(
         self, session: AsyncSession, tenant_id: uuid.UUID, name: str, version: int | None
     ) -> Plan:
         """Version `version` of the tree, or its default; 404 when either is missing."""
-        hit = self._defaults.get((tenant_id, name))
+        key = (tenant_id, name)
+        hit = self._defaults.get(key)
         if hit is None:
-            tree = await get_tree(session, tenant_id, name)
-            hit = (tree.id, tree.published_version or tree.latest_version)
-            self._defaults[(tenant_id, name)] = hit
+            hit = await self._default_reads.get(key, lambda: self._read_default(session, key))
         tree_id, default = hit
         number = version or default
         compiled = self._plans.get((tree_id, number))
         if compiled is None:
+            compiled = await self._plan_reads.get(
+                (tree_id, number), lambda: self._read_plan(session, tree_id, number)
+            )
+        return Plan(tree_id, number, compiled)
+
+    async def _read_default(self, session: AsyncSession, key: tuple[uuid.UUID, str]) -> _Default:
+        forgotten = self._forgotten
+        async with _own_read(session):
+            tree = await get_tree(session, *key)
+            hit = (tree.id, tree.published_version or tree.latest_version)
+        if forgotten == self._forgotten:
+            self._defaults[key] = hit
+        return hit
+
+    async def _read_plan(
+        self, session: AsyncSession, tree_id: uuid.UUID, number: int
+    ) -> CompiledTree:
+        async with _own_read(session):
             record = await session.get(TreeVersionRecord, (tree_id, number))
             if record is None:
                 raise not_found("tree version")
-            compiled = compiled_of(record)
-            self._plans[(tree_id, number)] = compiled
-        return Plan(tree_id, number, compiled)
+            compiled = self._plans[(tree_id, number)] = compiled_of(record)
+        return compiled
 
     def forget(self, tenant_id: uuid.UUID, name: str) -> None:
         """Drop the remembered default version (after a publish, a new version or a delete)."""
+        self._forgotten += 1
         self._defaults.pop((tenant_id, name), None)
+        self._default_reads.forget((tenant_id, name))
 
 
 class _Count:
@@ -97,29 +142,43 @@ class RunCounts:
     def __init__(self) -> None:
         self._open: TTLCache[uuid.UUID, _Count] = TTLCache(COUNT_CACHE_SIZE, OPEN_RUNS_SECONDS)
         self._today: TTLCache[uuid.UUID, _Count] = TTLCache(COUNT_CACHE_SIZE, RUNS_TODAY_SECONDS)
+        self._open_counting: SingleFlight[uuid.UUID, _Count] = SingleFlight()
+        self._today_reads: SharedRead[uuid.UUID, _Count] = SharedRead()
 
     async def open_runs(self, client: Client, tenant_id: uuid.UUID) -> int:
         """Open runs of the tenant, at most `OPEN_RUNS_SECONDS` old."""
         hit = self._open.get(tenant_id)
         if hit is None:
-            counted = await client.count_workflows(
-                f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running' "
-                f"AND WorkflowType = '{WORKFLOW_NAME}'"  # idle conversations are not runs
+            hit = await self._open_counting.get(
+                tenant_id, lambda: self._count_open(client, tenant_id)
             )
-            hit = self._open[tenant_id] = _Count(counted.count)
         return hit.value
+
+    async def _count_open(self, client: Client, tenant_id: uuid.UUID) -> _Count:
+        counted = await client.count_workflows(
+            f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running' "
+            f"AND WorkflowType = '{WORKFLOW_NAME}'"  # idle conversations are not runs
+        )
+        hit = self._open[tenant_id] = _Count(counted.count)
+        return hit
 
     async def runs_today(self, session: AsyncSession, tenant_id: uuid.UUID) -> int:
         """Runs the tenant started since midnight UTC, at most `RUNS_TODAY_SECONDS` old."""
         hit = self._today.get(tenant_id)
         if hit is None:
-            counted = await session.scalar(
-                sa.select(sa.func.count(RunRecord.id)).where(
-                    RunRecord.tenant_id == tenant_id, RunRecord.created_at >= midnight()
-                )
+            hit = await self._today_reads.get(
+                tenant_id, lambda: self._count_today(session, tenant_id)
             )
-            hit = self._today[tenant_id] = _Count(int(counted or 0))
         return hit.value
+
+    async def _count_today(self, session: AsyncSession, tenant_id: uuid.UUID) -> _Count:
+        counted = await session.scalar(
+            sa.select(sa.func.count(RunRecord.id)).where(
+                RunRecord.tenant_id == tenant_id, RunRecord.created_at >= midnight()
+            )
+        )
+        hit = self._today[tenant_id] = _Count(int(counted or 0))
+        return hit
 
     def started(self, tenant_id: uuid.UUID) -> None:
         """Count a run this replica just started (until the next read from the source)."""
