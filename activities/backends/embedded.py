@@ -20,7 +20,7 @@ import json
 import math
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from activities.backends.base import (
     PropertyAggregate,
     PropertySchema,
     PropertyType,
+    QueryRequest,
     Record,
     ScoreDetails,
     SearchHit,
@@ -508,13 +509,23 @@ class EmbeddedBackend:
         rows = await self._rows_by_ref(table, refs, self._columns(schema, None))
         return [_record(rows[ref]) for ref in refs if ref in rows]
 
-    async def search(self, collection: str, request: SearchRequest) -> SearchResult:
+    async def _query(
+        self,
+        collection: str,
+        request: QueryRequest,
+        check: Callable[[CollectionSchema, QueryRequest], QueryRequest],
+    ) -> tuple[_Meta, CollectionSchema, QueryRequest, Any, str | None]:
+        """What a search or aggregate reads: the collection, its schema, the checked
+        request, the tenant's table and the request's filters as SQL."""
         meta = await self._meta(collection)
         schema = meta.schema(None)
         tenant = check_tenant(schema, request.tenant)
-        request = check_search(schema, request)
+        request = check(schema, request)
         table = await self._table(meta, tenant)
-        where = where_sql(schema, request.filters)
+        return meta, schema, request, table, where_sql(schema, request.filters)
+
+    async def search(self, collection: str, request: SearchRequest) -> SearchResult:
+        meta, schema, request, table, where = await self._query(collection, request, check_search)
         columns = self._columns(schema, request.properties)
         window = request.offset + request.limit
         if request.mode == "filter":
@@ -708,12 +719,7 @@ class EmbeddedBackend:
     # ------------------------------------------------------------------ aggregate
 
     async def aggregate(self, collection: str, request: AggregateRequest) -> AggregateResult:
-        meta = await self._meta(collection)
-        schema = meta.schema(None)
-        tenant = check_tenant(schema, request.tenant)
-        request = check_aggregate(schema, request)
-        table = await self._table(meta, tenant)
-        where = where_sql(schema, request.filters)
+        _, schema, request, table, where = await self._query(collection, request, check_aggregate)
         needed = {m.property for m in request.metrics}
         if request.group_by:
             needed.add(request.group_by)
