@@ -573,27 +573,13 @@ class EmbeddedBackend:
             return []  # no known words: no semantic signal to rank by
         query = table.query().nearest_to(vector).distance_type("cosine")
         query = query.refine_factor(VECTOR_REFINE_FACTOR)
-        query = query.select([*columns, "_distance"]).limit(window)
-        if where:
-            query = query.where(where)
-        hits = []
-        for row in await _run(query):
-            distance = float(row.pop("_distance"))
-            hits.append(_hit(row, 1.0 - distance, ScoreDetails(distance=distance)))
-        return _by_score(hits)
+        return await _ranked(query, columns, window, where, "_distance", _distance_score)
 
     async def _keyword_search(
         self, table: Any, text: str, where: str | None, columns: list[str], window: int
     ) -> list[SearchHit]:
         query = table.query().nearest_to_text(text, columns=[_FTS])
-        query = query.select([*columns, "_score"]).limit(window)
-        if where:
-            query = query.where(where)
-        hits = []
-        for row in await _run(query):
-            score = float(row.pop("_score"))
-            hits.append(_hit(row, score, ScoreDetails(keyword_score=score)))
-        return _by_score(hits)
+        return await _ranked(query, columns, window, where, "_score", _keyword_score)
 
     async def _hybrid_search(
         self, table: Any, request: SearchRequest, where: str | None, columns: list[str], window: int
@@ -761,6 +747,33 @@ async def _few_distinct(table: Any, column: str, most: int) -> bool:
         if len(seen) > most:
             return False
     return True
+
+
+async def _ranked(
+    query: Any,
+    columns: list[str],
+    window: int,
+    where: str | None,
+    column: str,
+    score: Callable[[float], tuple[float, ScoreDetails]],
+) -> list[SearchHit]:
+    """The hits of a ranked LanceDB query, best first: `column` (LanceDB's distance or
+    score) is read off each row and turned into the hit's score and its details."""
+    query = query.select([*columns, column]).limit(window)
+    if where:
+        query = query.where(where)
+    hits = []
+    for row in await _run(query):
+        hits.append(_hit(row, *score(float(row.pop(column)))))
+    return _by_score(hits)
+
+
+def _distance_score(distance: float) -> tuple[float, ScoreDetails]:
+    return 1.0 - distance, ScoreDetails(distance=distance)
+
+
+def _keyword_score(score: float) -> tuple[float, ScoreDetails]:
+    return score, ScoreDetails(keyword_score=score)
 
 
 def _by_score(hits: list[SearchHit]) -> list[SearchHit]:
