@@ -15,19 +15,14 @@ another database. Only loopback addresses are used.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI
 
 from api.app import create_app
-from api.auth.tokens import generate_signing_key
 from api.rbac import Access, Permission, requires
-from bench.harness import api_env, ensure_wrk, free_port, seed, serve, wrk
+from bench.harness import api_env, bench_world, ensure_wrk, free_port, serve, wrk
 
 
 def bench_app() -> FastAPI:
@@ -62,10 +57,8 @@ def main() -> None:
     args = parser.parse_args()
     ensure_wrk()
 
-    workdir = Path(tempfile.mkdtemp(prefix="treeflow-bench-"))
-    database_url = args.database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
-    jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
-    tenant, jwt, key = asyncio.run(seed(database_url, jwk))
+    world = bench_world("treeflow-bench-", database_url=args.database_url)
+    workdir, database_url, jwk, tenant, jwt, key = world
     env = api_env(database_url, jwk)
     api_port, bare_port = free_port(), free_port()
     servers = [

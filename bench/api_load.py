@@ -29,13 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,8 +43,18 @@ from typing import Any
 import httpx
 import psutil
 
-from api.auth.tokens import generate_signing_key
-from bench.harness import api_env, ensure_wrk, free_port, seed, serve, start_worker, stop, wrk
+from bench.harness import (
+    UNLIMITED_RUNS,
+    api_env,
+    bench_world,
+    ensure_wrk,
+    free_port,
+    seed,
+    serve,
+    start_worker,
+    stop,
+    wrk,
+)
 from treeflow.devserver import DevServer
 
 TREE = """name: bench-hello
@@ -327,13 +335,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     ensure_wrk()
-    workdir = Path(tempfile.mkdtemp(prefix="treeflow-load-"))
-    database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
-    jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
-    quotas: dict[str, object] = {
-        "quotas": {"max_concurrent_runs": 100_000, "runs_per_day": 10_000_000}
-    }
-    tenant, jwt, _ = asyncio.run(seed(database_url, jwk, quotas))
+    quotas = UNLIMITED_RUNS
+    workdir, database_url, jwk, tenant, jwt, _ = bench_world("treeflow-load-", quotas)
     queue = f"load-{uuid.uuid4().hex[:6]}"
     env = api_env(database_url, jwk) | {"TREEFLOW_TEMPORAL_TASK_QUEUE": queue}
     results: list[tuple[str, int, dict[str, Any]]] = []

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,8 +31,7 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from api.auth.tokens import generate_signing_key
-from bench.harness import api_env, free_port, seed, serve, start_worker, stop
+from bench.harness import UNLIMITED_RUNS, api_env, bench_world, free_port, serve, start_worker, stop
 from treeflow.devserver import DevServer
 
 TREE = """name: bench-events
@@ -171,13 +169,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="treeflow-streams-"))
-    database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
-    jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
-    quotas: dict[str, object] = {
-        "quotas": {"max_concurrent_runs": 100_000, "runs_per_day": 10_000_000}
-    }
-    tenant, jwt, _ = asyncio.run(seed(database_url, jwk, quotas))
+    workdir, database_url, jwk, tenant, jwt, _ = bench_world("treeflow-streams-", UNLIMITED_RUNS)
     queue = f"streams-{uuid.uuid4().hex[:6]}"
     env = api_env(database_url, jwk, pool_size=None) | {
         "TREEFLOW_TEMPORAL_TASK_QUEUE": queue,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -9,15 +10,17 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
 from api.auth.apikeys import ApiKeyService
-from api.auth.tokens import TokenService, load_signing_keys
+from api.auth.tokens import TokenService, generate_signing_key, load_signing_keys
 from api.db.engine import make_engine, make_session_factory
 from api.db.migrate import upgrade
 from api.db.models import Membership, Role, Tenant, User, utcnow
@@ -81,6 +84,38 @@ async def seed(
         load_signing_keys([jwk]), issuer="treeflow", audience="treeflow-api", ttl_seconds=3600
     )
     return str(tenant.id), tokens.issue(user.id, {tenant.id: Role.ADMIN}), key
+
+
+UNLIMITED_RUNS: dict[str, object] = {
+    "quotas": {"max_concurrent_runs": 100_000, "runs_per_day": 10_000_000}
+}
+"""Tenant settings that keep the run quotas out of a benchmark's way."""
+
+
+class BenchWorld(NamedTuple):
+    """A benchmark's scratch directory, database, signing key and seeded tenant."""
+
+    workdir: Path
+    database_url: str
+    jwk: str
+    tenant: str
+    jwt: str
+    api_key: str
+
+
+def bench_world(
+    prefix: str,
+    tenant_settings: dict[str, object] | None = None,
+    *,
+    database_url: str | None = None,
+) -> BenchWorld:
+    """A fresh temporary directory (`prefix`), a SQLite database in it unless
+    `database_url` names one, a new signing key, and a tenant seeded there."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    database_url = database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
+    jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
+    tenant, jwt, key = asyncio.run(seed(database_url, jwk, tenant_settings))
+    return BenchWorld(workdir, database_url, jwk, tenant, jwt, key)
 
 
 SERVE_START_SECONDS = 90

@@ -49,7 +49,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -60,8 +59,7 @@ import psutil
 import yaml
 from playwright.async_api import Browser, Page, async_playwright
 
-from api.auth.tokens import generate_signing_key
-from bench.harness import api_env, free_port, seed, serve
+from bench.harness import api_env, bench_world, free_port, serve
 from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -403,10 +401,7 @@ def main() -> None:
         sys.exit(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
     ensure_build()
     load = Path("/proc/loadavg").read_text().strip()
-    workdir = Path(tempfile.mkdtemp(prefix="treeflow-studio-bench-"))
-    database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
-    jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
-    tenant, _, key = asyncio.run(seed(database_url, jwk))
+    workdir, database_url, jwk, tenant, _, key = bench_world("treeflow-studio-bench-")
     sizes = {f"bench-{args.nodes}": args.nodes, f"bench-{args.baseline_nodes}": args.baseline_nodes}
     port = free_port()
     api = serve(["--factory", "api.app:create_app"], port, api_env(database_url, jwk))

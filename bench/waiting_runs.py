@@ -17,19 +17,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 
-from api.auth.tokens import generate_signing_key
-from bench.harness import api_env, free_port, seed, serve, start_worker, stop
+from bench.harness import (
+    UNLIMITED_RUNS,
+    api_env,
+    bench_world,
+    free_port,
+    serve,
+    start_worker,
+    stop,
+)
 from bench.stats import percentile
 from treeflow.devserver import DevServer
 from treeflow.exit import exit_now
@@ -135,11 +139,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=1000)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="treeflow-waiting-"))
-    database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
-    jwk = json.dumps(generate_signing_key("bench").as_dict(private=True))
-    quotas = {"quotas": {"max_concurrent_runs": 100_000, "runs_per_day": 10_000_000}}
-    tenant, jwt, _ = asyncio.run(seed(database_url, jwk, quotas))
+    _, database_url, jwk, tenant, jwt, _ = bench_world("treeflow-waiting-", UNLIMITED_RUNS)
     queue = f"waiting-{uuid.uuid4().hex[:6]}"
     env = api_env(database_url, jwk, pool_size=None) | {"TREEFLOW_TEMPORAL_TASK_QUEUE": queue}
     with DevServer(port=free_port(), ui_port=None).running() as dev:

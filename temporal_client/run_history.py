@@ -287,23 +287,19 @@ class _Reader:
                 call.attempt, call.started_at = a.attempt, at
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             c = event.activity_task_completed_event_attributes
-            if (call := gen.calls.get(c.scheduled_event_id)) is not None:
-                call.status, call.closed_at = "completed", at
+            if (call := _close(gen.calls, c.scheduled_event_id, "completed", at)) is not None:
                 call.result = await self._one(c.result)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
             f = event.activity_task_failed_event_attributes
-            if (call := gen.calls.get(f.scheduled_event_id)) is not None:
-                call.status, call.closed_at = "failed", at
+            if (call := _close(gen.calls, f.scheduled_event_id, "failed", at)) is not None:
                 call.failure = await self._failure(f.failure)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
             t = event.activity_task_timed_out_event_attributes
-            if (call := gen.calls.get(t.scheduled_event_id)) is not None:
-                call.status, call.closed_at = "timed_out", at
+            if (call := _close(gen.calls, t.scheduled_event_id, "timed_out", at)) is not None:
                 call.failure = await self._failure(t.failure)
         else:  # EVENT_TYPE_ACTIVITY_TASK_CANCELED
             x = event.activity_task_canceled_event_attributes
-            if (call := gen.calls.get(x.scheduled_event_id)) is not None:
-                call.status, call.closed_at = "cancelled", at
+            _close(gen.calls, x.scheduled_event_id, "cancelled", at)
 
     async def _input_event(self, event: HistoryEvent, gen: _Generation, at: datetime) -> None:
         """Answers: `submit_input` updates (their outcome names the node) and signals."""
@@ -378,14 +374,12 @@ class _Reader:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
             done = event.child_workflow_execution_completed_event_attributes
-            if (child := children.get(done.initiated_event_id)) is not None:
-                child.status, child.closed_at = "completed", at
+            if (child := _close(children, done.initiated_event_id, "completed", at)) is not None:
                 child.result = await self._one(done.result)
             return
         if kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
             failed = event.child_workflow_execution_failed_event_attributes
-            if (child := children.get(failed.initiated_event_id)) is not None:
-                child.status, child.closed_at = "failed", at
+            if (child := _close(children, failed.initiated_event_id, "failed", at)) is not None:
                 child.failure = await self._failure(failed.failure)
             return
         ended: dict[Any, tuple[CallStatus, int]] = {
@@ -407,5 +401,14 @@ class _Reader:
             ),
         }
         status, initiated_id = ended[kind]
-        if (child := children.get(initiated_id)) is not None:
-            child.status, child.closed_at = status, at
+        _close(children, initiated_id, status, at)
+
+
+def _close(
+    calls: dict[int, RecordedCall], initiated_id: int, status: CallStatus, at: datetime
+) -> RecordedCall | None:
+    """Mark the call `initiated_id` started as closed with `status` at `at`; None if unknown."""
+    call = calls.get(initiated_id)
+    if call is not None:
+        call.status, call.closed_at = status, at
+    return call

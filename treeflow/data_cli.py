@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +21,7 @@ from activities.backends.weaviate_settings import WeaviateSettings
 data_app = typer.Typer(help="Load data into a retrieval store and list what it holds.")
 console = Console()
 err_console = Console(stderr=True)
+T = TypeVar("T")
 
 PathOption = Annotated[Path, typer.Option("--path", help="Embedded store directory.")]
 BackendOption = Annotated[
@@ -50,6 +52,22 @@ def backend_for(kind: str, path: Path) -> Backend:
     raise typer.BadParameter(
         f"unknown backend {kind!r}: use embedded or weaviate", param_hint="--backend"
     )
+
+
+def _run(kind: str, path: Path, work: Callable[[Backend], Awaitable[T]]) -> T:
+    """Run `work` on a fresh store (closed after), a `BackendError` ending the command (1)."""
+
+    async def closing(store: Backend) -> T:
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(closing(backend_for(kind, path)))
+    except BackendError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
 
 
 def _report(report: LoadReport, where: str) -> None:
@@ -91,19 +109,16 @@ async def _load(
         def on_batch(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        try:
-            return await load_file(
-                backend,
-                file,
-                collection,
-                id_field=id_field,
-                replace=replace,
-                tenant=tenant,
-                on_batch=on_batch,
-                indexes=indexes,
-            )
-        finally:
-            await backend.close()
+        return await load_file(
+            backend,
+            file,
+            collection,
+            id_field=id_field,
+            replace=replace,
+            tenant=tenant,
+            on_batch=on_batch,
+            indexes=indexes,
+        )
 
 
 @data_app.command("load")
@@ -127,20 +142,12 @@ def load(
 ) -> None:
     """Import a file into a collection (created when missing; re-imports update), then
     build the store's indexes."""
-    store = backend_for(backend, path)
-    try:
-        report = asyncio.run(_load(store, file, collection, id_field, replace, tenant, indexes))
-    except BackendError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    report = _run(
+        backend,
+        path,
+        lambda store: _load(store, file, collection, id_field, replace, tenant, indexes),
+    )
     _report(report, str(path) if backend == "embedded" else "Weaviate")
-
-
-async def _demo(store: Backend, replace: bool) -> LoadReport:
-    try:
-        return await load_demo(store, replace=replace)
-    finally:
-        await store.close()
 
 
 @data_app.command("demo")
@@ -150,25 +157,18 @@ def demo(
     replace: Annotated[bool, typer.Option(help="Reload even if present.")] = False,
 ) -> None:
     """Load the shipped demo tickets (collection SupportTickets)."""
-    try:
-        report = asyncio.run(_demo(backend_for(backend, path), replace))
-    except BackendError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    report = _run(backend, path, lambda store: load_demo(store, replace=replace))
     _report(report, str(path) if backend == "embedded" else "Weaviate")
 
 
 async def _list(store: Backend) -> list[tuple[str, int | None]]:
-    try:
-        found = []
-        for name in await store.list_collections():
-            try:
-                found.append((name, (await store.describe(name)).count))
-            except BackendError:
-                found.append((name, None))
-        return found
-    finally:
-        await store.close()
+    found = []
+    for name in await store.list_collections():
+        try:
+            found.append((name, (await store.describe(name)).count))
+        except BackendError:
+            found.append((name, None))
+    return found
 
 
 @data_app.command("list")
@@ -177,11 +177,7 @@ def list_collections(
     path: PathOption = DEFAULT_EMBEDDED_PATH,
 ) -> None:
     """List the collections of a store and their sizes."""
-    try:
-        found = asyncio.run(_list(backend_for(backend, path)))
-    except BackendError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    found = _run(backend, path, _list)
     table = Table("collection", "objects")
     for name, count in found:
         table.add_row(name, "?" if count is None else str(count))

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -255,6 +255,10 @@ class AggregateRequest(_Model):
     filters: Filter | None = None
     group_limit: int = Field(default=100, ge=1, le=1000)
     tenant: str | None = None
+
+
+QueryRequest = TypeVar("QueryRequest", SearchRequest, AggregateRequest)
+"""A request that reads a collection: a search or an aggregate."""
 
 
 class TopValue(_Model):

@@ -20,7 +20,7 @@ import json
 import math
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from activities.backends.base import (
     PropertyAggregate,
     PropertySchema,
     PropertyType,
+    QueryRequest,
     Record,
     ScoreDetails,
     SearchHit,
@@ -522,13 +523,23 @@ class EmbeddedBackend:
         rows = await self._rows_by_ref(table, refs, self._columns(schema, None))
         return [_record(rows[ref]) for ref in refs if ref in rows]
 
-    async def search(self, collection: str, request: SearchRequest) -> SearchResult:
+    async def _query(
+        self,
+        collection: str,
+        request: QueryRequest,
+        check: Callable[[CollectionSchema, QueryRequest], QueryRequest],
+    ) -> tuple[_Meta, CollectionSchema, QueryRequest, Any, str | None]:
+        """What a search or aggregate reads: the collection, its schema, the checked
+        request, the tenant's table and the request's filters as SQL."""
         meta = await self._meta(collection)
         schema = meta.schema(None)
         tenant = check_tenant(schema, request.tenant)
-        request = check_search(schema, request)
+        request = check(schema, request)
         table = await self._table(meta, tenant)
-        where = where_sql(schema, request.filters)
+        return meta, schema, request, table, where_sql(schema, request.filters)
+
+    async def search(self, collection: str, request: SearchRequest) -> SearchResult:
+        meta, schema, request, table, where = await self._query(collection, request, check_search)
         columns = self._columns(schema, request.properties)
         window = request.offset + request.limit
         if request.mode == "filter":
@@ -582,15 +593,7 @@ class EmbeddedBackend:
             return []  # no known words: no semantic signal to rank by
         query = table.query().nearest_to(vector).distance_type("cosine")
         query = query.refine_factor(VECTOR_REFINE_FACTOR)
-        query = query.select([*columns, "_distance"]).limit(window)
-        if where:
-            query = query.where(where)
-        hits = []
-        for row in await _run(_noting_row_ids(query, row_ids)):
-            _note_row_id(row, row_ids)
-            distance = float(row.pop("_distance"))
-            hits.append(_hit(row, 1.0 - distance, ScoreDetails(distance=distance)))
-        return _by_score(hits)
+        return await _ranked(query, columns, window, where, "_distance", _distance_score, row_ids)
 
     async def _keyword_search(
         self,
@@ -602,15 +605,7 @@ class EmbeddedBackend:
         row_ids: dict[str, int] | None = None,
     ) -> list[SearchHit]:
         query = table.query().nearest_to_text(text, columns=[_FTS])
-        query = query.select([*columns, "_score"]).limit(window)
-        if where:
-            query = query.where(where)
-        hits = []
-        for row in await _run(_noting_row_ids(query, row_ids)):
-            _note_row_id(row, row_ids)
-            score = float(row.pop("_score"))
-            hits.append(_hit(row, score, ScoreDetails(keyword_score=score)))
-        return _by_score(hits)
+        return await _ranked(query, columns, window, where, "_score", _keyword_score, row_ids)
 
     async def _hybrid_search(
         self, table: Any, request: SearchRequest, where: str | None, columns: list[str], window: int
@@ -757,12 +752,7 @@ class EmbeddedBackend:
     # ------------------------------------------------------------------ aggregate
 
     async def aggregate(self, collection: str, request: AggregateRequest) -> AggregateResult:
-        meta = await self._meta(collection)
-        schema = meta.schema(None)
-        tenant = check_tenant(schema, request.tenant)
-        request = check_aggregate(schema, request)
-        table = await self._table(meta, tenant)
-        where = where_sql(schema, request.filters)
+        _, schema, request, table, where = await self._query(collection, request, check_aggregate)
         needed = {m.property for m in request.metrics}
         if request.group_by:
             needed.add(request.group_by)
@@ -843,6 +833,36 @@ async def _few_distinct(table: Any, column: str, most: int) -> bool:
         if len(seen) > most:
             return False
     return True
+
+
+async def _ranked(
+    query: Any,
+    columns: list[str],
+    window: int,
+    where: str | None,
+    column: str,
+    score: Callable[[float], tuple[float, ScoreDetails]],
+    row_ids: dict[str, int] | None = None,
+) -> list[SearchHit]:
+    """The hits of a ranked LanceDB query, best first: `column` (LanceDB's distance or
+    score) is read off each row and turned into the hit's score and its details; each
+    hit's row id goes into `row_ids` when given (see `_rows_by_row_id`)."""
+    query = query.select([*columns, column]).limit(window)
+    if where:
+        query = query.where(where)
+    hits = []
+    for row in await _run(_noting_row_ids(query, row_ids)):
+        _note_row_id(row, row_ids)
+        hits.append(_hit(row, *score(float(row.pop(column)))))
+    return _by_score(hits)
+
+
+def _distance_score(distance: float) -> tuple[float, ScoreDetails]:
+    return 1.0 - distance, ScoreDetails(distance=distance)
+
+
+def _keyword_score(score: float) -> tuple[float, ScoreDetails]:
+    return score, ScoreDetails(keyword_score=score)
 
 
 def _by_score(hits: list[SearchHit]) -> list[SearchHit]:

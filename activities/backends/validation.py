@@ -7,6 +7,7 @@ only ever sees validated, type-coerced values.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -169,6 +170,20 @@ def to_datetime(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def _to_number(value: Any, kind: type[int] | type[float], what: str) -> int | float:
+    """`value` as `kind`: a number (an integer needs an integral float), or a string that
+    parses as one; never a boolean."""
+    if not isinstance(value, bool):
+        if isinstance(value, int) or (
+            isinstance(value, float) and (kind is float or value.is_integer())
+        ):
+            return kind(value)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return kind(value.strip())
+    raise ValueError(f"{value!r} is not {what}")
+
+
 def coerce_scalar(ptype: PropertyType, value: Any) -> str | int | float | bool | datetime:
     """Coerce one value to the scalar type of a property (element type for arrays).
 
@@ -190,29 +205,9 @@ def coerce_scalar(ptype: PropertyType, value: Any) -> str | int | float | bool |
             return value.lower() == "true"
         raise ValueError(f"{value!r} is not a boolean")
     if base is PropertyType.INT:
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise ValueError(f"{value!r} is not an integer")
+        return _to_number(value, int, "an integer")
     if base is PropertyType.NUMBER:
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number")
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise ValueError(f"{value!r} is not a number")
+        return _to_number(value, float, "a number")
     if base is PropertyType.DATE:
         return to_datetime(value)
     raise ValueError(f"type {ptype} cannot hold {value!r}")

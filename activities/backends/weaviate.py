@@ -24,6 +24,7 @@ from activities.backends.base import (
     CollectionSchema,
     NewRecord,
     PropertySchema,
+    QueryRequest,
     Record,
     SearchRequest,
     SearchResult,
@@ -440,12 +441,22 @@ class WeaviateBackend:
             for o in result.objects
         ]
 
-    async def search(self, collection: str, request: SearchRequest) -> SearchResult:
+    async def _query(
+        self,
+        collection: str,
+        request: QueryRequest,
+        check: Callable[[CollectionSchema, QueryRequest], QueryRequest],
+    ) -> tuple[CollectionInfo, str | None, QueryRequest]:
+        """What a search or aggregate reads: the collection, its (existing) tenant and
+        the checked request."""
         info = await self._collection_info(collection)
+        tenant = check_tenant(info.schema, request.tenant)
+        await self._require_tenant(info.schema.name, tenant)
+        return info, tenant, check(info.schema, request)
+
+    async def search(self, collection: str, request: SearchRequest) -> SearchResult:
+        info, tenant, request = await self._query(collection, request, check_search)
         schema = info.schema
-        tenant = check_tenant(schema, request.tenant)
-        await self._require_tenant(schema.name, tenant)
-        request = check_search(schema, request)
         vector: list[float] | None = None
         if request.mode in ("semantic", "hybrid") and info.client_vectors:
             self._check_embedder(info)
@@ -461,11 +472,8 @@ class WeaviateBackend:
         return SearchResult(collection=schema.name, mode=request.mode, hits=hits)
 
     async def aggregate(self, collection: str, request: AggregateRequest) -> AggregateResult:
-        info = await self._collection_info(collection)
+        info, tenant, request = await self._query(collection, request, check_aggregate)
         schema = info.schema
-        tenant = check_tenant(schema, request.tenant)
-        await self._require_tenant(schema.name, tenant)
-        request = check_aggregate(schema, request)
         call = build_aggregate(schema, request)
         async with (
             self._calls() as client,

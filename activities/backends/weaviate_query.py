@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ with warnings.catch_warnings(record=True):
         AggregateNumber,
         AggregateText,
     )
-    from weaviate.collections.classes.filters import _Filters
+    from weaviate.collections.classes.filters import _FilterByProperty, _Filters
 
 from activities.backends.base import (
     AggregateGroup,
@@ -84,29 +84,27 @@ def build_filter(flt: Filter) -> _Filters:
     return _build_condition(flt)
 
 
+_COMPARISONS: dict[str, Callable[[_FilterByProperty, Any], _Filters]] = {
+    "eq": _FilterByProperty.equal,
+    "ne": _FilterByProperty.not_equal,
+    "gt": _FilterByProperty.greater_than,
+    "gte": _FilterByProperty.greater_or_equal,
+    "lt": _FilterByProperty.less_than,
+    "lte": _FilterByProperty.less_or_equal,
+    "contains_any": _FilterByProperty.contains_any,
+    "like": _FilterByProperty.like,
+}
+"""Each operator but `in` as the Weaviate property-filter method it calls."""
+
+
 def _build_condition(cond: Condition) -> _Filters:
-    prop = WFilter.by_property(cond.property)
     value: Any = cond.value
-    match cond.operator:
-        case "eq":
-            return prop.equal(value)
-        case "ne":
-            return prop.not_equal(value)
-        case "gt":
-            return prop.greater_than(value)
-        case "gte":
-            return prop.greater_or_equal(value)
-        case "lt":
-            return prop.less_than(value)
-        case "lte":
-            return prop.less_or_equal(value)
-        case "in":
-            return WFilter.any_of([WFilter.by_property(cond.property).equal(v) for v in value])
-        case "contains_any":
-            return prop.contains_any(value)
-        case "like":
-            return prop.like(value)
-    raise ValueError(f"unsupported operator {cond.operator!r}")  # pragma: no cover
+    if cond.operator == "in":
+        return WFilter.any_of([WFilter.by_property(cond.property).equal(v) for v in value])
+    compare = _COMPARISONS.get(cond.operator)
+    if compare is None:  # pragma: no cover
+        raise ValueError(f"unsupported operator {cond.operator!r}")
+    return compare(WFilter.by_property(cond.property), value)
 
 
 def build_sort(sort: SortSpec | None) -> Any:

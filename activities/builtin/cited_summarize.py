@@ -15,11 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from activities.builtin.retrieval_errors import backend_errors
-from activities.builtin.retrieval_pool import RetrievalTool
+from activities.builtin.retrieval_pool import ModelRetrievalTool
 from activities.builtin.summarize import rank_sentences
 from activities.builtin.textstats import sentences
 from activities.errors import NonRetryableToolError
-from activities.llm import Message, ProviderPool, complete_structured, llm_config, total_usage
+from activities.llm import Message, complete_structured, total_usage
 from activities.sdk import ToolContext, tool
 
 MAX_SOURCE_CHARS = 4000
@@ -161,16 +161,9 @@ def _cited(
 
 
 @tool(name="cited_summarize", version="1.0.0", timeout=timedelta(seconds=120), tags=("retrieval",))
-class CitedSummarize(RetrievalTool):
+class CitedSummarize(ModelRetrievalTool):
     """Answer a question from retrieved objects with citations to their reference ids.
     Use it after query, to write the final answer grounded in what was found."""
-
-    def __init__(self) -> None:
-        self._models = ProviderPool()
-
-    async def shutdown(self) -> None:
-        await self._models.close()
-        await super().shutdown()
 
     async def run(self, args: CitedSummarizeInput, ctx: ToolContext) -> CitedSummarizeOutput:
         sources = list(args.sources)
@@ -192,7 +185,7 @@ class CitedSummarize(RetrievalTool):
             )
         provider = None
         if args.mode == "auto":
-            provider = await self._models.get(llm_config(ctx.config), ctx)
+            provider = await self.model(ctx)
         if provider is None:
             parts = extractive(args.question, sources, args.max_sentences)
             return _cited(parts, sources, method="extractive")

@@ -20,8 +20,8 @@ from activities.builtin.collection_profile import (
     save_profile,
 )
 from activities.builtin.retrieval_errors import backend_errors
-from activities.builtin.retrieval_pool import RetrievalTool
-from activities.llm import Message, ProviderPool, llm_config, total_usage
+from activities.builtin.retrieval_pool import ModelRetrievalTool
+from activities.llm import Message, total_usage
 from activities.sdk import ToolContext, tool
 
 LABEL_MAX_WORDS = 4
@@ -226,17 +226,10 @@ def build_profile(
     heartbeat_timeout=timedelta(seconds=30),
     tags=("retrieval",),
 )
-class PreprocessCollection(RetrievalTool):
+class PreprocessCollection(ModelRetrievalTool):
     """Profile a collection (per-property statistics, a summary, display types) and store
     it, so query and aggregate can check fields and the agent knows what the data holds.
     Use it once per collection, before querying data you have not seen."""
-
-    def __init__(self) -> None:
-        self._models = ProviderPool()
-
-    async def shutdown(self) -> None:
-        await self._models.close()
-        await super().shutdown()
 
     async def run(self, args: PreprocessInput, ctx: ToolContext) -> PreprocessOutput:
         backend = await self.backend(ctx)
@@ -246,7 +239,7 @@ class PreprocessCollection(RetrievalTool):
             ctx.heartbeat("sampled", len(sample))
             profile = build_profile(schema, sample, args.tenant)
             usage = None
-            provider = await self._models.get(llm_config(ctx.config), ctx) if args.use_llm else None
+            provider = await self.model(ctx) if args.use_llm else None
             if provider is not None:
                 completion = await provider.complete(
                     _summary_prompt(profile, sample), tier="complex", max_tokens=300

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from activities.backends import Backend, BackendConfig, EmbeddedConfig, WeaviateConfig, open_backend
 from activities.errors import invalid_config
+from activities.llm import LLMProvider, ProviderPool, llm_config
 from activities.sdk import ToolContext
 
 _CONFIG: TypeAdapter[EmbeddedConfig | WeaviateConfig] = TypeAdapter(BackendConfig)
@@ -103,3 +104,18 @@ class RetrievalTool:
 
     async def backend(self, ctx: ToolContext) -> Backend:
         return await BACKENDS.backend(ctx)
+
+
+class ModelRetrievalTool(RetrievalTool):
+    """A retrieval tool that may also ask a language model (one provider pool per tool)."""
+
+    def __init__(self) -> None:
+        self._models = ProviderPool()
+
+    async def shutdown(self) -> None:
+        await self._models.close()
+        await super().shutdown()
+
+    async def model(self, ctx: ToolContext) -> LLMProvider | None:
+        """The calling tenant's provider for the tool's `llm` config (None: no model)."""
+        return await self._models.get(llm_config(ctx.config), ctx)

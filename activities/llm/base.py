@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -49,9 +51,22 @@ class InvalidModelOutput(NonRetryableToolError):
     """The model kept answering with output that does not fit the requested schema."""
 
 
-@runtime_checkable
-class LLMProvider(Protocol):
-    """A chat model behind one interface (OpenAI-compatible HTTP, or scripted for tests)."""
+@dataclass(frozen=True)
+class CompletionRequest:
+    """The options of one `LLMProvider.complete` call, as one value for the providers."""
+
+    tier: Tier = "base"
+    json_schema: dict[str, Any] | None = None
+    schema_name: str = "answer"
+    max_tokens: int | None = None
+
+
+class LLMProvider(ABC):
+    """A chat model behind one interface (OpenAI-compatible HTTP, or scripted for tests).
+
+    Providers implement `_complete` (one call, its options as a `CompletionRequest`)
+    and `close`; the public keyword signature lives here once.
+    """
 
     name: str
 
@@ -70,11 +85,18 @@ class LLMProvider(Protocol):
         the server said so) for failures a later attempt may fix, `NonRetryableToolError`
         otherwise. Never retries by itself: Temporal owns retries.
         """
-        ...
+        request = CompletionRequest(tier, json_schema, schema_name, max_tokens)
+        return await self._complete(messages, request)
 
+    @abstractmethod
+    async def _complete(
+        self, messages: Sequence[Message], request: CompletionRequest
+    ) -> Completion:
+        """The provider's own call (see `complete`)."""
+
+    @abstractmethod
     async def close(self) -> None:
         """Release connections; idempotent."""
-        ...
 
 
 def total_usage(calls: Sequence[Usage]) -> dict[str, Any]:

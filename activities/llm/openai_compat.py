@@ -17,7 +17,7 @@ from typing import Any
 import openai
 
 from activities.errors import NonRetryableToolError, RetryableToolError, ToolUnavailable
-from activities.llm.base import Completion, Message, Tier, Usage
+from activities.llm.base import Completion, CompletionRequest, LLMProvider, Message, Usage
 from activities.llm.config import LLMConfig
 from foundation.telemetry.tracing import outgoing_call, record_token_counts
 
@@ -25,7 +25,7 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 
-class OpenAICompatibleProvider:
+class OpenAICompatibleProvider(LLMProvider):
     """One `AsyncOpenAI` client (one connection pool) per endpoint and API key."""
 
     name = "openai"
@@ -44,24 +44,21 @@ class OpenAICompatibleProvider:
     def base_url(self) -> str:
         return str(self._client.base_url)
 
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        tier: Tier = "base",
-        json_schema: dict[str, Any] | None = None,
-        schema_name: str = "answer",
-        max_tokens: int | None = None,
+    async def _complete(
+        self, messages: Sequence[Message], request: CompletionRequest
     ) -> Completion:
+        tier = request.tier
         tier_config = self._config.tier(tier)
         payload = [m.model_dump() for m in messages]
         extra: dict[str, Any] = {}
+        json_schema = request.json_schema
         if json_schema is not None:
             mode = self._config.structured_output
             if mode == "json_schema":
+                name = request.schema_name
                 extra["response_format"] = {
                     "type": "json_schema",
-                    "json_schema": {"name": schema_name, "schema": json_schema, "strict": False},
+                    "json_schema": {"name": name, "schema": json_schema, "strict": False},
                 }
             else:
                 if mode == "json_object":
@@ -73,7 +70,7 @@ class OpenAICompatibleProvider:
                         "and nothing else:\n" + json.dumps(json_schema),
                     }
                 )
-        limit = max_tokens or tier_config.max_tokens
+        limit = request.max_tokens or tier_config.max_tokens
         if limit is not None:
             extra["max_tokens"] = limit
         if tier_config.temperature is not None:

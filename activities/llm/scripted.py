@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.errors import NonRetryableToolError, RetryableToolError
-from activities.llm.base import Completion, Message, Tier, Usage
+from activities.llm.base import Completion, CompletionRequest, LLMProvider, Message, Tier, Usage
 
 
 class ScriptRule(BaseModel):
@@ -37,7 +37,7 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-class ScriptedModel:
+class ScriptedModel(LLMProvider):
     """An `LLMProvider` answering from rules (or a function) instead of a network model."""
 
     name = "scripted"
@@ -54,15 +54,10 @@ class ScriptedModel:
         self._model = model
         self.calls: list[list[Message]] = []
 
-    async def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        tier: Tier = "base",
-        json_schema: dict[str, Any] | None = None,
-        schema_name: str = "answer",
-        max_tokens: int | None = None,
+    async def _complete(
+        self, messages: Sequence[Message], request: CompletionRequest
     ) -> Completion:
+        tier = request.tier
         self.calls.append(list(messages))
         reply = self._reply(messages, tier)
         text = reply if isinstance(reply, str) else json.dumps(reply)
