@@ -20,6 +20,31 @@ def end(output: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"kind": "end", "output": output or {}}
 
 
+def yes_no(prompt: str, next: str, save_as: str = "answer", timeout: str = "1h") -> dict[str, Any]:
+    """An input node asking `prompt` with the choices yes and no."""
+    return {
+        "kind": "input",
+        "prompt": prompt,
+        "choices": ["yes", "no"],
+        "save_as": save_as,
+        "timeout": timeout,
+        "next": next,
+    }
+
+
+def greeting_tree(name: str, text: str, **extra: Any) -> dict[str, Any]:
+    """`greet` (text_response) says `text`; the end node answers with it as `text`."""
+    return {
+        "name": name,
+        **extra,
+        "start": "greet",
+        "nodes": {
+            "greet": tool_node("text_response@^1", {"text": text}, next="done"),
+            "done": end({"text": "{{ results.greet.text }}"}),
+        },
+    }
+
+
 def decision(*branches: tuple[str, str | None], **extra: Any) -> dict[str, Any]:
     """A decision node: each branch is (target, condition), None for the fallback."""
     return {

@@ -23,6 +23,7 @@ from tests.support.trees import (
     rules_tree,
     tool_node,
     tree,
+    yes_no,
 )
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
@@ -195,14 +196,7 @@ async def test_subtree_runs_as_a_child_workflow(run_tree: RunTree, client: Clien
 
 HUMAN = tree(
     {
-        "ask": {
-            "kind": "input",
-            "prompt": "Approve {{ inputs.item }}?",
-            "choices": ["yes", "no"],
-            "save_as": "answer",
-            "timeout": "{{timeout}}",
-            "next": "e",
-        },
+        "ask": yes_no("Approve {{ inputs.item }}?", "e", timeout="{{timeout}}"),
         "e": end({"answer": "{{ state.answer }}"}),
     },
     inputs={"item": {"type": "string"}},
