@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import uuid
 import warnings
@@ -45,6 +44,7 @@ from api.settings import Settings  # noqa: E402
 from foundation.secrets import Keyring  # noqa: E402
 from temporal_client.connection import TemporalSettings  # noqa: E402
 from tests.support.processes import wait_for_http  # noqa: E402
+from treeflow.devserver import free_port  # noqa: E402
 
 PG_ENV = "TREEFLOW_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -304,14 +304,6 @@ async def world(app: FastAPI, services: Services) -> AsyncIterator[World]:
     for actor in actors.values():
         await actor.client.aclose()
     await anonymous.aclose()
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @asynccontextmanager

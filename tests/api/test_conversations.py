@@ -13,6 +13,7 @@ import templates
 from tests.api.conftest import World
 from tests.api.test_runs import start
 from tests.api.test_trees import create, unique
+from tests.support.trees import end, tool_node, yes_no
 
 
 def conversations_url(tenant: uuid.UUID) -> str:
@@ -24,16 +25,15 @@ ECHO = {
     "inputs": {"message": {"type": "string"}},
     "start": "reply",
     "nodes": {
-        "reply": {
-            "kind": "tool",
-            "tool": "text_response@^1",
-            "args": {
+        "reply": tool_node(
+            "text_response@^1",
+            {
                 "text": "{{ 'turn ' + str(conversation.turn) + ': ' + inputs.message"
                 " + ' | before: ' + join(pluck(conversation.turns, 'message'), '; ') }}"
             },
-            "next": "done",
-        },
-        "done": {"kind": "end", "output": {"text": "{{ results.reply.text }}"}},
+            next="done",
+        ),
+        "done": end({"text": "{{ results.reply.text }}"}),
     },
 }
 
@@ -42,14 +42,7 @@ CONFIRM = {
     "inputs": {"message": {"type": "string"}},
     "start": "ask",
     "nodes": {
-        "ask": {
-            "kind": "input",
-            "prompt": "Sure about {{ inputs.message }}?",
-            "choices": ["yes", "no"],
-            "save_as": "answer",
-            "timeout": "1h",
-            "next": "done",
-        },
+        "ask": yes_no("Sure about {{ inputs.message }}?", "done"),
         "done": {"kind": "end", "output": {"text": "{{ inputs.message + ': ' + state.answer }}"}},
     },
 }

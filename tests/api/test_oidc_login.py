@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from api.db.models import AuditEvent, Invitation, LoginState, utcnow
 from api.services import Services
 from api.settings import Settings
-from tests.api.conftest import create_tenant, free_port, live_server
+from tests.api.conftest import create_tenant, live_server
+from treeflow.devserver import free_port
 
 PROXY = {"X-Forwarded-Proto": "https"}  # the test plays the TLS-terminating proxy
 

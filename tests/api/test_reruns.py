@@ -32,6 +32,7 @@ from tests.api.conftest import World, client_for
 from tests.api.test_runs import runs_url, start, wait_until
 from tests.api.test_trees import create, tree_source, trees_url, unique
 from tests.support.tools import tally_calls
+from tests.support.trees import yes_no
 from treeflow.devserver import DevServer, free_port
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
@@ -62,14 +63,9 @@ def rerun_tree(name: str, charged: str = "charged {{ results.fetch.value }}") ->
                     "args": tally("fetch", "{{ inputs.topic }}"),
                     "next": "approve",
                 },
-                "approve": {
-                    "kind": "input",
-                    "prompt": "Charge for {{ results.fetch.value }}?",
-                    "choices": ["yes", "no"],
-                    "save_as": "approval",
-                    "timeout": "1h",
-                    "next": "route",
-                },
+                "approve": yes_no(
+                    "Charge for {{ results.fetch.value }}?", "route", save_as="approval"
+                ),
                 "route": {
                     "kind": "decision",
                     "strategy": "rules",

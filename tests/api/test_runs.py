@@ -15,6 +15,7 @@ from api.db.models import RunRecord
 from api.services import Services
 from tests.api.conftest import World
 from tests.api.test_trees import create, tree_source, unique
+from tests.support.trees import yes_no
 
 
 def runs_url(tenant: uuid.UUID) -> str:
@@ -25,14 +26,7 @@ APPROVAL = {
     "description": "wait for an approval",
     "start": "ask",
     "nodes": {
-        "ask": {
-            "kind": "input",
-            "prompt": "Approve {{ inputs.item }}?",
-            "choices": ["yes", "no"],
-            "save_as": "answer",
-            "timeout": "1h",
-            "next": "done",
-        },
+        "ask": yes_no("Approve {{ inputs.item }}?", "done"),
         "done": {"kind": "end", "output": {"answer": "{{ state.answer }}"}},
     },
     "inputs": {"item": {"type": "string"}},

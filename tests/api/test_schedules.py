@@ -33,27 +33,14 @@ from api.services import Services
 from api.trees import get_tree
 from tests.api.conftest import World
 from tests.api.test_trees import create, trees_url, unique
-
-GREETING: dict[str, Any] = {
-    "description": "greets a team",
-    "start": "greet",
-    "inputs": {"team": {"type": "string"}},
-    "nodes": {
-        "greet": {
-            "kind": "tool",
-            "tool": "text_response@^1",
-            "args": {"text": "v1 hello {{ inputs.team }}"},
-            "next": "done",
-        },
-        "done": {"kind": "end", "output": {"text": "{{ results.greet.text }}"}},
-    },
-}
+from tests.support.trees import greeting_tree
 
 
 def greeting(name: str, text: str = "v1 hello {{ inputs.team }}", **extra: Any) -> str:
-    spec: dict[str, Any] = {"name": name, **GREETING, **extra}
-    spec["nodes"] = {**GREETING["nodes"]}
-    spec["nodes"]["greet"] = {**GREETING["nodes"]["greet"], "args": {"text": text}}
+    """A tree greeting the `team` input, as YAML."""
+    spec = greeting_tree(
+        name, text, description="greets a team", inputs={"team": {"type": "string"}}, **extra
+    )
     return yaml.safe_dump(spec, sort_keys=False)
 
 
@@ -77,6 +64,14 @@ async def new_schedule(client: httpx.AsyncClient, tenant: uuid.UUID, **body: Any
     assert response.headers["location"] == response.json()["links"]["self"]
     view: dict[str, Any] = response.json()
     return view
+
+
+PAUSED_HOURLY: dict[str, Any] = {"interval_seconds": 3600, "paused": True}
+
+
+async def user_schedule(world: World, **body: Any) -> dict[str, Any]:
+    """A schedule the world's user creates in tenant A (see new_schedule)."""
+    return await new_schedule(world.user.client, world.tenant_a, **body)
 
 
 async def eventually(
@@ -126,9 +121,8 @@ async def completed_run(world: World, key: str) -> dict[str, Any]:
 async def test_an_interval_schedule_fires_and_its_runs_carry_its_id(world: World) -> None:
     tree = await published_tree(world)
     name = unique("every-second")
-    view = await new_schedule(
-        world.user.client,
-        world.tenant_a,
+    view = await user_schedule(
+        world,
         name=name,
         tree=tree,
         interval_seconds=1,
@@ -166,14 +160,12 @@ async def test_pause_resume_trigger_backfill_update_and_delete(
     tree = await published_tree(world)
     name = unique("hourly")
     url = f"{schedules_url(world.tenant_a)}/{name}"
-    view = await new_schedule(
-        world.user.client,
-        world.tenant_a,
+    view = await user_schedule(
+        world,
         name=name,
         tree=tree,
-        interval_seconds=3600,
         inputs={"team": "ops"},
-        paused=True,
+        **PAUSED_HOURLY,
         note="created paused",
     )
     assert view["paused"] is True
@@ -251,10 +243,8 @@ async def test_published_schedules_follow_a_publish_and_pinned_ones_stay(
     tree = await published_tree(world)
     follows, pinned = unique("follows"), unique("pinned")
     common = {"tree": tree, "interval_seconds": 3600, "inputs": {"team": "qa"}, "paused": True}
-    await new_schedule(world.user.client, world.tenant_a, name=follows, **common)
-    await new_schedule(
-        world.user.client, world.tenant_a, name=pinned, version_policy="pinned", version=1, **common
-    )
+    await user_schedule(world, name=follows, **common)
+    await user_schedule(world, name=pinned, version_policy="pinned", version=1, **common)
     versions = f"{trees_url(world.tenant_a)}/{tree}/versions"
     added = await world.user.client.post(
         versions, json={"source": greeting(tree, "v2 hi {{ inputs.team }}")}
@@ -326,7 +316,7 @@ async def test_roles_and_tenants_bound_schedules(world: World, client: Client) -
     body["inputs"] = {"team": "x"}
     refused = await world.read_only.client.post(schedules_url(world.tenant_a), json=body)
     assert refused.status_code == 403
-    await new_schedule(world.user.client, world.tenant_a, **body)
+    await user_schedule(world, **body)
     url = f"{schedules_url(world.tenant_a)}/{name}"
     assert (await world.read_only.client.get(url)).status_code == 200
     for write in ("pause", "resume", "trigger"):
@@ -419,7 +409,7 @@ async def test_bad_schedules_answer_422_naming_the_field(
     assert [e["field"] for e in unpublished.json()["errors"]] == ["body.version_policy"]
 
     name = unique("ranges")
-    await new_schedule(world.user.client, world.tenant_a, name=name, **base)
+    await user_schedule(world, name=name, **base)
     backfill = f"{url}/{name}/backfill"
     now = datetime.now(UTC)
     ranges: list[tuple[dict[str, Any], str]] = [
@@ -483,14 +473,12 @@ async def test_a_temporal_schedule_left_by_a_failed_create_is_replaced(
             state=ScheduleState(paused=True),
         ),
     )
-    view = await new_schedule(
-        world.user.client,
-        world.tenant_a,
+    view = await user_schedule(
+        world,
         name=name,
         tree=tree,
-        interval_seconds=3600,
         inputs={"team": "y"},
-        paused=True,
+        **PAUSED_HOURLY,
     )
     assert view["inputs"] == {"team": "y"}
     described = await client.get_schedule_handle(f"{world.tenant_a}:{name}").describe()

@@ -14,33 +14,15 @@ import yaml
 from temporalio.client import Client
 
 from tests.cli.test_cli import REPO, TREEFLOW
+from tests.support.trees import greeting_tree, yes_no
 from treeflow.devserver import DevServer, free_port
 
-GREETING = {
-    "name": "cli-greeting",
-    "start": "greet",
-    "nodes": {
-        "greet": {
-            "kind": "tool",
-            "tool": "text_response@^1",
-            "args": {"text": "hi"},
-            "next": "done",
-        },
-        "done": {"kind": "end", "output": {"text": "{{ results.greet.text }}"}},
-    },
-}
+GREETING = greeting_tree("cli-greeting", "hi")
 WAITING = {
     "name": "cli-waiting",
     "start": "ask",
     "nodes": {
-        "ask": {
-            "kind": "input",
-            "prompt": "Go?",
-            "choices": ["yes", "no"],
-            "save_as": "answer",
-            "timeout": "1h",
-            "next": "done",
-        },
+        "ask": yes_no("Go?", "done"),
         "done": {"kind": "end"},
     },
 }

@@ -31,12 +31,12 @@ from tests.api.conftest import (
     client_for,
     create_actor,
     create_tenant,
-    free_port,
     live_server,
     running,
     settings_for,
 )
 from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
+from treeflow.devserver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_INDEX = REPO / "api" / "static" / "studio" / "index.html"

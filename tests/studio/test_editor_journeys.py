@@ -14,6 +14,7 @@ from tests.studio.test_journeys import (
     version_nodes,
     version_source,
 )
+from tests.support.trees import tool_node
 
 pytestmark = pytest.mark.studio
 
@@ -176,10 +177,5 @@ async def test_copy_and_paste_nodes_across_trees_with_shortcuts(page: Page, stac
     await expect(page.get_by_text("Saved version 2.")).to_be_visible()
     nodes = await version_nodes(stack, second, 2)
     assert nodes["greet"]["next"] == "greet_2"
-    assert nodes["greet_2"] == {
-        "kind": "tool",
-        "tool": "text_response@^1",
-        "args": {"text": "Hello"},
-        "next": "done",
-    }
+    assert nodes["greet_2"] == tool_node("text_response@^1", {"text": "Hello"}, next="done")
     await screenshot(page, "editor-copy-paste")

@@ -13,6 +13,7 @@ from playwright.async_api import Page, expect
 
 from tests.api.conftest import client_for
 from tests.studio.conftest import Stack, assert_accessible, screenshot, sign_in
+from tests.support.trees import tool_node
 from treeflow.devstack import studio_sign_in_url
 
 pytestmark = pytest.mark.studio
@@ -211,12 +212,7 @@ async def test_keyboard_only_add_and_connect_a_node(page: Page, stack: Stack) ->
     await expect(page.get_by_text("Saved version 2.")).to_be_visible()
     nodes = await version_nodes(stack, name, 2)
     assert nodes["greet"]["next"] == "text_response"
-    assert nodes["text_response"] == {
-        "kind": "tool",
-        "tool": "text_response@^1",
-        "args": {"text": "Bye"},
-        "next": "done",
-    }
+    assert nodes["text_response"] == tool_node("text_response@^1", {"text": "Bye"}, next="done")
     await screenshot(page, "keyboard")
 
 

@@ -10,13 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from tests.support.processes import REPO, TREEFLOW, end_process
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from treeflow.devserver import free_port
 
 
 @dataclass

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.http_server import serve_until_interrupted
 
 
 class _State:
@@ -115,12 +116,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    print(f"PORT {server.server_address[1]}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    sys.exit(0)
+    serve_until_interrupted(Handler, 0, "PORT {port}")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NoReturn
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -93,3 +94,16 @@ def http_server() -> Iterator[_Server]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serve_until_interrupted(
+    handler: type[BaseHTTPRequestHandler], port: int, banner: str
+) -> NoReturn:
+    """Serve `handler` on loopback `port` (0: any free one) in this process until Ctrl-C,
+    printing `banner` with `{port}` filled in first (how the parent learns the port)."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    print(banner.format(port=server.server_address[1]), flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    sys.exit(0)

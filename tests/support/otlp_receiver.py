@@ -10,11 +10,9 @@ empty `ExportTraceServiceResponse`, as a collector would.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from tests.support.http_server import serve_until_interrupted
 
 
 def _value(value: AnyValue) -> Any:
@@ -80,11 +80,7 @@ def main() -> None:
             self.end_headers()
             self.wfile.write(reply)
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    print(f"listening on {args.port}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    sys.exit(0)
+    serve_until_interrupted(Handler, args.port, "listening on {port}")
 
 
 if __name__ == "__main__":

@@ -42,16 +42,26 @@ async def run_sample(
 
 def expectation_failures(sample: templates.Sample, result: RunResult) -> list[str]:
     """Every way `result` misses the sample's expectation (empty when it matches)."""
-    expect = sample.expect
+    return _misses(sample.expect, result.outcome, result.path, result.output, "output")
+
+
+def _misses(
+    expect: templates.Expectation,
+    outcome: str | None,
+    path: list[str],
+    output: dict[str, Any],
+    label: str,
+) -> list[str]:
+    """Every way an outcome, path and output (called `label`) miss `expect`."""
     failures = []
-    if result.outcome != expect.outcome:
-        failures.append(f"outcome {result.outcome!r} != {expect.outcome!r}")
-    failures += [f"path misses {n}" for n in expect.visits if n not in result.path]
-    failures += [f"path includes {n}" for n in expect.skips if n in result.path]
+    if outcome != expect.outcome:
+        failures.append(f"outcome {outcome!r} != {expect.outcome!r}")
+    failures += [f"path misses {n}" for n in expect.visits if n not in path]
+    failures += [f"path includes {n}" for n in expect.skips if n in path]
     for key, fragment in expect.output_contains.items():
-        text = str(result.output.get(key))
+        text = str(output.get(key))
         if fragment not in text:
-            failures.append(f"output.{key} = {text!r} lacks {fragment!r}")
+            failures.append(f"{label}.{key} = {text!r} lacks {fragment!r}")
     return failures
 
 
@@ -99,13 +109,4 @@ def turn_failures(expect: templates.Expectation, turn: Turn) -> list[str]:
     """Every way a conversation turn misses `expect` (empty when it matches)."""
     if turn.status != "completed":
         return [f"turn {turn.turn} {turn.status}: {turn.error}"]
-    failures = []
-    if turn.outcome != expect.outcome:
-        failures.append(f"outcome {turn.outcome!r} != {expect.outcome!r}")
-    failures += [f"path misses {n}" for n in expect.visits if n not in turn.path]
-    failures += [f"path includes {n}" for n in expect.skips if n in turn.path]
-    for key, fragment in expect.output_contains.items():
-        text = str((turn.answer or {}).get(key))
-        if fragment not in text:
-            failures.append(f"answer.{key} = {text!r} lacks {fragment!r}")
-    return failures
+    return _misses(expect, turn.outcome, turn.path, turn.answer or {}, "answer")

@@ -20,19 +20,49 @@ def end(output: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"kind": "end", "output": output or {}}
 
 
+def yes_no(prompt: str, next: str, save_as: str = "answer", timeout: str = "1h") -> dict[str, Any]:
+    """An input node asking `prompt` with the choices yes and no."""
+    return {
+        "kind": "input",
+        "prompt": prompt,
+        "choices": ["yes", "no"],
+        "save_as": save_as,
+        "timeout": timeout,
+        "next": next,
+    }
+
+
+def greeting_tree(name: str, text: str, **extra: Any) -> dict[str, Any]:
+    """`greet` (text_response) says `text`; the end node answers with it as `text`."""
+    return {
+        "name": name,
+        **extra,
+        "start": "greet",
+        "nodes": {
+            "greet": tool_node("text_response@^1", {"text": text}, next="done"),
+            "done": end({"text": "{{ results.greet.text }}"}),
+        },
+    }
+
+
+def decision(*branches: tuple[str, str | None], **extra: Any) -> dict[str, Any]:
+    """A decision node: each branch is (target, condition), None for the fallback."""
+    return {
+        "kind": "decision",
+        "branches": [
+            {"to": to} if when is None else {"to": to, "when": when} for to, when in branches
+        ],
+        **extra,
+    }
+
+
 def rules_tree(output: dict[str, Any]) -> dict[str, Any]:
     """A tool chain with a rule decision: ``add`` x + 2, then ``echo`` "big" when the sum
     is over 10, else "small <sum>", then an end node with ``output``."""
     return tree(
         {
             "first": tool_node("add", {"a": "{{ inputs.x }}", "b": 2}, next="check"),
-            "check": {
-                "kind": "decision",
-                "branches": [
-                    {"to": "big", "when": "results.first.sum > 10"},
-                    {"to": "small"},
-                ],
-            },
+            "check": decision(("big", "results.first.sum > 10"), ("small", None)),
             "big": tool_node("echo", {"value": "big"}, next="done"),
             "small": tool_node("echo", {"value": "small {{ results.first.sum }}"}, next="done"),
             "done": end(output),
@@ -62,11 +92,7 @@ def counting_loop_tree(output: dict[str, Any]) -> dict[str, Any]:
     passes, 62 steps) in generations of 40 steps (continue-as-new), then ends with ``output``."""
     return tree(
         {
-            "loop": {
-                "kind": "decision",
-                "max_passes": 40,
-                "branches": [{"to": "work", "when": "state.n < 30"}, {"to": "e"}],
-            },
+            "loop": decision(("work", "state.n < 30"), ("e", None), max_passes=40),
             "work": tool_node(
                 "add", {"a": "{{ state.n }}", "b": 1}, set={"n": "{{ result.sum }}"}, next="loop"
             ),

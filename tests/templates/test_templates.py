@@ -33,9 +33,14 @@ def test_unknown_template_names_are_clear() -> None:
         templates.load("nope")
 
 
-@pytest.mark.parametrize(
-    ("template", "sample"), CASES, ids=[f"{t.name}/{s.name}" for t, s in CASES]
-)
+def each_sample(cases: list[tuple[templates.Template, templates.Sample]]) -> pytest.MarkDecorator:
+    """Parametrize a test over (template, sample) pairs, named `template/sample`."""
+    return pytest.mark.parametrize(
+        ("template", "sample"), cases, ids=[f"{t.name}/{s.name}" for t, s in cases]
+    )
+
+
+@each_sample(CASES)
 async def test_sample_runs_offline(
     client: Client,
     registry: ToolRegistry,
@@ -54,11 +59,7 @@ def test_the_ticket_agent_holds_a_follow_up() -> None:
     assert ("ticket-agent", "open-billing") in {(t.name, s.name) for t, s in CONVERSATIONS}
 
 
-@pytest.mark.parametrize(
-    ("template", "sample"),
-    CONVERSATIONS,
-    ids=[f"{t.name}/{s.name}" for t, s in CONVERSATIONS],
-)
+@each_sample(CONVERSATIONS)
 async def test_follow_ups_answer_from_the_earlier_turns(
     client: Client,
     registry: ToolRegistry,

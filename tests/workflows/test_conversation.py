@@ -17,6 +17,7 @@ from temporal_client.conversations import (
     send_message,
 )
 from tests.support.temporal_fixtures import RunTree, compile_for_tests
+from tests.support.trees import end, tool_node
 from workflows.conversation import ConversationWorkflow
 from workflows.conversation_models import (
     MAX_LIST_ITEMS,
@@ -37,17 +38,16 @@ ECHO = {
     "inputs": {"message": {"type": "string"}},
     "start": "reply",
     "nodes": {
-        "reply": {
-            "kind": "tool",
-            "tool": "text_response@^1",
-            "args": {
+        "reply": tool_node(
+            "text_response@^1",
+            {
                 "text": "{{ str(conversation.turn) + ':' + inputs.message + ':'"
                 " + str(conversation.last.message) + ':' + str(conversation.last.state.seen) }}"
             },
-            "set": {"seen": "{{ inputs.message }}"},
-            "next": "done",
-        },
-        "done": {"kind": "end", "output": {"text": "{{ results.reply.text }}"}},
+            set={"seen": "{{ inputs.message }}"},
+            next="done",
+        ),
+        "done": end({"text": "{{ results.reply.text }}"}),
     },
 }
 

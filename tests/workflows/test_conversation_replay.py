@@ -7,15 +7,12 @@ histories and replayed by tests/workflows/test_replay.py.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
-from temporal_client.connection import data_converter
+from tests.support.replay import HISTORIES_ROOT, HistoryFolder
 from workflows.conversation import ConversationWorkflow
 from workflows.conversation_models import (
     CONVERSATION_WORKFLOW_NAME,
@@ -23,13 +20,8 @@ from workflows.conversation_models import (
     ConversationView,
 )
 
-FOLDER = Path(__file__).parents[1] / "histories" / "conversations"
-INDEX = json.loads((FOLDER / "index.json").read_text())
-HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "index.json")
-
-
-def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(INDEX[path.stem], path.read_text())
+RECORDED = HistoryFolder(HISTORIES_ROOT / "conversations")
+HISTORIES = RECORDED.paths
 
 
 def test_there_is_a_recorded_conversation_for_every_sample_with_follow_ups() -> None:
@@ -42,11 +34,10 @@ def test_there_is_a_recorded_conversation_for_every_sample_with_follow_ups() -> 
     assert expected <= {p.stem for p in HISTORIES}
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=RECORDED.ids)
 async def test_recorded_conversation_replays(path: Path) -> None:
-    replayer = Replayer(workflows=[ConversationWorkflow], data_converter=data_converter())
-    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
-    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+    failure = await RECORDED.replay_failure(ConversationWorkflow, path)
+    assert failure is None, f"{path.name}: {failure}"
 
 
 @workflow.defn(name=CONVERSATION_WORKFLOW_NAME)
@@ -60,7 +51,6 @@ class _ChangedConversation(ConversationWorkflow):
 
 
 async def test_an_unpatched_change_fails_conversation_replay() -> None:
-    replayer = Replayer(workflows=[_ChangedConversation], data_converter=data_converter())
     for path in HISTORIES:
-        result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
-        assert isinstance(result.replay_failure, workflow.NondeterminismError), path.name
+        failure = await RECORDED.replay_failure(_ChangedConversation, path)
+        assert isinstance(failure, workflow.NondeterminismError), path.name

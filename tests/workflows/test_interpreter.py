@@ -15,7 +15,16 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from activities.registry import ToolRegistry
 from activities.runtime import ToolHost
 from tests.support.temporal_fixtures import RunTree, StartTree
-from tests.support.trees import counting_loop_tree, end, retried_tree, rules_tree, tool_node, tree
+from tests.support.trees import (
+    counting_loop_tree,
+    decision,
+    end,
+    retried_tree,
+    rules_tree,
+    tool_node,
+    tree,
+    yes_no,
+)
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows import search_attributes
@@ -187,14 +196,7 @@ async def test_subtree_runs_as_a_child_workflow(run_tree: RunTree, client: Clien
 
 HUMAN = tree(
     {
-        "ask": {
-            "kind": "input",
-            "prompt": "Approve {{ inputs.item }}?",
-            "choices": ["yes", "no"],
-            "save_as": "answer",
-            "timeout": "{{timeout}}",
-            "next": "e",
-        },
+        "ask": yes_no("Approve {{ inputs.item }}?", "e", timeout="{{timeout}}"),
         "e": end({"answer": "{{ state.answer }}"}),
     },
     inputs={"item": {"type": "string"}},
@@ -319,13 +321,7 @@ async def test_errors_are_fed_back_to_the_next_decision(run_tree: RunTree) -> No
     doc = tree(
         {
             "try": tool_node("broken", {"reason": "index offline"}, on_error="recover", next="e"),
-            "recover": {
-                "kind": "decision",
-                "branches": [
-                    {"to": "fallback", "when": "len(errors.broken) > 0"},
-                    {"to": "e"},
-                ],
-            },
+            "recover": decision(("fallback", "len(errors.broken) > 0"), ("e", None)),
             "fallback": tool_node("echo", {"value": "{{ errors.broken[0] }}"}, next="e"),
             "e": end({"seen": "{{ results.fallback.value }}"}),
         }

@@ -7,26 +7,17 @@ alters the commands an old run would issue fails here before it reaches a worker
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
-from temporal_client.connection import data_converter
+from tests.support.replay import HISTORIES_ROOT, HistoryFolder
 from workflows.run_models import RunRequest, RunResult
 from workflows.workflow import WORKFLOW_NAME, DecisionTreeWorkflow
 
-FOLDER = Path(__file__).parents[1] / "histories"
-INDEX = json.loads((FOLDER / "index.json").read_text())
-HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "index.json")
-
-
-def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(INDEX[path.stem], path.read_text())
+RECORDED = HistoryFolder(HISTORIES_ROOT)
+HISTORIES = RECORDED.paths
 
 
 def test_there_is_a_recorded_history_for_every_template_sample() -> None:
@@ -37,11 +28,10 @@ def test_there_is_a_recorded_history_for_every_template_sample() -> None:
     assert expected <= recorded, f"record histories for: {sorted(expected - recorded)}"
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=RECORDED.ids)
 async def test_recorded_history_replays(path: Path) -> None:
-    replayer = Replayer(workflows=[DecisionTreeWorkflow], data_converter=data_converter())
-    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
-    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+    failure = await RECORDED.replay_failure(DecisionTreeWorkflow, path)
+    assert failure is None, f"{path.name}: {failure}"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -56,20 +46,18 @@ class _ChangedInterpreter(DecisionTreeWorkflow):
 
 async def test_an_unpatched_change_fails_replay() -> None:
     """Proof the replay test has teeth: a non-deterministic change is detected."""
-    replayer = Replayer(workflows=[_ChangedInterpreter], data_converter=data_converter())
-    failures: dict[str, Any] = {}
+    failures: dict[str, Exception | None] = {}
     for path in HISTORIES:
-        result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
-        failures[path.stem] = result.replay_failure
+        failures[path.stem] = await RECORDED.replay_failure(_ChangedInterpreter, path)
     assert all(isinstance(f, workflow.NondeterminismError) for f in failures.values()), failures
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=RECORDED.ids)
 def test_recorded_trees_keep_their_hash(path: Path) -> None:
     """New spec fields (agent_args, declarative_tools) must not change an old tree's hash."""
     from workflows.compiled import meaning_hash
 
-    started = load(path).events[0].workflow_execution_started_event_attributes
+    started = RECORDED.load(path).events[0].workflow_execution_started_event_attributes
     request = RunRequest.model_validate_json(started.input.payloads[0].data)
     tree = request.tree
     assert meaning_hash(tree.spec, tree.declarative_tools) == tree.hash

@@ -32,7 +32,7 @@ from temporal_client.run_history import HistoryUnreadable, read_run_history
 from temporal_client.run_start import run_request, start_options
 from tests.support.temporal_fixtures import RunTree, StartTree, compile_for_tests
 from tests.support.tools import tally_calls
-from tests.support.trees import end, tool_node, tree
+from tests.support.trees import decision, end, tool_node, tree
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 from workflows.rerun import RecordedResults, RerunPlan, ReusedCall, args_digest
@@ -50,11 +50,7 @@ def looping_tree() -> dict[str, Any]:
     charge["args"]["fail_while"] = "{{ inputs.dir }}/broken"
     return tree(
         {
-            "loop": {
-                "kind": "decision",
-                "max_passes": 20,
-                "branches": [{"to": "work", "when": "state.n < 12"}, {"to": "charge"}],
-            },
+            "loop": decision(("work", "state.n < 12"), ("charge", None), max_passes=20),
             "work": counted(
                 "work", "{{ state.n }}", set={"n": "{{ result.value + 1 }}"}, next="ping"
             ),

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
-import { ProblemMessage } from "../views/Problem";
+import { QueryStatus } from "../views/Problem";
 import { TableHead } from "../views/TableHead";
 import { searchTools } from "./registry";
 
@@ -30,8 +30,7 @@ export function Tools() {
         <input type="checkbox" checked={allowedOnly} onChange={(e) => setAllowedOnly(e.target.checked)} />
         Only tools this tenant's runs may use
       </label>
-      <ProblemMessage error={tools.error} />
-      {tools.isLoading && <p>Loading…</p>}
+      <QueryStatus query={tools} />
       {tools.data && <p role="status">{shown.length === 0 ? `No tools matching “${search}”.` : `${shown.length} tools`}</p>}
       <table className="table">
         <TableHead columns={["Tool", "Description", "Latest", "Versions", "Source", "Allowed here"]} />

@@ -34,6 +34,28 @@ function Rollout({ tenant, name }: { tenant: string; name: string }) {
   );
 }
 
+/** A labelled pick of one of the tree's version numbers. */
+function VersionSelect(props: {
+  id: string;
+  label: string;
+  numbers: number[];
+  value: number;
+  onChange: (version: number) => void;
+}) {
+  return (
+    <>
+      <label htmlFor={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(Number(e.target.value))}>
+        {props.numbers.map((n) => (
+          <option key={n} value={n}>
+            v{n}
+          </option>
+        ))}
+      </select>
+    </>
+  );
+}
+
 export function Versions() {
   const { tenant, name } = useParams() as { tenant: string; name: string };
   const canEdit = useCanEdit(tenant);
@@ -114,22 +136,8 @@ export function Versions() {
         <section className="compare" aria-labelledby="diff-heading">
           <h2 id="diff-heading">Compare versions</h2>
           <div className="row diff-pick">
-            <label htmlFor="diff-from">From</label>
-            <select id="diff-from" value={from} onChange={(e) => setFrom(Number(e.target.value))}>
-              {numbers.map((n) => (
-                <option key={n} value={n}>
-                  v{n}
-                </option>
-              ))}
-            </select>
-            <label htmlFor="diff-to">To</label>
-            <select id="diff-to" value={to} onChange={(e) => setTo(Number(e.target.value))}>
-              {numbers.map((n) => (
-                <option key={n} value={n}>
-                  v{n}
-                </option>
-              ))}
-            </select>
+            <VersionSelect id="diff-from" label="From" numbers={numbers} value={from} onChange={setFrom} />
+            <VersionSelect id="diff-to" label="To" numbers={numbers} value={to} onChange={setTo} />
           </div>
           {from > 0 && to > 0 && from !== to ? (
             <VersionDiff tenant={tenant} name={name} from={from} to={to} />

@@ -25,3 +25,13 @@ export function ProblemMessage({ error }: { error: unknown }) {
     </div>
   );
 }
+
+/** What a query has to say while it has no data: its problem, or that it is loading. */
+export function QueryStatus({ query }: { query: { error: unknown; isLoading: boolean } }) {
+  return (
+    <>
+      <ProblemMessage error={query.error} />
+      {query.isLoading && <p>Loading…</p>}
+    </>
+  );
+}

@@ -5,7 +5,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { TREE_NAME_PATTERN } from "../tree/model";
 import { useCanEdit } from "../session";
-import { ProblemMessage } from "./Problem";
+import { QueryStatus } from "./Problem";
 import { TableHead, Unseen } from "./TableHead";
 
 export function Trees() {
@@ -30,8 +30,7 @@ export function Trees() {
       {canEdit && <NewTree tenant={tenant} taken={(trees.data?.trees ?? []).map((t) => t.name)} />}
       <label htmlFor="tree-search">Search trees</label>
       <input id="tree-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
-      <ProblemMessage error={trees.error} />
-      {trees.isLoading && <p>Loading…</p>}
+      <QueryStatus query={trees} />
       {trees.data && shown.length === 0 && <p>No trees{search ? ` matching “${search}”` : " yet"}.</p>}
       <table className="table">
         <TableHead columns={["Name", "Latest", "Published", "Updated", <Unseen>Actions</Unseen>]} />

@@ -27,7 +27,7 @@ from activities.backends import (
     any_of,
     where,
 )
-from activities.backends.base import Filter
+from activities.backends.base import Filter, SearchMode
 from activities.backends.validation import reference_id
 from tests.activities.backends.backend_data import ITEM_PROPERTIES, ITEMS, unique_name
 
@@ -257,14 +257,26 @@ async def test_keyword_search_ranks_by_bm25(backend: Backend, items: str) -> Non
     assert hit.score_details.keyword_score == hit.score
 
 
-async def test_keyword_search_respects_filters(backend: Backend, items: str) -> None:
-    result = await backend.search(
-        items,
-        SearchRequest(
-            mode="keyword", query="login", filters=where("product", "eq", "O'Neil"), limit=5
-        ),
+@pytest.mark.parametrize(
+    ("mode", "query", "product", "limit", "expected"),
+    [
+        pytest.param("keyword", "login", "O'Neil", 5, ["k9"], id="keyword-filters"),
+        pytest.param("hybrid", "login fails", "Atlas", 1, ["k2"], id="hybrid-filters-and-limit"),
+    ],
+)
+async def test_ranked_search_respects_filters_and_limits(
+    backend: Backend,
+    items: str,
+    mode: SearchMode,
+    query: str,
+    product: str,
+    limit: int,
+    expected: list[str],
+) -> None:
+    request = SearchRequest(
+        mode=mode, query=query, filters=where("product", "eq", product), limit=limit
     )
-    assert keys(result.hits) == ["k9"]
+    assert keys((await backend.search(items, request)).hits) == expected
 
 
 async def test_semantic_search_finds_the_closest_text(backend: Backend, items: str) -> None:
@@ -295,16 +307,6 @@ async def test_hybrid_alpha_one_is_semantic_and_zero_is_keyword(
     assert keys(keyword_only.hits)[0] == keys(keyword.hits)[0] == "k9"
     scores = [h.score for h in keyword_only.hits]
     assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
-
-
-async def test_hybrid_respects_filters_and_limits(backend: Backend, items: str) -> None:
-    result = await backend.search(
-        items,
-        SearchRequest(
-            mode="hybrid", query="login fails", filters=where("product", "eq", "Atlas"), limit=1
-        ),
-    )
-    assert keys(result.hits) == ["k2"]
 
 
 async def test_ranked_modes_sort_the_returned_page(backend: Backend, items: str) -> None:

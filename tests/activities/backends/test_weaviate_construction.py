@@ -423,31 +423,39 @@ def test_client_errors_map_to_typed_errors(
 # --------------------------------------------------------------------------- fake client
 
 
-class FakeQuery:
+class _TenantCalls:
+    """A fake client part that records each call with the tenant it was made for."""
+
     def __init__(
         self, log: list[tuple[str, str | None, dict[str, Any]]], tenant: str | None
     ) -> None:
         self._log = log
         self._tenant = tenant
-        self.objects: list[Any] = []
+
+    def _record(self, method: str, kwargs: dict[str, Any]) -> None:
+        self._log.append((method, self._tenant, kwargs))
+
+
+class FakeQuery(_TenantCalls):
+    objects: list[Any]
+
+    def __init__(
+        self, log: list[tuple[str, str | None, dict[str, Any]]], tenant: str | None
+    ) -> None:
+        super().__init__(log, tenant)
+        self.objects = []
 
     def __getattr__(self, method: str) -> Any:
         async def call(**kwargs: Any) -> Any:
-            self._log.append((method, self._tenant, kwargs))
+            self._record(method, kwargs)
             return SimpleNamespace(objects=self.objects)
 
         return call
 
 
-class FakeAggregate:
-    def __init__(
-        self, log: list[tuple[str, str | None, dict[str, Any]]], tenant: str | None
-    ) -> None:
-        self._log = log
-        self._tenant = tenant
-
+class FakeAggregate(_TenantCalls):
     async def over_all(self, **kwargs: Any) -> Any:
-        self._log.append(("over_all", self._tenant, kwargs))
+        self._record("over_all", kwargs)
         if kwargs.get("group_by") is not None:
             return AggregateGroupByReturn(
                 groups=[
@@ -466,15 +474,9 @@ class FakeAggregate:
         return AggregateReturn(properties={}, total_count=7)
 
 
-class FakeData:
-    def __init__(
-        self, log: list[tuple[str, str | None, dict[str, Any]]], tenant: str | None
-    ) -> None:
-        self._log = log
-        self._tenant = tenant
-
+class FakeData(_TenantCalls):
     async def insert_many(self, objects: list[Any]) -> Any:
-        self._log.append(("insert_many", self._tenant, {"objects": objects}))
+        self._record("insert_many", {"objects": objects})
         return SimpleNamespace(has_errors=False, errors={})
 
 
