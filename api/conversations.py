@@ -41,7 +41,7 @@ from api.conversation_views import (
 )
 from api.db.models import RunRecord
 from api.paging import PageTokens, visibility_page
-from api.problems import FieldError, ProblemError, not_found
+from api.problems import FieldError, ProblemError, conflict, not_found
 from api.run_policy import (
     EnforceToolAllowList,
     GateFlaggedTools,
@@ -52,7 +52,6 @@ from api.run_policy import (
     StartRequest,
 )
 from api.runs import RunService, TreeRef, request_hash
-from api.trees import conflict
 from temporal_client import conversations as conv_client
 from temporal_client.run_start import InvalidInputs
 from workflows import search_attributes as sa_keys

@@ -25,11 +25,11 @@ from temporalio.client import Client
 
 from api.catalog import disallowed_tools
 from api.db.models import RunRecord
-from api.problems import PROBLEM_BASE, FieldError, ProblemError
+from api.problems import PROBLEM_BASE, FieldError, ProblemError, conflict
 from api.run_lookups import Plan, RunCounts, TreePlans, seconds_to_midnight
 from api.run_records import RunRecords
 from api.tenancy import TenantSettings
-from api.trees import conflict, get_tree
+from api.trees import get_tree
 from foundation.flags.client import FlagClient, FlagContext
 from foundation.flags.gates import blocked_tools
 from foundation.flags.rollout import RolloutDecision, decide_rollout, rollout_flag

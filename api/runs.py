@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord, new_id, utcnow
 from api.paging import PageTokens, visibility_page
-from api.problems import not_found
+from api.problems import conflict, not_found
 from api.run_lookups import RunCounts, TreePlans
 from api.run_policy import (
     StartAttempt,
@@ -47,7 +47,6 @@ from api.run_policy import (
 from api.run_records import RunRecords
 from api.scheduled_runs import adopt_scheduled_run
 from api.singleflight import SingleFlight
-from api.trees import conflict
 from temporal_client.connection import TemporalSettings
 from temporal_client.run_events import read_steps
 from temporal_client.run_start import run_request, start_options, workflow_id

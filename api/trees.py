@@ -15,16 +15,12 @@ import templates
 from activities.registry import ToolRegistry
 from api.catalog import compile_for_tenant, compile_problem, tenant_catalog
 from api.db.models import TreeRecord, TreeVersionRecord, utcnow
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import PROBLEM_BASE, FieldError, ProblemError, conflict, not_found
 from api.tenancy import TenantSettings
 from workflows.compiled import CompiledTree
 from workflows.compiler import CompileError, parse_spec
 from workflows.limits import MAX_SUBTREE_DEPTH
 from workflows.spec import SubtreeNode, TreeSpec
-
-
-def conflict(detail: str, kind: str = "conflict") -> ProblemError:
-    return ProblemError(409, detail, type_=PROBLEM_BASE + kind)
 
 
 def parse(source: str) -> TreeSpec:
