@@ -78,6 +78,16 @@ _REFUSALS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _TurnOf:
+    """Whose message and which tree answers it: what recording and following a turn share."""
+
+    tenant_id: uuid.UUID
+    actor: str
+    tree: TreeRef
+    tree_id: str
+
+
 @dataclass(slots=True)
 class _Found:
     """A conversation's workflow, as `describe` found it."""
@@ -181,16 +191,9 @@ class ConversationService:
             ),
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
+        turn_of = _TurnOf(request.tenant_id, request.actor, tree, str(plan.tree_id))
         sent, answered = await self._follow(
-            session,
-            request.tenant_id,
-            request.actor,
-            tree,
-            str(plan.tree_id),
-            conversation_id,
-            message,
-            update,
-            wait,
+            session, turn_of, conversation_id, message, update, wait
         )
         return created.model_copy(
             update={
@@ -295,25 +298,13 @@ class ConversationService:
         tree = TreeRef(
             name=view.tree, version=int(memo["tree_version_number"]), hash=view.tree_hash
         )
-        return await self._follow(
-            session,
-            tenant_id,
-            actor,
-            tree,
-            str(memo["tree_id"]),
-            conversation_id,
-            message,
-            update,
-            wait,
-        )
+        turn_of = _TurnOf(tenant_id, actor, tree, str(memo["tree_id"]))
+        return await self._follow(session, turn_of, conversation_id, message, update, wait)
 
     async def _follow(
         self,
         session: AsyncSession,
-        tenant_id: uuid.UUID,
-        actor: str,
-        tree: TreeRef,
-        tree_id: str,
+        turn_of: _TurnOf,
         conversation_id: str,
         message: Message,
         update: WorkflowUpdateHandle[TurnAccepted],
@@ -322,7 +313,8 @@ class ConversationService:
         """After an accepted message: record its run, then wait for the answer if asked."""
         assert message.turn is not None
         key = run_key(conversation_id, message.turn)
-        await self._record_run(session, tenant_id, actor, tree, tree_id, key, message.text)
+        await self._record_run(session, turn_of, key, message.text)
+        tenant_id = turn_of.tenant_id
         pending = Turn(
             turn=message.turn, message=message.text, run=key, workflow_id=f"{tenant_id}:{key}"
         )
@@ -370,28 +362,22 @@ class ConversationService:
         return any(t.turn == message.turn and t.message_id == message.id for t in view.turns)
 
     async def _record_run(
-        self,
-        session: AsyncSession,
-        tenant_id: uuid.UUID,
-        actor: str,
-        tree: TreeRef,
-        tree_id: str,
-        key: str,
-        text: str,
+        self, session: AsyncSession, turn_of: _TurnOf, key: str, text: str
     ) -> None:
         """The `runs` row of a turn, so the run routes serve it like any run."""
+        tenant_id, tree = turn_of.tenant_id, turn_of.tree
         session.add(
             RunRecord(
                 tenant_id=tenant_id,
                 key=key,
                 workflow_id=f"{tenant_id}:{key}",
                 first_run_id="",
-                tree_id=uuid.UUID(tree_id),
+                tree_id=uuid.UUID(turn_of.tree_id),
                 tree_name=tree.name,
                 tree_version=tree.version,
                 tree_hash=tree.hash,
                 request_hash=request_hash(tree.name, tree.version, {"message": text}),
-                created_by=actor,
+                created_by=turn_of.actor,
             )
         )
         try:
