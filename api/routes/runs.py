@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 from api.audit import AuditNote
 from api.db.models import RunRecord
 from api.paging import MAX_PAGE_TOKEN_CHARS
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import FieldError, ProblemError, invalid, not_found
 from api.rbac import Access, Permission, requires
 from api.reruns import RerunAsk, VersionChoice
 from api.routes.common import RESPONSES, TenantCall, tenant_call
@@ -197,11 +197,8 @@ EARLIEST_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _time_filter_problem(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        "the time filter is not usable",
-        type_=PROBLEM_BASE + "validation",
-        errors=[FieldError(field=f"query.{field}", message=message)],
+    return invalid(
+        "the time filter is not usable", FieldError(field=f"query.{field}", message=message)
     )
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import templates
 from api import trees
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import FieldError, invalid, not_found
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES, TenantScope, tenant_scope
 from api.routes.trees import TreeCreated, TreeOut, VersionOut, create_from
@@ -110,13 +110,9 @@ async def instantiate(
     for input_name, value in body.input_defaults.items():
         declared = (data.get("inputs") or {}).get(input_name)
         if declared is None:
-            raise ProblemError(
-                422,
+            raise invalid(
                 f"template '{name}' has no input '{input_name}'",
-                type_=PROBLEM_BASE + "validation",
-                errors=[
-                    FieldError(field=f"body.input_defaults.{input_name}", message="unknown input")
-                ],
+                FieldError(field=f"body.input_defaults.{input_name}", message="unknown input"),
             )
         declared["default"] = value
         declared["required"] = False
