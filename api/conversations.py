@@ -41,7 +41,7 @@ from api.conversation_views import (
 )
 from api.db.models import RunRecord
 from api.paging import PageTokens, visibility_page
-from api.problems import FieldError, ProblemError, not_found
+from api.problems import FieldError, ProblemError, conflict, not_found
 from api.run_policy import (
     EnforceToolAllowList,
     GateFlaggedTools,
@@ -52,7 +52,6 @@ from api.run_policy import (
     StartRequest,
 )
 from api.runs import RunService, TreeRef, request_hash
-from api.trees import conflict
 from temporal_client import conversations as conv_client
 from temporal_client.run_start import InvalidInputs
 from workflows import search_attributes as sa_keys
@@ -77,6 +76,16 @@ _REFUSALS = {
     "ContinuingAsNew": "turn-in-progress",
     "ConversationEnded": "conversation-ended",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _TurnOf:
+    """Whose message and which tree answers it: what recording and following a turn share."""
+
+    tenant_id: uuid.UUID
+    actor: str
+    tree: TreeRef
+    tree_id: str
 
 
 @dataclass(slots=True)
@@ -182,16 +191,9 @@ class ConversationService:
             ),
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
+        turn_of = _TurnOf(request.tenant_id, request.actor, tree, str(plan.tree_id))
         sent, answered = await self._follow(
-            session,
-            request.tenant_id,
-            request.actor,
-            tree,
-            str(plan.tree_id),
-            conversation_id,
-            message,
-            update,
-            wait,
+            session, turn_of, conversation_id, message, update, wait
         )
         return created.model_copy(
             update={
@@ -296,25 +298,13 @@ class ConversationService:
         tree = TreeRef(
             name=view.tree, version=int(memo["tree_version_number"]), hash=view.tree_hash
         )
-        return await self._follow(
-            session,
-            tenant_id,
-            actor,
-            tree,
-            str(memo["tree_id"]),
-            conversation_id,
-            message,
-            update,
-            wait,
-        )
+        turn_of = _TurnOf(tenant_id, actor, tree, str(memo["tree_id"]))
+        return await self._follow(session, turn_of, conversation_id, message, update, wait)
 
     async def _follow(
         self,
         session: AsyncSession,
-        tenant_id: uuid.UUID,
-        actor: str,
-        tree: TreeRef,
-        tree_id: str,
+        turn_of: _TurnOf,
         conversation_id: str,
         message: Message,
         update: WorkflowUpdateHandle[TurnAccepted],
@@ -323,7 +313,8 @@ class ConversationService:
         """After an accepted message: record its run, then wait for the answer if asked."""
         assert message.turn is not None
         key = run_key(conversation_id, message.turn)
-        await self._record_run(session, tenant_id, actor, tree, tree_id, key, message.text)
+        await self._record_run(session, turn_of, key, message.text)
+        tenant_id = turn_of.tenant_id
         pending = Turn(
             turn=message.turn, message=message.text, run=key, workflow_id=f"{tenant_id}:{key}"
         )
@@ -371,28 +362,22 @@ class ConversationService:
         return any(t.turn == message.turn and t.message_id == message.id for t in view.turns)
 
     async def _record_run(
-        self,
-        session: AsyncSession,
-        tenant_id: uuid.UUID,
-        actor: str,
-        tree: TreeRef,
-        tree_id: str,
-        key: str,
-        text: str,
+        self, session: AsyncSession, turn_of: _TurnOf, key: str, text: str
     ) -> None:
         """The `runs` row of a turn, so the run routes serve it like any run."""
+        tenant_id, tree = turn_of.tenant_id, turn_of.tree
         session.add(
             RunRecord(
                 tenant_id=tenant_id,
                 key=key,
                 workflow_id=f"{tenant_id}:{key}",
                 first_run_id="",
-                tree_id=uuid.UUID(tree_id),
+                tree_id=uuid.UUID(turn_of.tree_id),
                 tree_name=tree.name,
                 tree_version=tree.version,
                 tree_hash=tree.hash,
                 request_hash=request_hash(tree.name, tree.version, {"message": text}),
-                created_by=actor,
+                created_by=turn_of.actor,
             )
         )
         try:

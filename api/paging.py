@@ -26,7 +26,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
-from api.problems import PROBLEM_BASE, FieldError, ProblemError
+from api.problems import FieldError, ProblemError, invalid
 
 MAX_PAGE_TOKEN_CHARS = 2000
 """Longest page token a list route accepts (Temporal's cursors are a few hundred bytes)."""
@@ -112,16 +112,12 @@ async def visibility_page(
 
 def invalid_page_token() -> ProblemError:
     """The one answer for a page token this API did not issue for this request."""
-    return ProblemError(
-        422,
+    return invalid(
         "invalid page token",
-        type_=PROBLEM_BASE + "validation",
-        errors=[
-            FieldError(
-                field="query.page_token",
-                message="not a token this API issued for this tenant and these filters",
-            )
-        ],
+        FieldError(
+            field="query.page_token",
+            message="not a token this API issued for this tenant and these filters",
+        ),
     )
 
 

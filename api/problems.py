@@ -64,6 +64,16 @@ def not_found(what: str = "resource") -> ProblemError:
     return ProblemError(404, f"{what} not found", type_=PROBLEM_BASE + "not-found")
 
 
+def invalid(detail: str, *errors: FieldError) -> ProblemError:
+    """422 naming each field that is wrong and why."""
+    return ProblemError(422, detail, type_=PROBLEM_BASE + "validation", errors=errors)
+
+
+def conflict(detail: str, kind: str = "conflict") -> ProblemError:
+    """409: the request clashes with the state it would change (``kind`` names the clash)."""
+    return ProblemError(409, detail, type_=PROBLEM_BASE + kind)
+
+
 def unauthorized(detail: str = "authentication required") -> ProblemError:
     """401 with the bearer challenge; the detail never says which check failed."""
     return ProblemError(

@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord
 from api.paging import LIST_RPC_TIMEOUT
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import PROBLEM_BASE, FieldError, ProblemError, conflict, invalid, not_found
 from api.run_policy import RerunStart, StartRequest, find_run, idempotency_conflict
 from api.runs import (
     QUERY_TIMEOUT,
@@ -35,7 +35,7 @@ from api.runs import (
     summary_status,
 )
 from api.tenancy import TenantSettings
-from api.trees import conflict, get_tree
+from api.trees import get_tree
 from foundation.flags.client import FlagClient
 from temporal_client.run_history import HistoryUnreadable, RunHistory, read_run_history
 from workflows import search_attributes as sa_keys
@@ -86,12 +86,7 @@ class RerunAsk:
 
 
 def _invalid(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        "the run request is invalid",
-        type_=PROBLEM_BASE + "validation",
-        errors=[FieldError(field=field, message=message)],
-    )
+    return invalid("the run request is invalid", FieldError(field=field, message=message))
 
 
 class RerunService:

@@ -25,11 +25,11 @@ from temporalio.client import Client
 
 from api.catalog import disallowed_tools
 from api.db.models import RunRecord
-from api.problems import PROBLEM_BASE, FieldError, ProblemError
+from api.problems import PROBLEM_BASE, FieldError, ProblemError, conflict, invalid
 from api.run_lookups import Plan, RunCounts, TreePlans, seconds_to_midnight
 from api.run_records import RunRecords
 from api.tenancy import TenantSettings
-from api.trees import conflict, get_tree
+from api.trees import get_tree
 from foundation.flags.client import FlagClient, FlagContext
 from foundation.flags.gates import blocked_tools
 from foundation.flags.rollout import RolloutDecision, decide_rollout, rollout_flag
@@ -228,19 +228,18 @@ class RejectInvalidRequest(StartRule):
 
     async def apply(self, attempt: StartAttempt) -> None:
         if attempt.problems:
-            raise ProblemError(
-                422,
-                "the run request is invalid",
-                type_=PROBLEM_BASE + "validation",
-                errors=list(attempt.problems),
-            )
+            raise invalid("the run request is invalid", *attempt.problems)
 
 
-class EnforceConcurrentRunQuota(StartRule):
-    """429 while the tenant has `max_concurrent_runs` open runs."""
+class _CountingRule(StartRule):
+    """A rule that checks what :class:`RunCounts` counts of the tenant's runs."""
 
     def __init__(self, counts: RunCounts) -> None:
         self._counts = counts
+
+
+class EnforceConcurrentRunQuota(_CountingRule):
+    """429 while the tenant has `max_concurrent_runs` open runs."""
 
     async def apply(self, attempt: StartAttempt) -> None:
         limit = attempt.request.settings.quotas.max_concurrent_runs
@@ -249,11 +248,8 @@ class EnforceConcurrentRunQuota(StartRule):
             raise quota_exceeded(f"{open_runs} runs are open; the limit is {limit}", 5)
 
 
-class EnforceDailyRunQuota(StartRule):
+class EnforceDailyRunQuota(_CountingRule):
     """429 until midnight UTC once the tenant started `runs_per_day` runs today."""
-
-    def __init__(self, counts: RunCounts) -> None:
-        self._counts = counts
 
     async def apply(self, attempt: StartAttempt) -> None:
         limit = attempt.request.settings.quotas.runs_per_day

@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import RunRecord, new_id, utcnow
 from api.paging import PageTokens, visibility_page
-from api.problems import not_found
+from api.problems import conflict, not_found
 from api.run_lookups import RunCounts, TreePlans
 from api.run_policy import (
     StartAttempt,
@@ -47,7 +47,6 @@ from api.run_policy import (
 from api.run_records import RunRecords
 from api.scheduled_runs import adopt_scheduled_run
 from api.singleflight import SingleFlight
-from api.trees import conflict
 from temporal_client.connection import TemporalSettings
 from temporal_client.run_events import read_steps
 from temporal_client.run_start import run_request, start_options, workflow_id
@@ -367,29 +366,23 @@ class RunService:
         cached = self.cached(tenant_id, key)
         if cached is not None:
             return cached
-        # Concurrent misses for one run share a single read (no stampede on Temporal).
-        return await self._loading.get(
-            (tenant_id, key), lambda: self._load(sessions, client_factory, tenant_id, key)
-        )
 
-    async def _load(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        client_factory: Callable[[], Awaitable[Client]],
-        tenant_id: uuid.UUID,
-        key: str,
-    ) -> bytes:
-        async with sessions() as session:
-            record = await find_run(session, tenant_id, key)
-            if record is None and is_scheduled_run_key(key):
-                record = await adopt_scheduled_run(session, await client_factory(), tenant_id, key)
-            if record is None:
-                raise not_found("run")
-            if record.final_state is not None:
-                view = RunView.model_validate(record.final_state)
-            else:
-                view = await self.view(session, await client_factory(), record)
-        return self._remember(tenant_id, view)
+        async def load() -> bytes:
+            async with sessions() as session:
+                record = await find_run(session, tenant_id, key)
+                if record is None and is_scheduled_run_key(key):
+                    client = await client_factory()
+                    record = await adopt_scheduled_run(session, client, tenant_id, key)
+                if record is None:
+                    raise not_found("run")
+                if record.final_state is not None:
+                    view = RunView.model_validate(record.final_state)
+                else:
+                    view = await self.view(session, await client_factory(), record)
+            return self._remember(tenant_id, view)
+
+        # Concurrent misses for one run share a single read (no stampede on Temporal).
+        return await self._loading.get((tenant_id, key), load)
 
     async def view(self, session: AsyncSession, client: Client, record: RunRecord) -> RunView:
         base = self._fresh_view(record)

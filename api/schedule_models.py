@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.problems import PROBLEM_BASE, FieldError, ProblemError
+from api.problems import FieldError, ProblemError, invalid
 from api.runs import RunSummary
 from temporal_client.schedules import Overlap
 from workflows.spec import TREE_NAME_PATTERN
@@ -142,12 +142,7 @@ class ScheduleList(BaseModel):
 def validation_problem(errors: Sequence[FieldError]) -> ProblemError:
     """The 422 of an invalid schedule request."""
     count = len(errors)
-    return ProblemError(
-        422,
-        f"{count} field{'s are' if count != 1 else ' is'} invalid",
-        type_=PROBLEM_BASE + "validation",
-        errors=list(errors),
-    )
+    return invalid(f"{count} field{'s are' if count != 1 else ' is'} invalid", *errors)
 
 
 def definition_problems(body: ScheduleDefinition) -> list[FieldError]:

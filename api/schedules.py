@@ -43,7 +43,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.db.models import ScheduleRecord, utcnow
 from api.paging import PageTokens
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import PROBLEM_BASE, FieldError, ProblemError, conflict, not_found
 from api.run_lookups import Plan, TreePlans
 from api.run_policy import (
     EnforceToolAllowList,
@@ -72,7 +72,7 @@ from api.schedule_models import (
     validation_problem,
 )
 from api.tenancy import TenantSettings
-from api.trees import conflict, get_tree
+from api.trees import get_tree
 from foundation.flags.client import FlagClient
 from temporal_client.connection import TemporalSettings
 from temporal_client.schedules import (

@@ -15,16 +15,12 @@ import templates
 from activities.registry import ToolRegistry
 from api.catalog import compile_for_tenant, compile_problem, tenant_catalog
 from api.db.models import TreeRecord, TreeVersionRecord, utcnow
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import FieldError, conflict, invalid, not_found
 from api.tenancy import TenantSettings
 from workflows.compiled import CompiledTree
 from workflows.compiler import CompileError, parse_spec
 from workflows.limits import MAX_SUBTREE_DEPTH
 from workflows.spec import SubtreeNode, TreeSpec
-
-
-def conflict(detail: str, kind: str = "conflict") -> ProblemError:
-    return ProblemError(409, detail, type_=PROBLEM_BASE + kind)
 
 
 def parse(source: str) -> TreeSpec:
@@ -168,11 +164,9 @@ async def add_version(
     """A new immutable version; an identical source returns the latest one unchanged."""
     spec, compiled = await compile_source(session, tree.tenant_id, source, registry, settings)
     if spec.name != tree.name:
-        raise ProblemError(
-            422,
+        raise invalid(
             "the tree's name cannot change between versions",
-            type_=PROBLEM_BASE + "validation",
-            errors=[FieldError(field="body.source.name", message=f"must be '{tree.name}'")],
+            FieldError(field="body.source.name", message=f"must be '{tree.name}'"),
         )
     latest = await get_version(session, tree, tree.latest_version)
     if latest.source == source and latest.hash == compiled.hash:

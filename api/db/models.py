@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from foundation.database import platform_metadata
@@ -32,6 +32,23 @@ def utcnow() -> datetime:
 def new_id() -> uuid.UUID:
     """A new random identifier."""
     return uuid.uuid4()
+
+
+def id_column() -> MappedColumn[Any]:
+    """A UUID primary key, drawn in Python when a row is made."""
+    return mapped_column(primary_key=True, default=new_id)
+
+
+def cascade_fk(
+    target: str, *, primary_key: bool = False, index: bool | None = None
+) -> MappedColumn[Any]:
+    """A foreign key to ``target`` whose rows go with their parent (ON DELETE CASCADE);
+    indexed unless it is part of the primary key (then only where ``index`` says)."""
+    return mapped_column(
+        sa.ForeignKey(target, ondelete="CASCADE"),
+        primary_key=primary_key,
+        index=True if index is None and not primary_key else index,
+    )
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -67,7 +84,7 @@ class Base(DeclarativeBase):
 class User(Base):
     __tablename__ = "users"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[uuid.UUID] = id_column()
     email: Mapped[str | None] = mapped_column(sa.String(320), index=True)
     display_name: Mapped[str] = mapped_column(sa.String(200), default="")
     is_operator: Mapped[bool] = mapped_column(default=False)
@@ -81,10 +98,8 @@ class Identity(Base):
     __tablename__ = "identities"
     __table_args__ = (sa.UniqueConstraint("provider", "subject"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID] = cascade_fk("users.id")
     provider: Mapped[str] = mapped_column(sa.String(32))
     subject: Mapped[str] = mapped_column(sa.String(255))
     email: Mapped[str | None] = mapped_column(sa.String(320))
@@ -94,7 +109,7 @@ class Identity(Base):
 class Tenant(Base):
     __tablename__ = "tenants"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[uuid.UUID] = id_column()
     slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -108,21 +123,15 @@ class TenantDomain(Base):
     __tablename__ = "tenant_domains"
 
     domain: Mapped[str] = mapped_column(sa.String(253), primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = cascade_fk("tenants.id")
     role: Mapped[str] = mapped_column(sa.String(16))
 
 
 class Membership(Base):
     __tablename__ = "memberships"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = cascade_fk("tenants.id", primary_key=True)
+    user_id: Mapped[uuid.UUID] = cascade_fk("users.id", primary_key=True, index=True)
     role: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -132,10 +141,8 @@ class Invitation(Base):
 
     __tablename__ = "invitations"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[uuid.UUID] = id_column()
+    tenant_id: Mapped[uuid.UUID] = cascade_fk("tenants.id")
     email: Mapped[str | None] = mapped_column(sa.String(320), index=True)
     provider: Mapped[str | None] = mapped_column(sa.String(32))
     subject: Mapped[str | None] = mapped_column(sa.String(255))
@@ -151,11 +158,9 @@ class RefreshToken(Base):
 
     __tablename__ = "refresh_tokens"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[uuid.UUID] = id_column()
     family_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[uuid.UUID] = cascade_fk("users.id")
     token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
@@ -183,13 +188,11 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[uuid.UUID] = id_column()
     public_id: Mapped[str] = mapped_column(sa.String(32), unique=True)
     secret_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     name: Mapped[str] = mapped_column(sa.String(100))
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID | None] = cascade_fk("tenants.id")
     role: Mapped[str | None] = mapped_column(sa.String(16))
     platform_operator: Mapped[bool] = mapped_column(default=False)
     scopes: Mapped[list[str] | None] = mapped_column(JSONType)
@@ -262,10 +265,8 @@ class TreeRecord(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[uuid.UUID] = id_column()
+    tenant_id: Mapped[uuid.UUID] = cascade_fk("tenants.id")
     name: Mapped[str] = mapped_column(sa.String(100))
     latest_version: Mapped[int] = mapped_column(default=0)
     published_version: Mapped[int | None]
@@ -281,9 +282,7 @@ class TreeVersionRecord(Base):
 
     __tablename__ = "tree_versions"
 
-    tree_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("trees.id", ondelete="CASCADE"), primary_key=True
-    )
+    tree_id: Mapped[uuid.UUID] = cascade_fk("trees.id", primary_key=True)
     version: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(sa.Text())
     compiled: Mapped[dict[str, Any]]
@@ -300,10 +299,8 @@ class RunRecord(Base):
     __tablename__ = "runs"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "key"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[uuid.UUID] = id_column()
+    tenant_id: Mapped[uuid.UUID] = cascade_fk("tenants.id")
     key: Mapped[str] = mapped_column(sa.String(200))
     workflow_id: Mapped[str] = mapped_column(sa.String(255))
     first_run_id: Mapped[str] = mapped_column(sa.String(64))
@@ -329,10 +326,8 @@ class ScheduleRecord(Base):
     __tablename__ = "schedules"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[uuid.UUID] = id_column()
+    tenant_id: Mapped[uuid.UUID] = cascade_fk("tenants.id")
     name: Mapped[str] = mapped_column(sa.String(64))
     tree_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("trees.id"), index=True)
     tree_name: Mapped[str] = mapped_column(sa.String(100))
@@ -352,9 +347,7 @@ class DeclarativeToolRecord(Base):
 
     __tablename__ = "declarative_tools"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
+    tenant_id: Mapped[uuid.UUID] = cascade_fk("tenants.id", primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     version: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     definition: Mapped[dict[str, Any]]

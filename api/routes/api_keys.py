@@ -6,22 +6,20 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth.apikeys import KEY_PREFIX
 from api.auth.delegation import check_key_manageable, check_not_rotated, check_within
 from api.db.models import ApiKey, Role, utcnow
-from api.deps import AuditDep, ServicesDep, SessionDep
 from api.problems import not_found
-from api.rbac import Access, Permission, Scope, requires
-from api.routes.common import RESPONSES, Name
+from api.rbac import Permission, Scope
+from api.routes.common import RESPONSES, Name, TenantScope, latest_of_tenant, tenant_scope
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant_id}/api-keys", tags=["api-keys"], responses=RESPONSES
 )
-ManageKeys = Annotated[Access, requires(Permission.API_KEYS_MANAGE)]
+ManageKeys = Annotated[TenantScope, tenant_scope(Permission.API_KEYS_MANAGE)]
 TENANT_PERMISSIONS = sorted(p.value for p in Permission if p.scope is Scope.TENANT)
 
 
@@ -110,90 +108,72 @@ class ApiKeyList(BaseModel):
     api_keys: list[ApiKeyOut]
 
 
-async def _key(session: SessionDep, access: Access, key_id: uuid.UUID) -> ApiKey:
-    key = await session.get(ApiKey, key_id)
-    if key is None or key.tenant_id != access.tenant_id:
+async def _key(call: TenantScope, key_id: uuid.UUID) -> ApiKey:
+    key = await call.session.get(ApiKey, key_id)
+    if key is None or key.tenant_id != call.tenant_id:
         raise not_found("API key")
     return key
 
 
 @router.post("", status_code=201)
-async def create_key(
-    body: ApiKeyCreate,
-    access: ManageKeys,
-    session: SessionDep,
-    services: ServicesDep,
-    audit: AuditDep,
-) -> ApiKeyCreated:
+async def create_key(body: ApiKeyCreate, call: ManageKeys) -> ApiKeyCreated:
     """Create a key. The response carries the only copy of its secret.
 
     The key can hold no permission the caller does not hold (role and scopes)."""
-    check_within(access, body.role, body.scopes, "the new key")
+    check_within(call.access, body.role, body.scopes, "the new key")
     expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    key, raw = await services.api_keys.create(
-        session,
+    key, raw = await call.services.api_keys.create(
+        call.session,
         name=body.name,
-        created_by=access.actor.subject,
-        tenant_id=access.tenant_id,
+        created_by=call.actor,
+        tenant_id=call.tenant_id,
         role=body.role,
         scopes=body.scopes,
         expires_at=expires,
     )
-    await session.commit()
-    audit.target(key.id)
+    await call.session.commit()
+    call.audit.target(key.id)
     return ApiKeyCreated(**ApiKeyOut.of(key).model_dump(), key=raw)
 
 
 @router.get("")
-async def list_keys(access: ManageKeys, session: SessionDep) -> ApiKeyList:
+async def list_keys(call: ManageKeys) -> ApiKeyList:
     """Keys of the tenant (never their secrets)."""
-    rows = await session.scalars(
-        sa.select(ApiKey)
-        .where(ApiKey.tenant_id == access.tenant_id)
-        .order_by(ApiKey.created_at.desc())
-        .limit(500)
-    )
+    rows = await latest_of_tenant(call.session, ApiKey, call.tenant_id)
     return ApiKeyList(api_keys=[ApiKeyOut.of(k) for k in rows])
 
 
 @router.post("/{key_id}/rotate", status_code=201)
 async def rotate_key(
-    key_id: uuid.UUID,
-    access: ManageKeys,
-    session: SessionDep,
-    services: ServicesDep,
-    audit: AuditDep,
-    body: ApiKeyRotate | None = None,
+    key_id: uuid.UUID, call: ManageKeys, body: ApiKeyRotate | None = None
 ) -> ApiKeyCreated:
     """Issue a successor key; the old one keeps working for the grace period, then stops.
 
     A key that already has a successor answers 409; only a full-scope admin rotates keys
     it does not own."""
-    key = await _key(session, access, key_id)
+    key = await _key(call, key_id)
     if key.revoked_at is not None:
         raise not_found("API key")
-    check_key_manageable(access, key)
+    check_key_manageable(call.access, key)
     check_not_rotated(key)
     grace = body.grace_seconds if body and body.grace_seconds is not None else None
-    new, raw = await services.api_keys.rotate(
-        session,
+    new, raw = await call.services.api_keys.rotate(
+        call.session,
         key,
         grace_seconds=grace
         if grace is not None
-        else services.settings.api_key_rotation_grace_seconds,
-        created_by=access.actor.subject,
+        else call.services.settings.api_key_rotation_grace_seconds,
+        created_by=call.actor,
     )
-    await session.commit()
-    audit.detail(successor=str(new.id))
+    await call.session.commit()
+    call.audit.detail(successor=str(new.id))
     return ApiKeyCreated(**ApiKeyOut.of(new).model_dump(), key=raw)
 
 
 @router.delete("/{key_id}", status_code=204)
-async def revoke_key(
-    key_id: uuid.UUID, access: ManageKeys, session: SessionDep, services: ServicesDep
-) -> None:
+async def revoke_key(key_id: uuid.UUID, call: ManageKeys) -> None:
     """Revoke a key now (other replicas drop it within the key cache lifetime)."""
-    key = await _key(session, access, key_id)
-    check_key_manageable(access, key)
-    services.api_keys.revoke(key)
-    await session.commit()
+    key = await _key(call, key_id)
+    check_key_manageable(call.access, key)
+    call.services.api_keys.revoke(key)
+    await call.session.commit()

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import Payload
 
 from api.deps import AuditDep, ServicesDep
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import FieldError, invalid, not_found
 from api.rbac import Access, Permission, requires
 from api.routes.common import RESPONSES
 from foundation.secrets.payload_codec import PayloadDecryptError, TenantPayloadCodec
@@ -47,12 +47,7 @@ def _b64(text: str, where: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise ProblemError(
-            422,
-            "1 field is invalid",
-            type_=PROBLEM_BASE + "validation",
-            errors=[FieldError(field=where, message="not base64")],
-        ) from None
+        raise invalid("1 field is invalid", FieldError(field=where, message="not base64")) from None
 
 
 def _to_proto(payloads: PayloadsJson) -> list[Payload]:

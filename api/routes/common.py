@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any, Self, TypeVar, cast
 
+import sqlalchemy as sa
 from fastapi import Depends, Query
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from api.deps import AuditDep, ServicesDep, SessionDep, TemporalDep
 from api.problems import PROBLEM_RESPONSES, not_found
@@ -34,6 +39,7 @@ Domain = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 RESPONSES = PROBLEM_RESPONSES
+_Row = TypeVar("_Row")
 
 
 async def tenant_settings_of(services: Services, access: Access) -> TenantSettings:
@@ -45,21 +51,16 @@ async def tenant_settings_of(services: Services, access: Access) -> TenantSettin
     return settings
 
 
-class TenantCall:
-    """What a handler that changes a tenant's state takes: its checked access, the
-    request's database session, the services, Temporal and the audit note."""
+class TenantScope:
+    """What a tenant handler takes: its checked access (and tenant id), the request's
+    database session (it connects on first use), the services and the audit note."""
 
     def __init__(
-        self,
-        access: Access,
-        session: SessionDep,
-        services: ServicesDep,
-        client: TemporalDep,
-        audit: AuditDep,
+        self, access: Access, session: SessionDep, services: ServicesDep, audit: AuditDep
     ) -> None:
         assert access.tenant_id is not None
         self.access, self.tenant_id = access, access.tenant_id
-        self.session, self.services, self.client, self.audit = session, services, client, audit
+        self.session, self.services, self.audit = session, services, audit
 
     @property
     def actor(self) -> str:
@@ -71,21 +72,70 @@ class TenantCall:
         return await tenant_settings_of(self.services, self.access)
 
 
+class TenantCall(TenantScope):
+    """A :class:`TenantScope` that also holds the Temporal client (so the handler answers
+    503 before doing anything while Temporal is unreachable)."""
+
+    def __init__(self, scope: TenantScope, client: Client) -> None:
+        super().__init__(scope.access, scope.session, scope.services, scope.audit)
+        self.client = client
+
+
+def tenant_scope(permission: Permission) -> Any:
+    """``Depends`` marker for a :class:`TenantScope` that needs ``permission``; use it as
+    ``Annotated[TenantScope, tenant_scope(Permission.X)]``. It does not touch Temporal.
+    Scoped like the session it holds (closed when the handler returns)."""
+
+    # Keyword-only, so the permission check stays first as in a handler; the guard is a
+    # default because string annotations (PEP 563) cannot see ``permission``.
+    async def scope(
+        *,
+        access: Access = requires(permission),  # noqa: B008 - a FastAPI Depends marker
+        session: SessionDep,
+        services: ServicesDep,
+        audit: AuditDep,
+    ) -> TenantScope:
+        return TenantScope(access, session, services, audit)
+
+    return Depends(scope, scope="function")
+
+
 def tenant_call(permission: Permission) -> Any:
     """``Depends`` marker for a :class:`TenantCall` that needs ``permission``; use it as
     ``Annotated[TenantCall, tenant_call(Permission.X)]``. Scoped like the session it holds
     (closed when the handler returns)."""
 
-    # Keyword-only, so the permission check stays first as in a handler; the guard is a
-    # default because string annotations (PEP 563) cannot see ``permission``.
     async def call(
         *,
-        access: Access = requires(permission),  # noqa: B008 - a FastAPI Depends marker
-        session: SessionDep,
-        services: ServicesDep,
+        scope: TenantScope = tenant_scope(permission),  # noqa: B008 - a FastAPI Depends marker
         client: TemporalDep,
-        audit: AuditDep,
     ) -> TenantCall:
-        return TenantCall(access, session, services, client, audit)
+        return TenantCall(scope, client)
 
     return Depends(call, scope="function")
+
+
+class RowOut(BaseModel):
+    """A response model read field by field from a record's attributes of the same names."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, row: object) -> Self:
+        """The model of ``row`` (an ORM row or a dataclass with these fields)."""
+        return cls.model_validate(row)
+
+
+async def latest_of_tenant(
+    session: AsyncSession, model: type[_Row], tenant_id: uuid.UUID, limit: int = 500
+) -> Sequence[_Row]:
+    """The tenant's newest ``limit`` rows of ``model`` (a table with ``tenant_id`` and
+    ``created_at`` columns), newest first."""
+    table = cast(Any, model)
+    rows = await session.scalars(
+        sa.select(model)
+        .where(table.tenant_id == tenant_id)
+        .order_by(table.created_at.desc())
+        .limit(limit)
+    )
+    return rows.all()

@@ -80,6 +80,7 @@ class ConversationRead:
     ) -> None:
         assert access.tenant_id is not None
         self.tenant_id, self.service, self.client = access.tenant_id, _service(services), client
+        self.page_tokens = services.page_tokens
 
 
 Reading = Annotated[ConversationRead, Depends()]
@@ -121,9 +122,7 @@ async def create_conversation(
 
 @router.get("")
 async def list_conversations(
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
-    services: ServicesDep,
-    client: TemporalDep,
+    read: Reading,
     tree: Annotated[
         str | None, Query(pattern=TREE_NAME_PATTERN, description="Only this tree's.")
     ] = None,
@@ -138,14 +137,13 @@ async def list_conversations(
 ) -> ConversationPage:
     """This tenant's conversations from Temporal visibility, newest first (eventually
     consistent): to resume one, GET its messages."""
-    assert access.tenant_id is not None
-    return await _service(services).list(
-        client,
-        access.tenant_id,
+    return await read.service.list(
+        read.client,
+        read.tenant_id,
         tree=tree,
         limit=limit,
         page_token=page_token,
-        page_tokens=services.page_tokens,
+        page_tokens=read.page_tokens,
     )
 
 

@@ -14,14 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth.delegation import check_within
 from api.auth.operators import refuse_operator_self_invite
 from api.db.models import Invitation, Membership, Role, User, utcnow
-from api.deps import AuditDep, SessionDep
-from api.problems import PROBLEM_BASE, ProblemError, not_found
-from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, Email
+from api.problems import conflict, not_found
+from api.rbac import Permission
+from api.routes.common import RESPONSES, Email, RowOut, TenantScope, latest_of_tenant, tenant_scope
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}", tags=["members"], responses=RESPONSES)
-ReadMembers = Annotated[Access, requires(Permission.MEMBERS_READ)]
-ManageMembers = Annotated[Access, requires(Permission.MEMBERS_MANAGE)]
+ReadMembers = Annotated[TenantScope, tenant_scope(Permission.MEMBERS_READ)]
+ManageMembers = Annotated[TenantScope, tenant_scope(Permission.MEMBERS_MANAGE)]
 
 
 class MemberOut(BaseModel):
@@ -30,6 +29,16 @@ class MemberOut(BaseModel):
     display_name: str = Field(examples=["Ada Lovelace"])
     role: Role
     since: datetime
+
+    @classmethod
+    def of(cls, member: Membership, user: User) -> MemberOut:
+        return cls(
+            user_id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            role=Role(member.role),
+            since=member.created_at,
+        )
 
 
 class MemberList(BaseModel):
@@ -75,7 +84,7 @@ class InvitationCreate(BaseModel):
         return self
 
 
-class InvitationOut(BaseModel):
+class InvitationOut(RowOut):
     id: uuid.UUID
     email: str | None
     provider: str | None
@@ -86,27 +95,9 @@ class InvitationOut(BaseModel):
     expires_at: datetime
     accepted_at: datetime | None
 
-    @classmethod
-    def of(cls, i: Invitation) -> InvitationOut:
-        return cls(
-            id=i.id,
-            email=i.email,
-            provider=i.provider,
-            subject=i.subject,
-            role=Role(i.role),
-            created_by=i.created_by,
-            created_at=i.created_at,
-            expires_at=i.expires_at,
-            accepted_at=i.accepted_at,
-        )
-
 
 class InvitationList(BaseModel):
     invitations: list[InvitationOut]
-
-
-def _conflict(detail: str) -> ProblemError:
-    return ProblemError(409, detail, type_=PROBLEM_BASE + "conflict")
 
 
 async def _membership(
@@ -130,117 +121,88 @@ async def _other_admins(session: AsyncSession, tenant_id: uuid.UUID, user_id: uu
 
 
 @router.get("/members")
-async def list_members(access: ReadMembers, session: SessionDep) -> MemberList:
+async def list_members(call: ReadMembers) -> MemberList:
     """Members and their roles."""
-    rows = await session.execute(
+    rows = await call.session.execute(
         sa.select(Membership, User)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.tenant_id == access.tenant_id)
+        .where(Membership.tenant_id == call.tenant_id)
         .order_by(User.display_name, User.id)
     )
-    return MemberList(
-        members=[
-            MemberOut(
-                user_id=u.id,
-                email=u.email,
-                display_name=u.display_name,
-                role=Role(m.role),
-                since=m.created_at,
-            )
-            for m, u in rows
-        ]
-    )
+    return MemberList(members=[MemberOut.of(m, u) for m, u in rows])
 
 
 @router.put("/members/{user_id}")
-async def change_role(
-    user_id: uuid.UUID, body: RoleChange, access: ManageMembers, session: SessionDep
-) -> MemberOut:
+async def change_role(user_id: uuid.UUID, body: RoleChange, call: ManageMembers) -> MemberOut:
     """Change a member's role (takes effect at the member's next token refresh)."""
-    assert access.tenant_id is not None
-    if access.role is not None:  # members grant no more than they hold; operators see below
-        check_within(access, body.role, None, "that role")
-    member = await _membership(session, access.tenant_id, user_id)
+    session = call.session
+    if call.access.role is not None:  # members grant no more than they hold; operators see below
+        check_within(call.access, body.role, None, "that role")
+    member = await _membership(session, call.tenant_id, user_id)
     demoting = body.role is not Role.ADMIN and member.role == Role.ADMIN.value
-    if demoting and await _other_admins(session, access.tenant_id, user_id) == 0:
-        raise _conflict("a tenant keeps at least one admin")
+    if demoting and await _other_admins(session, call.tenant_id, user_id) == 0:
+        raise conflict("a tenant keeps at least one admin")
     member.role = body.role.value
     await session.commit()
     user = await session.get(User, user_id)
     assert user is not None
-    return MemberOut(
-        user_id=user.id,
-        email=user.email,
-        display_name=user.display_name,
-        role=body.role,
-        since=member.created_at,
-    )
+    return MemberOut.of(member, user)
 
 
 @router.delete("/members/{user_id}", status_code=204)
-async def remove_member(user_id: uuid.UUID, access: ManageMembers, session: SessionDep) -> None:
+async def remove_member(user_id: uuid.UUID, call: ManageMembers) -> None:
     """Remove a member from the tenant."""
-    assert access.tenant_id is not None
-    member = await _membership(session, access.tenant_id, user_id)
+    session = call.session
+    member = await _membership(session, call.tenant_id, user_id)
     if (
         member.role == Role.ADMIN.value
-        and await _other_admins(session, access.tenant_id, user_id) == 0
+        and await _other_admins(session, call.tenant_id, user_id) == 0
     ):
-        raise _conflict("a tenant keeps at least one admin")
+        raise conflict("a tenant keeps at least one admin")
     await session.delete(member)
     await session.commit()
 
 
 @router.post("/invitations", status_code=201)
-async def invite(
-    body: InvitationCreate, access: ManageMembers, session: SessionDep, audit: AuditDep
-) -> InvitationOut:
+async def invite(body: InvitationCreate, call: ManageMembers) -> InvitationOut:
     """Invite someone; the invitation becomes a membership at their next login.
 
     Members invite with no more than they hold. A platform operator who is not a member
     cannot invite an operator (itself included): joining a tenant takes its admin."""
-    assert access.tenant_id is not None
-    if access.role is not None:
-        check_within(access, body.role, None, "the invited member")
+    if call.access.role is not None:
+        check_within(call.access, body.role, None, "the invited member")
     else:
-        await refuse_operator_self_invite(session, body.email, body.provider, body.subject)
+        await refuse_operator_self_invite(call.session, body.email, body.provider, body.subject)
     now = utcnow()
     invitation = Invitation(
         id=uuid.uuid4(),
-        tenant_id=access.tenant_id,
+        tenant_id=call.tenant_id,
         email=body.email.lower() if body.email else None,
         provider=body.provider,
         subject=body.subject,
         role=body.role.value,
-        created_by=access.actor.subject,
+        created_by=call.actor,
         created_at=now,
         expires_at=now + timedelta(days=body.expires_in_days),
     )
-    session.add(invitation)
-    await session.commit()
-    audit.target(invitation.id)
+    call.session.add(invitation)
+    await call.session.commit()
+    call.audit.target(invitation.id)
     return InvitationOut.of(invitation)
 
 
 @router.get("/invitations")
-async def list_invitations(access: ManageMembers, session: SessionDep) -> InvitationList:
+async def list_invitations(call: ManageMembers) -> InvitationList:
     """Pending and accepted invitations."""
-    rows = await session.scalars(
-        sa.select(Invitation)
-        .where(Invitation.tenant_id == access.tenant_id)
-        .order_by(Invitation.created_at.desc())
-        .limit(500)
-    )
+    rows = await latest_of_tenant(call.session, Invitation, call.tenant_id)
     return InvitationList(invitations=[InvitationOut.of(i) for i in rows])
 
 
 @router.delete("/invitations/{invitation_id}", status_code=204)
-async def cancel_invitation(
-    invitation_id: uuid.UUID, access: ManageMembers, session: SessionDep
-) -> None:
+async def cancel_invitation(invitation_id: uuid.UUID, call: ManageMembers) -> None:
     """Withdraw an invitation."""
-    invitation = await session.get(Invitation, invitation_id)
-    if invitation is None or invitation.tenant_id != access.tenant_id:
+    invitation = await call.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.tenant_id != call.tenant_id:
         raise not_found("invitation")
-    await session.delete(invitation)
-    await session.commit()
+    await call.session.delete(invitation)
+    await call.session.commit()

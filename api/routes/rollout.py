@@ -13,9 +13,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api import trees
-from api.deps import ServicesDep, SessionDep
-from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES
+from api.rbac import Permission
+from api.routes.common import RESPONSES, TenantScope, tenant_scope
 from api.routes.trees import TreeName
 from foundation.flags.client import FlagClient, FlagContext
 from foundation.flags.rollout import decide_rollout, rollout_flag
@@ -82,12 +81,9 @@ def _state(
 @router.get("/{name}/rollout")
 async def get_rollout(
     name: TreeName,
-    access: Annotated[Access, requires(Permission.TREES_READ)],
-    session: SessionDep,
-    services: ServicesDep,
+    call: Annotated[TenantScope, tenant_scope(Permission.TREES_READ)],
 ) -> RolloutOut:
     """How the tree's rollout flag routes runs that name no version, for this caller."""
-    assert access.tenant_id is not None
-    tree = await trees.get_tree(session, access.tenant_id, name)
-    context = FlagContext(str(access.tenant_id), user_id=access.actor.subject, tree=name)
-    return _state(services.flags, name, context, tree.published_version, tree.latest_version)
+    tree = await trees.get_tree(call.session, call.tenant_id, name)
+    context = FlagContext(str(call.tenant_id), user_id=call.actor, tree=name)
+    return _state(call.services.flags, name, context, tree.published_version, tree.latest_version)

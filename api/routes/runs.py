@@ -11,9 +11,9 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from api.audit import AuditNote
-from api.deps import ServicesDep, SessionDep, TemporalDep
+from api.db.models import RunRecord
 from api.paging import MAX_PAGE_TOKEN_CHARS
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import FieldError, ProblemError, invalid, not_found
 from api.rbac import Access, Permission, requires
 from api.reruns import RerunAsk, VersionChoice
 from api.routes.common import RESPONSES, TenantCall, tenant_call
@@ -33,6 +33,7 @@ router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"], respons
 KEY_PATTERN = r"^[A-Za-z0-9._:@-]{1,200}$"
 RunKey = Annotated[str, Path(pattern=KEY_PATTERN, examples=["order-42"])]
 Starting = Annotated[TenantCall, tenant_call(Permission.RUNS_START)]
+Reading = Annotated[TenantCall, tenant_call(Permission.RUNS_READ)]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -136,9 +137,7 @@ async def start_run(
 
 @router.get("")
 async def list_runs(
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
-    services: ServicesDep,
-    client: TemporalDep,
+    call: Reading,
     tree: Annotated[str | None, Query(pattern=TREE_NAME_PATTERN)] = None,
     status: Annotated[
         Literal[
@@ -176,20 +175,19 @@ async def list_runs(
     ] = None,
 ) -> RunPage:
     """This tenant's runs from Temporal visibility, newest first (eventually consistent)."""
-    assert access.tenant_id is not None
     started_after = _in_visibility_range("started_after", started_after)
     started_before = _in_visibility_range("started_before", started_before)
     if started_after is not None and started_before is not None and started_after >= started_before:
         raise _time_filter_problem("started_before", "must be after started_after")
-    return await services.runs.list(
-        client,
-        access.tenant_id,
+    return await call.services.runs.list(
+        call.client,
+        call.tenant_id,
         tree=tree,
         status=status,
         limit=limit,
         schedule=schedule,
         page_token=page_token,
-        page_tokens=services.page_tokens,
+        page_tokens=call.services.page_tokens,
         started=(started_after, started_before),
     )
 
@@ -199,11 +197,8 @@ EARLIEST_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _time_filter_problem(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        "the time filter is not usable",
-        type_=PROBLEM_BASE + "validation",
-        errors=[FieldError(field=f"query.{field}", message=message)],
+    return invalid(
+        "the time filter is not usable", FieldError(field=f"query.{field}", message=message)
     )
 
 
@@ -264,6 +259,20 @@ async def rerun(
     return view
 
 
+async def _record(call: TenantCall, key: str) -> RunRecord:
+    """The caller's tenant's run ``key`` (404 if there is none)."""
+    record = await find_run(call.session, call.tenant_id, key)
+    if record is None:
+        raise not_found("run")
+    return record
+
+
+def _no_worker() -> ProblemError:
+    return ProblemError(
+        503, "no worker answered for this run; retry shortly", headers={"Retry-After": "2"}
+    )
+
+
 class RunSteps(BaseModel):
     steps: list[StepRecord]
 
@@ -279,27 +288,17 @@ LastEventId = Annotated[
 
 
 @router.get("/{key}/steps")
-async def run_steps(
-    key: RunKey,
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
-    session: SessionDep,
-    client: TemporalDep,
-) -> RunSteps:
+async def run_steps(key: RunKey, call: Reading) -> RunSteps:
     """One record per visited node: kind, tool or strategy, times, attempts, outcome,
     the branch a decision took and why, arguments and result (redacted, truncated)."""
-    assert access.tenant_id is not None
-    record = await find_run(session, access.tenant_id, key)
-    if record is None:
-        raise not_found("run")
+    record = await _record(call, key)
     stored = (record.final_state or {}).get("step_records")
     if stored:
         return RunSteps(steps=[StepRecord.model_validate(step) for step in stored])
     try:
-        return RunSteps(steps=await read_steps(client, record.workflow_id))
+        return RunSteps(steps=await read_steps(call.client, record.workflow_id))
     except (RPCError, WorkflowQueryFailedError):
-        raise ProblemError(
-            503, "no worker answered for this run; retry shortly", headers={"Retry-After": "2"}
-        ) from None
+        raise _no_worker() from None
 
 
 class StepResult(BaseModel):
@@ -315,20 +314,15 @@ class StepResult(BaseModel):
 async def run_step_result(
     key: RunKey,
     step: Annotated[int, Path(ge=1, le=10**15, description="A step record's `id`.")],
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
-    session: SessionDep,
-    client: TemporalDep,
+    call: Reading,
 ) -> StepResult:
     """The whole result of one completed tool step, read from the run's history (its
     citations' objects, a chart's image), where the step record holds a bounded preview."""
-    assert access.tenant_id is not None
-    record = await find_run(session, access.tenant_id, key)
-    if record is None:
-        raise not_found("run")
+    record = await _record(call, key)
     workflow_id = record.workflow_id
-    await session.rollback()
+    await call.session.rollback()
     try:
-        found, result = await read_step_result(client, workflow_id, step)
+        found, result = await read_step_result(call.client, workflow_id, step)
     except StepNotFound:
         raise not_found("step") from None
     except NoStepResult:
@@ -336,9 +330,7 @@ async def run_step_result(
             404, f"step {step} has no tool result (not a completed tool step)"
         ) from None
     except (RPCError, WorkflowQueryFailedError):
-        raise ProblemError(
-            503, "no worker answered for this run; retry shortly", headers={"Retry-After": "2"}
-        ) from None
+        raise _no_worker() from None
     return StepResult(step=found.id, node=found.node, activity=found.activity, result=result)
 
 
@@ -355,10 +347,8 @@ async def run_step_result(
 )
 async def run_events(
     key: RunKey,
-    access: Annotated[Access, requires(Permission.RUNS_READ)],
+    call: Reading,
     request: Request,
-    session: SessionDep,
-    client: TemporalDep,
     last_event_id: LastEventId = None,
     after: Annotated[
         int | None,
@@ -371,19 +361,16 @@ async def run_events(
     ] = None,
 ) -> EventStreamResponse:
     """Follow a run: every step, decision, input and the end, as they happen."""
-    assert access.tenant_id is not None
-    record = await find_run(session, access.tenant_id, key)
-    if record is None:
-        raise not_found("run")
+    record = await _record(call, key)
     workflow_id, first_run_id = record.workflow_id, record.first_run_id or None
-    await session.rollback()  # hold no database connection while the stream is open
+    await call.session.rollback()  # hold no database connection while the stream is open
     settings = request.app.state.services.settings
     resume = int(last_event_id) if last_event_id is not None else (after or 0)
     release = stream_slots(request.app, settings.event_streams_per_tenant).acquire(
-        str(access.tenant_id)
+        str(call.tenant_id)
     )
     events = follow_events(
-        client,
+        call.client,
         workflow_id,
         after=resume,
         run_id=first_run_id,

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ServicesDep, SessionDep, TemporalDep
-from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, TenantCall, tenant_call
+from api.rbac import Permission
+from api.routes.common import RESPONSES, TenantCall, TenantScope, tenant_call, tenant_scope
 from api.schedule_models import (
     MAX_CATCHUP_WINDOW_SECONDS,
     MAX_CRON_CHARS,
@@ -173,28 +172,18 @@ async def create_schedule(body: ScheduleIn, response: Response, call: Writing) -
 
 @router.get("")
 async def list_schedules(
-    access: Annotated[Access, requires(Permission.SCHEDULES_READ)],
-    session: SessionDep,
-    services: ServicesDep,
+    call: Annotated[TenantScope, tenant_scope(Permission.SCHEDULES_READ)],
 ) -> ScheduleList:
     """This tenant's schedules by name (from the database; read one for its state)."""
-    assert access.tenant_id is not None
-    return await services.schedules.list(session, access.tenant_id)
+    return await call.services.schedules.list(call.session, call.tenant_id)
 
 
 @router.get("/{name}")
 async def get_schedule(
-    name: ScheduleName,
-    access: Annotated[Access, requires(Permission.SCHEDULES_READ)],
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
+    name: ScheduleName, call: Annotated[TenantCall, tenant_call(Permission.SCHEDULES_READ)]
 ) -> ScheduleView:
     """The schedule, its state in Temporal (paused, next runs) and its recent runs."""
-    assert access.tenant_id is not None
-    return await services.schedules.view(
-        session, client, access.tenant_id, name, services.page_tokens
-    )
+    return await _view(call, name)
 
 
 @router.patch("/{name}", responses=CONFLICT)

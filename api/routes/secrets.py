@@ -13,10 +13,9 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from activities.http_policy import header_value_problem
-from api.deps import AuditDep, SecretStoreDep
 from api.problems import not_found
-from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES
+from api.rbac import Permission
+from api.routes.common import RESPONSES, TenantScope, tenant_scope
 from foundation.secrets import SecretMeta, SecretNotFoundError, SecretPolicy, SecretRef
 from foundation.secrets.store import MAX_POLICY_TOOLS, SECRET_NAME_PATTERN
 
@@ -24,6 +23,7 @@ router = APIRouter(prefix="/v1/tenants/{tenant_id}/secrets", tags=["secrets"], r
 SecretName = Annotated[str, Path(pattern=SECRET_NAME_PATTERN, examples=["openai-api-key"])]
 MAX_SECRET_BYTES = 64 * 1024
 ToolNamePattern = r"^[a-z][a-z0-9_.-]{0,63}$"
+WriteSecrets = Annotated[TenantScope, tenant_scope(Permission.SECRETS_WRITE)]
 
 
 class SecretWrite(BaseModel):
@@ -83,12 +83,11 @@ class SecretList(BaseModel):
     secrets: list[SecretOut]
 
 
-def _out(access: Access, meta: SecretMeta) -> SecretOut:
-    assert access.tenant_id is not None
+def _out(call: TenantScope, meta: SecretMeta) -> SecretOut:
     return SecretOut(
         name=meta.name,
         version=meta.version,
-        reference=str(SecretRef(access.tenant_id, meta.name)),
+        reference=str(SecretRef(call.tenant_id, meta.name)),
         created_at=meta.created_at,
         updated_at=meta.updated_at,
         allowed_tools=None if meta.allowed_tools is None else list(meta.allowed_tools),
@@ -97,54 +96,37 @@ def _out(access: Access, meta: SecretMeta) -> SecretOut:
 
 @router.get("")
 async def list_secrets(
-    access: Annotated[Access, requires(Permission.SECRETS_READ)], store: SecretStoreDep
+    call: Annotated[TenantScope, tenant_scope(Permission.SECRETS_READ)],
 ) -> SecretList:
     """Names and versions (never values)."""
-    assert access.tenant_id is not None
-    return SecretList(secrets=[_out(access, m) for m in await store.list(access.tenant_id)])
+    found = await call.services.secrets.list(call.tenant_id)
+    return SecretList(secrets=[_out(call, m) for m in found])
 
 
 @router.put("/{name}")
-async def put_secret(
-    name: SecretName,
-    body: SecretWrite,
-    access: Annotated[Access, requires(Permission.SECRETS_WRITE)],
-    store: SecretStoreDep,
-    audit: AuditDep,
-) -> SecretOut:
+async def put_secret(name: SecretName, body: SecretWrite, call: WriteSecrets) -> SecretOut:
     """Create or replace a secret; replacing bumps its version."""
-    assert access.tenant_id is not None
-    meta = await store.put(access.tenant_id, name, body.value.get_secret_value())
-    audit.detail(version=meta.version)
-    return _out(access, meta)
+    meta = await call.services.secrets.put(call.tenant_id, name, body.value.get_secret_value())
+    call.audit.detail(version=meta.version)
+    return _out(call, meta)
 
 
 @router.put("/{name}/policy")
 async def put_secret_policy(
-    name: SecretName,
-    body: SecretPolicyWrite,
-    access: Annotated[Access, requires(Permission.SECRETS_WRITE)],
-    store: SecretStoreDep,
-    audit: AuditDep,
+    name: SecretName, body: SecretPolicyWrite, call: WriteSecrets
 ) -> SecretOut:
     """Set which tools may resolve the secret (runs of other tools fail, not leak)."""
-    assert access.tenant_id is not None
     allowed = None if body.allowed_tools is None else tuple(dict.fromkeys(body.allowed_tools))
     try:
-        meta = await store.set_policy(access.tenant_id, name, SecretPolicy(allowed))
+        meta = await call.services.secrets.set_policy(call.tenant_id, name, SecretPolicy(allowed))
     except SecretNotFoundError:
         raise not_found("secret") from None
-    audit.detail(allowed_tools=list(allowed) if allowed is not None else None)
-    return _out(access, meta)
+    call.audit.detail(allowed_tools=list(allowed) if allowed is not None else None)
+    return _out(call, meta)
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_secret(
-    name: SecretName,
-    access: Annotated[Access, requires(Permission.SECRETS_WRITE)],
-    store: SecretStoreDep,
-) -> None:
+async def delete_secret(name: SecretName, call: WriteSecrets) -> None:
     """Delete a secret; runs that reference it fail when they try to resolve it."""
-    assert access.tenant_id is not None
-    if not await store.delete(access.tenant_id, name):
+    if not await call.services.secrets.delete(call.tenant_id, name):
         raise not_found("secret")

@@ -10,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import templates
 from api import trees
-from api.deps import AuditDep, ServicesDep, SessionDep
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
+from api.problems import FieldError, invalid, not_found
 from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, tenant_settings_of
-from api.routes.trees import TreeCreated, TreeOut, VersionOut
+from api.routes.common import RESPONSES, TenantScope, tenant_scope
+from api.routes.trees import TreeCreated, TreeOut, VersionOut, create_from
 from workflows.limits import MAX_PASSES
 from workflows.spec import TREE_NAME_PATTERN
 
@@ -101,13 +100,9 @@ async def get_template(
 async def instantiate(
     name: TemplateName,
     body: Instantiate,
-    access: Annotated[Access, requires(Permission.TEMPLATES_INSTANTIATE)],
-    session: SessionDep,
-    services: ServicesDep,
-    audit: AuditDep,
+    call: Annotated[TenantScope, tenant_scope(Permission.TEMPLATES_INSTANTIATE)],
 ) -> TreeCreated:
     """Create a tenant tree from a template, with new input defaults and name."""
-    assert access.tenant_id is not None
     template = _load(name)
     data = yaml.safe_load(template.text)
     if body.tree_name:
@@ -115,25 +110,18 @@ async def instantiate(
     for input_name, value in body.input_defaults.items():
         declared = (data.get("inputs") or {}).get(input_name)
         if declared is None:
-            raise ProblemError(
-                422,
+            raise invalid(
                 f"template '{name}' has no input '{input_name}'",
-                type_=PROBLEM_BASE + "validation",
-                errors=[
-                    FieldError(field=f"body.input_defaults.{input_name}", message="unknown input")
-                ],
+                FieldError(field=f"body.input_defaults.{input_name}", message="unknown input"),
             )
         declared["default"] = value
         declared["required"] = False
     if body.max_passes is not None:
         data.setdefault("limits", {})["max_passes"] = body.max_passes
     source = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    settings = await tenant_settings_of(services, access)
-    tree, version = await trees.create_tree(
-        session, access.tenant_id, access.actor.subject, source, services.registry, settings
-    )
+    tree, version = await create_from(call, source)
     if body.publish:
-        await trees.publish(session, tree, version.version)
-    audit.target(tree.name)
-    audit.detail(template=name, version=version.version)
+        await trees.publish(call.session, tree, version.version)
+    call.audit.target(tree.name)
+    call.audit.detail(template=name, version=version.version)
     return TreeCreated(tree=TreeOut.of(tree), version=VersionOut.of(version))

@@ -10,12 +10,22 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Invitation, Role, Tenant, TenantDomain, utcnow
-from api.deps import AuditDep, CurrentPrincipal, ServicesDep, SessionDep
-from api.problems import PROBLEM_BASE, ProblemError, not_found
-from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, DisplayName, Domain, Email, Limit
+from api.deps import AuditDep, CurrentPrincipal, SessionDep
+from api.problems import conflict, not_found
+from api.rbac import Permission, requires
+from api.routes.common import (
+    RESPONSES,
+    DisplayName,
+    Domain,
+    Email,
+    Limit,
+    RowOut,
+    TenantScope,
+    tenant_scope,
+)
 from api.tenancy import TenantSettings
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"], responses=RESPONSES)
@@ -66,15 +76,11 @@ class TenantUpdate(BaseModel):
     name: DisplayName
 
 
-class TenantOut(BaseModel):
+class TenantOut(RowOut):
     id: uuid.UUID
     slug: str = Field(examples=["acme"])
     name: str = Field(examples=["Acme Research"])
     created_at: datetime
-
-    @classmethod
-    def of(cls, t: Tenant) -> TenantOut:
-        return cls(id=t.id, slug=t.slug, name=t.name, created_at=t.created_at)
 
 
 class TenantList(BaseModel):
@@ -87,11 +93,7 @@ class DomainRules(BaseModel):
     rules: list[DomainRule] = Field(max_length=50)
 
 
-def _conflict(detail: str) -> ProblemError:
-    return ProblemError(409, detail, type_=PROBLEM_BASE + "conflict")
-
-
-async def _load(session: SessionDep, tenant_id: uuid.UUID) -> Tenant:
+async def _load(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         raise not_found("tenant")
@@ -116,7 +118,7 @@ async def create_tenant(
     try:
         await session.flush()
     except IntegrityError:
-        raise _conflict("slug already taken") from None
+        raise conflict("slug already taken") from None
     for email in dict.fromkeys(e.lower() for e in body.admin_emails):
         session.add(
             Invitation(
@@ -133,7 +135,7 @@ async def create_tenant(
     try:
         await session.commit()
     except IntegrityError:
-        raise _conflict("an email domain is already claimed by another tenant") from None
+        raise conflict("an email domain is already claimed by another tenant") from None
     audit.target(tenant.id)
     return TenantOut.of(tenant)
 
@@ -155,64 +157,54 @@ async def list_tenants(
 
 @router.get("/{tenant_id}")
 async def get_tenant(
-    access: Annotated[Access, requires(Permission.TENANT_READ)], session: SessionDep
+    call: Annotated[TenantScope, tenant_scope(Permission.TENANT_READ)],
 ) -> TenantOut:
     """One tenant."""
-    assert access.tenant_id is not None
-    return TenantOut.of(await _load(session, access.tenant_id))
+    return TenantOut.of(await _load(call.session, call.tenant_id))
 
 
 @router.patch("/{tenant_id}")
 async def update_tenant(
-    body: TenantUpdate,
-    access: Annotated[Access, requires(Permission.TENANT_WRITE)],
-    session: SessionDep,
+    body: TenantUpdate, call: Annotated[TenantScope, tenant_scope(Permission.TENANT_WRITE)]
 ) -> TenantOut:
     """Rename a tenant."""
-    assert access.tenant_id is not None
-    tenant = await _load(session, access.tenant_id)
+    tenant = await _load(call.session, call.tenant_id)
     tenant.name = body.name
     tenant.updated_at = utcnow()
-    await session.commit()
+    await call.session.commit()
     return TenantOut.of(tenant)
 
 
 @router.get("/{tenant_id}/settings")
 async def get_settings(
-    access: Annotated[Access, requires(Permission.SETTINGS_READ)], session: SessionDep
+    call: Annotated[TenantScope, tenant_scope(Permission.SETTINGS_READ)],
 ) -> TenantSettings:
     """Allowed tools, quotas, rate limits and default models."""
-    assert access.tenant_id is not None
-    return TenantSettings.model_validate((await _load(session, access.tenant_id)).settings)
+    return TenantSettings.model_validate((await _load(call.session, call.tenant_id)).settings)
 
 
 @router.put("/{tenant_id}/settings")
 async def put_settings(
-    body: TenantSettings,
-    access: Annotated[Access, requires(Permission.SETTINGS_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    audit: AuditDep,
+    body: TenantSettings, call: Annotated[TenantScope, tenant_scope(Permission.SETTINGS_WRITE)]
 ) -> TenantSettings:
     """Replace the tenant's settings."""
-    assert access.tenant_id is not None
-    tenant = await _load(session, access.tenant_id)
+    tenant = await _load(call.session, call.tenant_id)
     tenant.settings = body.model_dump(mode="json")
     tenant.updated_at = utcnow()
-    await session.commit()
-    services.tenant_settings.invalidate(tenant.id)
-    audit.detail(settings=tenant.settings)
+    await call.session.commit()
+    call.services.tenant_settings.invalidate(tenant.id)
+    call.audit.detail(settings=tenant.settings)
     return body
 
 
 @router.get("/{tenant_id}/domains")
 async def get_domains(
-    access: Annotated[Access, requires(Permission.TENANT_READ)], session: SessionDep
+    call: Annotated[TenantScope, tenant_scope(Permission.TENANT_READ)],
 ) -> DomainRules:
     """Email-domain rules of the tenant."""
-    rows = await session.scalars(
+    rows = await call.session.scalars(
         sa.select(TenantDomain)
-        .where(TenantDomain.tenant_id == access.tenant_id)
+        .where(TenantDomain.tenant_id == call.tenant_id)
         .order_by(TenantDomain.domain)
     )
     return DomainRules(rules=[DomainRule(domain=r.domain, role=Role(r.role)) for r in rows])
@@ -230,7 +222,7 @@ async def put_domains(
     try:
         await session.commit()
     except IntegrityError:
-        raise _conflict("an email domain is already claimed by another tenant") from None
+        raise conflict("an email domain is already claimed by another tenant") from None
     audit.target(tenant_id)
     audit.detail(domains=[r.domain for r in body.rules])
     return body

@@ -15,15 +15,15 @@ from activities.declarative.model import DeclarativeHttpTool, InvalidDeclarative
 from activities.declarative.store import UnknownDeclarativeTool, VersionExists, register
 from activities.sdk import ToolSpec
 from api.declarative import SessionToolStore
-from api.deps import AuditDep, ServicesDep, SessionDep
-from api.problems import PROBLEM_BASE, FieldError, ProblemError, not_found
-from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, tenant_settings_of
-from api.trees import conflict
+from api.problems import PROBLEM_BASE, FieldError, ProblemError, conflict, not_found
+from api.rbac import Permission
+from api.routes.common import RESPONSES, TenantScope, tenant_scope
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/tools", tags=["tools"], responses=RESPONSES)
 ToolName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
 ToolVersion = Annotated[str, Path(pattern=r"^\d{1,6}\.\d{1,6}\.\d{1,6}$")]
+ReadTools = Annotated[TenantScope, tenant_scope(Permission.TOOLS_READ)]
+WriteTools = Annotated[TenantScope, tenant_scope(Permission.TOOLS_WRITE)]
 
 
 class ToolVersionOut(BaseModel):
@@ -89,56 +89,45 @@ def _version(spec: ToolSpec) -> ToolVersionOut:
     )
 
 
-async def _tools(services: ServicesDep, session: SessionDep, access: Access) -> list[ToolOut]:
-    assert access.tenant_id is not None
-    settings = await tenant_settings_of(services, access)
-    registry = services.registry
+def _tool_out(name: str, source: str, allowed: bool, specs: list[ToolSpec]) -> ToolOut:
+    return ToolOut(
+        name=name,
+        source=source,
+        allowed=allowed,
+        latest=str(specs[-1].version),
+        versions=[_version(s) for s in reversed(specs)],
+    )
+
+
+def _invalid_tool(detail: str, errors: list[FieldError]) -> ProblemError:
+    return ProblemError(422, detail, type_=PROBLEM_BASE + "invalid-tool", errors=errors)
+
+
+async def _tools(call: TenantScope) -> list[ToolOut]:
+    settings = await call.tenant_settings()
+    registry = call.services.registry
     result = []
     for name in registry.names():
         specs = [registry.spec(name, v) for v in registry.versions(name)]
-        result.append(
-            ToolOut(
-                name=name,
-                source="platform",
-                allowed=specs[0].kind != "tool" or settings.allows_tool(name),
-                latest=str(specs[-1].version),
-                versions=[_version(s) for s in reversed(specs)],
-            )
-        )
+        allowed = specs[0].kind != "tool" or settings.allows_tool(name)
+        result.append(_tool_out(name, "platform", allowed, specs))
     by_name: dict[str, list[ToolSpec]] = {}
-    for stored in await SessionToolStore(session).list(str(access.tenant_id)):
+    for stored in await SessionToolStore(call.session).list(str(call.tenant_id)):
         by_name.setdefault(stored.tool.name, []).append(tool_spec(stored.tool))
     for name, specs in sorted(by_name.items()):
-        result.append(
-            ToolOut(
-                name=name,
-                source="tenant",
-                allowed=settings.allows_tool(name),
-                latest=str(specs[-1].version),
-                versions=[_version(s) for s in reversed(specs)],
-            )
-        )
+        result.append(_tool_out(name, "tenant", settings.allows_tool(name), specs))
     return result
 
 
 @router.get("")
-async def list_tools(
-    access: Annotated[Access, requires(Permission.TOOLS_READ)],
-    services: ServicesDep,
-    session: SessionDep,
-) -> ToolList:
+async def list_tools(call: ReadTools) -> ToolList:
     """Every tool with each version's description, schemas and deprecation state."""
-    return ToolList(tools=await _tools(services, session, access))
+    return ToolList(tools=await _tools(call))
 
 
 @router.get("/{name}")
-async def get_tool(
-    name: ToolName,
-    access: Annotated[Access, requires(Permission.TOOLS_READ)],
-    services: ServicesDep,
-    session: SessionDep,
-) -> ToolOut:
-    for found in await _tools(services, session, access):
+async def get_tool(name: ToolName, call: ReadTools) -> ToolOut:
+    for found in await _tools(call):
         if found.name == name:
             return found
     raise not_found("tool")
@@ -151,34 +140,25 @@ async def get_tool(
         "requestBody": {"content": {"application/json": {"example": EXAMPLE_HTTP_TOOL}}}
     },
 )
-async def register_http_tool(
-    body: DeclarativeHttpTool,
-    access: Annotated[Access, requires(Permission.TOOLS_WRITE)],
-    services: ServicesDep,
-    session: SessionDep,
-    audit: AuditDep,
-) -> ToolVersionOut:
+async def register_http_tool(body: DeclarativeHttpTool, call: WriteTools) -> ToolVersionOut:
     """Register a version of a declarative HTTP tool (immutable; a change is a new version).
 
     The URL's host must be in the platform's allow-list
     (`TREEFLOW_DECLARATIVE_HTTP_ALLOWED_HOSTS`); secrets are referenced by name.
     """
-    assert access.tenant_id is not None
-    store = SessionToolStore(session, access.actor.subject)
+    store = SessionToolStore(call.session, call.actor)
     try:
         stored = await register(
             store,
-            str(access.tenant_id),
+            str(call.tenant_id),
             body,
-            allowed_hosts=services.settings.declarative_http_allowed_hosts,
-            reserved_names=services.registry.names(),
+            allowed_hosts=call.services.settings.declarative_http_allowed_hosts,
+            reserved_names=call.services.registry.names(),
         )
     except ValidationError as exc:
-        raise ProblemError(
-            422,
+        raise _invalid_tool(
             "the tool definition is invalid",
-            type_=PROBLEM_BASE + "invalid-tool",
-            errors=[
+            [
                 FieldError(field="body." + ".".join(str(p) for p in err["loc"]), message=err["msg"])
                 for err in exc.errors(include_url=False, include_input=False)
             ],
@@ -186,42 +166,29 @@ async def register_http_tool(
     except VersionExists as exc:
         raise conflict(str(exc), "tool-version-exists") from None
     except InvalidDeclarativeTool as exc:
-        raise ProblemError(
-            422,
+        raise _invalid_tool(
             "the tool definition is invalid",
-            type_=PROBLEM_BASE + "invalid-tool",
-            errors=[
+            [
                 FieldError(field=f"body.{path}" if path else "body", message=message)
                 for path, message in exc.problems
             ],
         ) from None
     except ValueError as exc:
-        raise ProblemError(
-            422,
-            str(exc),
-            type_=PROBLEM_BASE + "invalid-tool",
-            errors=[FieldError(field="body", message=str(exc))],
-        ) from None
-    audit.target(stored.key)
+        raise _invalid_tool(str(exc), [FieldError(field="body", message=str(exc))]) from None
+    call.audit.target(stored.key)
     return _version(tool_spec(stored.tool))
 
 
 @router.post("/{name}/versions/{version}/deprecate")
 async def deprecate_http_tool(
-    name: ToolName,
-    version: ToolVersion,
-    body: Deprecate,
-    access: Annotated[Access, requires(Permission.TOOLS_WRITE)],
-    session: SessionDep,
-    audit: AuditDep,
+    name: ToolName, version: ToolVersion, body: Deprecate, call: WriteTools
 ) -> ToolVersionOut:
     """Mark a version deprecated: compilers warn, runs keep working."""
-    assert access.tenant_id is not None
     try:
-        stored = await SessionToolStore(session).deprecate(
-            str(access.tenant_id), name, version, body.message
+        stored = await SessionToolStore(call.session).deprecate(
+            str(call.tenant_id), name, version, body.message
         )
     except UnknownDeclarativeTool:
         raise not_found("tool version") from None
-    audit.target(stored.key)
+    call.audit.target(stored.key)
     return _version(tool_spec(stored.tool))

@@ -11,9 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import trees
 from api.db.models import TreeRecord, TreeVersionRecord
-from api.deps import AuditDep, ServicesDep, SessionDep
-from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, tenant_settings_of
+from api.rbac import Permission
+from api.routes.common import RESPONSES, RowOut, TenantScope, tenant_scope
 from api.schedule_publish import follow_publish
 from workflows.limits import MAX_SOURCE_BYTES, MAX_VERSION_NUMBER
 from workflows.spec import TREE_NAME_PATTERN
@@ -21,6 +20,8 @@ from workflows.spec import TREE_NAME_PATTERN
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/trees", tags=["trees"], responses=RESPONSES)
 TreeName = Annotated[str, Path(pattern=TREE_NAME_PATTERN, examples=["support-triage"])]
 VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION_NUMBER)]
+TreesRead = Annotated[TenantScope, tenant_scope(Permission.TREES_READ)]
+TreesWrite = Annotated[TenantScope, tenant_scope(Permission.TREES_WRITE)]
 
 EXAMPLE_SOURCE = """name: hello
 start: greet
@@ -77,24 +78,13 @@ class VersionOut(BaseModel):
         )
 
 
-class TreeOut(BaseModel):
+class TreeOut(RowOut):
     name: str
     latest_version: int
     published_version: int | None
     created_by: str
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, tree: TreeRecord) -> TreeOut:
-        return cls(
-            name=tree.name,
-            latest_version=tree.latest_version,
-            published_version=tree.published_version,
-            created_by=tree.created_by,
-            created_at=tree.created_at,
-            updated_at=tree.updated_at,
-        )
 
 
 class TreeCreated(BaseModel):
@@ -126,22 +116,22 @@ class DiffOut(BaseModel):
     unified_diff: str
 
 
-@router.post("", status_code=201)
-async def create_tree(
-    body: TreeSource,
-    access: Annotated[Access, requires(Permission.TREES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    audit: AuditDep,
-) -> TreeCreated:
-    """Compile and store a new tree as version 1 (422 lists every problem with its path)."""
-    assert access.tenant_id is not None
-    settings = await tenant_settings_of(services, access)
+async def create_from(call: TenantScope, source: str) -> tuple[TreeRecord, TreeVersionRecord]:
+    """Store ``source`` as a new tree of the caller's tenant, compiled against its tools and
+    settings (version 1)."""
+    settings = await call.tenant_settings()
     tree, version = await trees.create_tree(
-        session, access.tenant_id, access.actor.subject, body.text(), services.registry, settings
+        call.session, call.tenant_id, call.actor, source, call.services.registry, settings
     )
-    audit.target(tree.name)
-    audit.detail(version=version.version, hash=version.hash)
+    return tree, version
+
+
+@router.post("", status_code=201)
+async def create_tree(body: TreeSource, call: TreesWrite) -> TreeCreated:
+    """Compile and store a new tree as version 1 (422 lists every problem with its path)."""
+    tree, version = await create_from(call, body.text())
+    call.audit.target(tree.name)
+    call.audit.detail(version=version.version, hash=version.hash)
     return TreeCreated(tree=TreeOut.of(tree), version=VersionOut.of(version))
 
 
@@ -154,153 +144,114 @@ class CompileOut(BaseModel):
 
 
 @router.post("/compile")
-async def compile_tree(
-    body: TreeSource,
-    access: Annotated[Access, requires(Permission.TREES_READ)],
-    session: SessionDep,
-    services: ServicesDep,
-) -> CompileOut:
+async def compile_tree(body: TreeSource, call: TreesRead) -> CompileOut:
     """Check a tree against the tenant's tools without storing it (the Studio's live
     checklist): **422** lists every problem as `body.source.nodes.<id>...`."""
-    assert access.tenant_id is not None
-    settings = await tenant_settings_of(services, access)
+    settings = await call.tenant_settings()
     _spec, compiled = await trees.compile_source(
-        session, access.tenant_id, body.text(), services.registry, settings
+        call.session, call.tenant_id, body.text(), call.services.registry, settings
     )
     return CompileOut(hash=compiled.hash, pins=compiled.pins(), warnings=list(compiled.warnings))
 
 
 @router.get("")
-async def list_trees(
-    access: Annotated[Access, requires(Permission.TREES_READ)], session: SessionDep
-) -> TreeList:
-    assert access.tenant_id is not None
+async def list_trees(call: TreesRead) -> TreeList:
     return TreeList(
-        trees=[TreeOut.of(t) for t in await trees.list_trees(session, access.tenant_id)]
+        trees=[TreeOut.of(t) for t in await trees.list_trees(call.session, call.tenant_id)]
     )
 
 
 @router.get("/{name}")
-async def get_tree(
-    name: TreeName,
-    access: Annotated[Access, requires(Permission.TREES_READ)],
-    session: SessionDep,
-) -> TreeOut:
-    assert access.tenant_id is not None
-    return TreeOut.of(await trees.get_tree(session, access.tenant_id, name))
+async def get_tree(name: TreeName, call: TreesRead) -> TreeOut:
+    return TreeOut.of(await trees.get_tree(call.session, call.tenant_id, name))
 
 
 @router.delete("/{name}", status_code=204)
 async def delete_tree(
-    name: TreeName,
-    access: Annotated[Access, requires(Permission.TREES_DELETE)],
-    session: SessionDep,
-    services: ServicesDep,
-    audit: AuditDep,
+    name: TreeName, call: Annotated[TenantScope, tenant_scope(Permission.TREES_DELETE)]
 ) -> Response:
     """Soft delete: the tree disappears from lists; its versions and runs are kept."""
-    assert access.tenant_id is not None
-    tree = await trees.get_tree(session, access.tenant_id, name)
-    await trees.soft_delete(session, tree, access.actor.subject)
-    services.runs.forget_tree(access.tenant_id, name)
-    audit.target(name)
+    tree = await trees.get_tree(call.session, call.tenant_id, name)
+    await trees.soft_delete(call.session, tree, call.actor)
+    call.services.runs.forget_tree(call.tenant_id, name)
+    call.audit.target(name)
     return Response(status_code=204)
 
 
 @router.post("/{name}/versions", status_code=201)
 async def add_version(
-    name: TreeName,
-    body: TreeSource,
-    response: Response,
-    access: Annotated[Access, requires(Permission.TREES_WRITE)],
-    session: SessionDep,
-    services: ServicesDep,
-    audit: AuditDep,
+    name: TreeName, body: TreeSource, response: Response, call: TreesWrite
 ) -> VersionOut:
     """A new immutable version (200 with the latest one if nothing changed)."""
-    assert access.tenant_id is not None
-    settings = await tenant_settings_of(services, access)
-    tree = await trees.get_tree(session, access.tenant_id, name)
+    settings = await call.tenant_settings()
+    tree = await trees.get_tree(call.session, call.tenant_id, name)
     version, created = await trees.add_version(
-        session, tree, access.actor.subject, body.text(), services.registry, settings
+        call.session, tree, call.actor, body.text(), call.services.registry, settings
     )
     if not created:
         response.status_code = 200
-    services.runs.forget_tree(access.tenant_id, name)
-    audit.target(name)
-    audit.detail(version=version.version, created=created)
+    call.services.runs.forget_tree(call.tenant_id, name)
+    call.audit.target(name)
+    call.audit.detail(version=version.version, created=created)
     return VersionOut.of(version)
 
 
 @router.get("/{name}/versions")
-async def list_versions(
-    name: TreeName,
-    access: Annotated[Access, requires(Permission.TREES_READ)],
-    session: SessionDep,
-) -> VersionList:
-    assert access.tenant_id is not None
-    tree = await trees.get_tree(session, access.tenant_id, name)
-    found = [await trees.get_version(session, tree, n) for n in range(1, tree.latest_version + 1)]
+async def list_versions(name: TreeName, call: TreesRead) -> VersionList:
+    tree = await trees.get_tree(call.session, call.tenant_id, name)
+    found = [
+        await trees.get_version(call.session, tree, n) for n in range(1, tree.latest_version + 1)
+    ]
     return VersionList(versions=[VersionOut.of(v) for v in found])
 
 
 @router.get("/{name}/versions/{version}")
-async def get_version(
-    name: TreeName,
-    version: VersionNumber,
-    access: Annotated[Access, requires(Permission.TREES_READ)],
-    session: SessionDep,
-) -> VersionOut:
+async def get_version(name: TreeName, version: VersionNumber, call: TreesRead) -> VersionOut:
     """One version with its source as written."""
-    assert access.tenant_id is not None
-    tree = await trees.get_tree(session, access.tenant_id, name)
-    return VersionOut.of(await trees.get_version(session, tree, version), with_source=True)
+    tree = await trees.get_tree(call.session, call.tenant_id, name)
+    return VersionOut.of(await trees.get_version(call.session, tree, version), with_source=True)
 
 
 @router.post("/{name}/publish")
 async def publish_tree(
     name: TreeName,
     body: Publish,
-    access: Annotated[Access, requires(Permission.TREES_PUBLISH)],
-    session: SessionDep,
-    services: ServicesDep,
-    audit: AuditDep,
+    call: Annotated[TenantScope, tenant_scope(Permission.TREES_PUBLISH)],
 ) -> TreeOut:
     """Make a version the one runs use when they name no version (other API replicas
     follow within a second) and the one the tree's `published` schedules run."""
-    assert access.tenant_id is not None
-    tree = await trees.get_tree(session, access.tenant_id, name)
-    await trees.publish(session, tree, body.version)
-    services.runs.forget_tree(access.tenant_id, name)
+    tree = await trees.get_tree(call.session, call.tenant_id, name)
+    await trees.publish(call.session, tree, body.version)
+    call.services.runs.forget_tree(call.tenant_id, name)
     published = TreeOut.of(tree)
     schedules = await follow_publish(
-        services.schedules,
-        session,
-        services.temporal.client,
-        access.tenant_id,
+        call.services.schedules,
+        call.session,
+        call.services.temporal.client,
+        call.tenant_id,
         tree,
-        settings=await tenant_settings_of(services, access),
-        flags=services.flags,
-        actor=access.actor.subject,
+        settings=await call.tenant_settings(),
+        flags=call.services.flags,
+        actor=call.actor,
     )
-    audit.target(name)
-    audit.detail(version=body.version, **{f"schedules_{k}": v for k, v in schedules.items() if v})
+    call.audit.target(name)
+    call.audit.detail(
+        version=body.version, **{f"schedules_{k}": v for k, v in schedules.items() if v}
+    )
     return published
 
 
 @router.get("/{name}/diff")
 async def diff_versions(
     name: TreeName,
-    access: Annotated[Access, requires(Permission.TREES_READ)],
-    session: SessionDep,
+    call: TreesRead,
     from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION_NUMBER)],
     to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_VERSION_NUMBER)],
 ) -> DiffOut:
     """What changed between two versions: nodes, pinned tools, meaning hash and text."""
-    assert access.tenant_id is not None
-    tree = await trees.get_tree(session, access.tenant_id, name)
-    old = await trees.get_version(session, tree, from_version)
-    new = await trees.get_version(session, tree, to_version)
+    tree = await trees.get_tree(call.session, call.tenant_id, name)
+    old = await trees.get_version(call.session, tree, from_version)
+    new = await trees.get_version(call.session, tree, to_version)
     found = trees.diff(old, new)
     return DiffOut(
         from_version=from_version,
