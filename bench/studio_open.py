@@ -10,14 +10,15 @@ key already in session storage) of Debian's headless Chromium (Playwright throug
 
 * **time to interactive (TTI)**: from navigation start (``performance.timeOrigin``) to
   the first input answered on a ready canvas. Ready means the canvas says
-  ``data-laid-out="yes"`` (ELK's layout is applied), React Flow has fitted the viewport
+  ``data-laid-out="yes"`` (the layout is applied), React Flow has fitted the viewport
   and every node element it rendered has been measured (none ``visibility: hidden``).
   Then the script clicks the rendered node nearest the canvas centre; TTI is the
   ``performance.now()`` of the first animation frame in which that node shows as
   selected. Also printed: *warm TTI* (the same page opened again: assets from the HTTP
-  cache, as for a returning user), *ready* (the first part alone), ELK's layout time (the
-  ``treeflow:layout`` performance measure of ``studio/src/tree/layout.ts``, in its
-  worker) and the *CPU to interactive*: CPU seconds that every process of this run
+  cache, as for a returning user), *ready* (the first part alone), the layout time (the
+  ``treeflow:layout`` performance measure of ``studio/src/tree/layout.ts``: the tidy
+  layout in-thread, or ELK's in its worker for a tree that loops) and the *CPU to
+  interactive*: CPU seconds that every process of this run
   (Chromium's, the API's, Playwright's driver) spent from navigation to TTI, which a
   loaded machine does not inflate the way it inflates wall time.
 * **pan/zoom frame time**: ``requestAnimationFrame`` deltas while the script zooms with
@@ -363,7 +364,7 @@ def report(sizes: dict[str, int], opens: dict[str, list[Open]], load: str) -> No
     rows = [("TTI median", "tti"), ("TTI max", "tti_max"), ("ready median", "ready")]
     rows += [("TTI warm median", "warm")]
     rows += [("CPU to interactive", "cpu")]
-    rows += [("ELK layout median", "layout"), ("nodes rendered", "rendered")]
+    rows += [("layout median", "layout"), ("nodes rendered", "rendered")]
     rows += [("frame p50", "p50"), ("frame p95", "p95"), ("frame max", "max")]
     rows += [("main thread per frame", "busy")]
     big, small = summary(opens[measured]), summary(opens[baseline])

@@ -13,9 +13,9 @@ import {
   type NodeProps,
   type ReactFlowInstance,
 } from "@xyflow/react";
-import { memo, useEffect, useMemo, useState, type DragEvent } from "react";
+import { memo, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import type { GraphEdge, TreeGraph } from "../tree/graph";
-import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Box } from "../tree/layout";
+import { elkLayout, layoutNow, NODE_HEIGHT, NODE_WIDTH, type Box } from "../tree/layout";
 import { isTakenEdge, type NodeState } from "../tree/runState";
 
 export interface CanvasNodeData extends Record<string, unknown> {
@@ -92,8 +92,6 @@ function nodeAt(boxes: Map<string, Box>, point: { x: number; y: number }): strin
 
 export function TreeCanvas(props: TreeCanvasProps) {
   const { graph, states, problems, selected, onSelect, onConnect, onDropData, dropType, editable = false } = props;
-  // null until ELK's first layout: React Flow mounts once, at the laid-out positions.
-  const [boxes, setBoxes] = useState<Map<string, Box> | null>(null);
   const [flow, setFlow] = useState<ReactFlowInstance<Node<CanvasNodeData>> | null>(null);
   const accepts = (event: DragEvent) => editable && !!dropType && event.dataTransfer.types.includes(dropType);
   const onDragOver = (event: DragEvent) => {
@@ -117,14 +115,24 @@ export function TreeCanvas(props: TreeCanvasProps) {
     () => JSON.stringify([graph.nodes.map((n) => n.id), graph.edges.map((e) => [e.source, e.target, e.role, e.order])]),
     [graph],
   );
+  // An acyclic tree is laid out during this render (milliseconds): React Flow mounts
+  // once, at its positions. A tree with a loop waits for ELK (null until then).
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const now = useMemo(() => layoutNow(graph), [shape]);
+  const [elkBoxes, setElkBoxes] = useState<{ shape: string; boxes: Map<string, Box> } | null>(null);
   useEffect(() => {
+    if (now) return;
     let live = true;
-    layoutGraph(graph).then((result) => live && setBoxes(result));
+    elkLayout(graph).then((boxes) => live && setElkBoxes({ shape, boxes }));
     return () => {
       live = false;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shape]);
+  }, [shape, now]);
+  // The last layout stays up while ELK runs (no blank canvas between two shapes).
+  const last = useRef<Map<string, Box> | null>(null);
+  const boxes = now ?? (elkBoxes?.shape === shape ? elkBoxes.boxes : last.current);
+  last.current = boxes;
   // The layout moves nodes when the shape changes: keep them all in view.
   useEffect(() => {
     if (!flow || !boxes) return;

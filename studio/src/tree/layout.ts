@@ -1,27 +1,21 @@
-// Derived positions: ELK's layered layout, top to bottom, keeping branch order.
+// Derived positions, top to bottom, keeping branch order: never stored in the tree.
 //
-// Positions are never stored in the tree. Each node's outgoing edges leave through
-// ports in a fixed order (branches first, in their order), and ELK keeps the model
-// order of nodes and edges, so branch 1 is drawn left of branch 2.
+// An acyclic tree (the usual case) is placed by tidyLayout.ts, in-thread, in
+// milliseconds. A tree with a loop back goes to ELK's layered layout: each node's
+// outgoing edges leave through ports in a fixed order (branches first, in their
+// order), and ELK keeps the model order of nodes and edges, so branch 1 is drawn left
+// of branch 2. ELK (1.4 MB) loads only then.
 
 import type { ELK as ElkEngine, ElkExtendedEdge, ElkNode, ElkPort } from "elkjs/lib/elk-api";
 import elkWorkerUrl from "elkjs/lib/elk-worker.min.js?url";
-import type { GraphEdge, TreeGraph } from "./graph";
+import type { TreeGraph } from "./graph";
+import { LAYER_GAP, NODE_GAP, NODE_HEIGHT, NODE_WIDTH, outgoingByNode, tidyLayout, type Box } from "./tidyLayout";
 
-export const NODE_WIDTH = 200;
-export const NODE_HEIGHT = 64;
-const ROLE_ORDER = ["branch", "next", "join", "on_error", "on_limit", "on_end", "on_timeout"];
-
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+export { NODE_HEIGHT, NODE_WIDTH, type Box };
 
 let engine: Promise<ElkEngine> | null = null;
 
-/** ELK is large: it loads with the canvas code, not with the first page. In the browser
+/** ELK is large: it loads only for a graph tidyLayout cannot place. In the browser
  * it runs in a web worker (a large layout never blocks input); under Node (the unit
  * tests) in-thread. */
 function elk(): Promise<ElkEngine> {
@@ -32,21 +26,26 @@ function elk(): Promise<ElkEngine> {
   return engine;
 }
 
-// In the browser the worker starts when the canvas code loads, while the tree is still
-// being fetched: loading a cold ELK (1.4 MB of script) is much of a first layout.
-if (typeof Worker !== "undefined") void elk();
-
-function outgoingInOrder(graph: TreeGraph, source: string): GraphEdge[] {
-  return graph.edges
-    .filter((e) => e.source === source)
-    .sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role) || a.order - b.order);
+/** Boxes of every node of the graph. bench.studio_open reads the `treeflow:layout`
+ * performance measure: the layout alone (ELK's includes starting its worker). */
+export async function layoutGraph(graph: TreeGraph): Promise<Map<string, Box>> {
+  return layoutNow(graph) ?? elkLayout(graph);
 }
 
-export async function layoutGraph(graph: TreeGraph): Promise<Map<string, Box>> {
-  const ids = new Set(graph.nodes.map((n) => n.id));
+/** The layout without waiting, when tidyLayout can place the graph (no cycle). */
+export function layoutNow(graph: TreeGraph): Map<string, Box> | null {
+  const started = performance.now();
+  const tidy = tidyLayout(graph);
+  if (tidy) performance.measure("treeflow:layout", { start: started });
+  return tidy;
+}
+
+/** ELK's layered layout: for graphs with a cycle. */
+export async function elkLayout(graph: TreeGraph): Promise<Map<string, Box>> {
+  const out = outgoingByNode(graph);
   const edges: ElkExtendedEdge[] = [];
   const children: ElkNode[] = graph.nodes.map((node) => {
-    const outgoing = outgoingInOrder(graph, node.id).filter((e) => ids.has(e.target));
+    const outgoing = out.get(node.id)!;
     // Port indices run clockwise: on the south side, a higher index is further left.
     const ports: ElkPort[] = outgoing.map((edge, i) => ({
       id: `${edge.id}>out`,
@@ -72,14 +71,13 @@ export async function layoutGraph(graph: TreeGraph): Promise<Map<string, Box>> {
       "elk.algorithm": "layered",
       "elk.direction": "DOWN",
       "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
-      "elk.spacing.nodeNode": "40",
-      "elk.layered.spacing.nodeNodeBetweenLayers": "60",
+      "elk.spacing.nodeNode": String(NODE_GAP),
+      "elk.layered.spacing.nodeNodeBetweenLayers": String(LAYER_GAP),
       "elk.edgeRouting": "ORTHOGONAL",
     },
     children,
     edges,
   });
-  // bench.studio_open reads this measure: the layout alone (in the worker, whose start the first one includes).
   performance.measure("treeflow:layout", { start: started });
   const boxes = new Map<string, Box>();
   for (const child of root.children ?? []) {
