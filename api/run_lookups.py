@@ -15,10 +15,11 @@ connection is not held while the start goes on to wait for Temporal.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from cachetools import LRUCache, TTLCache
@@ -147,38 +148,28 @@ class RunCounts:
 
     async def open_runs(self, client: Client, tenant_id: uuid.UUID) -> int:
         """Open runs of the tenant, at most `OPEN_RUNS_SECONDS` old."""
-        hit = self._open.get(tenant_id)
-        if hit is None:
-            hit = await self._open_counting.get(
-                tenant_id, lambda: self._count_open(client, tenant_id)
-            )
-        return hit.value
 
-    async def _count_open(self, client: Client, tenant_id: uuid.UUID) -> _Count:
-        counted = await client.count_workflows(
-            f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running' "
-            f"AND WorkflowType = '{WORKFLOW_NAME}'"  # idle conversations are not runs
-        )
-        hit = self._open[tenant_id] = _Count(counted.count)
-        return hit
+        async def count() -> int:
+            counted = await client.count_workflows(
+                f"TenantId = '{tenant_id}' AND ExecutionStatus = 'Running' "
+                f"AND WorkflowType = '{WORKFLOW_NAME}'"  # idle conversations are not runs
+            )
+            return counted.count
+
+        return await _counted(self._open, self._open_counting.get, tenant_id, count)
 
     async def runs_today(self, session: AsyncSession, tenant_id: uuid.UUID) -> int:
         """Runs the tenant started since midnight UTC, at most `RUNS_TODAY_SECONDS` old."""
-        hit = self._today.get(tenant_id)
-        if hit is None:
-            hit = await self._today_reads.get(
-                tenant_id, lambda: self._count_today(session, tenant_id)
-            )
-        return hit.value
 
-    async def _count_today(self, session: AsyncSession, tenant_id: uuid.UUID) -> _Count:
-        counted = await session.scalar(
-            sa.select(sa.func.count(RunRecord.id)).where(
-                RunRecord.tenant_id == tenant_id, RunRecord.created_at >= midnight()
+        async def count() -> int:
+            counted = await session.scalar(
+                sa.select(sa.func.count(RunRecord.id)).where(
+                    RunRecord.tenant_id == tenant_id, RunRecord.created_at >= midnight()
+                )
             )
-        )
-        hit = self._today[tenant_id] = _Count(int(counted or 0))
-        return hit
+            return int(counted or 0)
+
+        return await _counted(self._today, self._today_reads.get, tenant_id, count)
 
     def started(self, tenant_id: uuid.UUID) -> None:
         """Count a run this replica just started (until the next read from the source)."""
@@ -186,6 +177,25 @@ class RunCounts:
             hit = cache.get(tenant_id)
             if hit is not None:
                 hit.value += 1
+
+
+async def _counted(
+    cache: TTLCache[uuid.UUID, _Count],
+    shared: Callable[[uuid.UUID, Callable[[], Coroutine[Any, Any, _Count]]], Awaitable[_Count]],
+    tenant_id: uuid.UUID,
+    count: Callable[[], Awaitable[int]],
+) -> int:
+    """The tenant's cached count, else `count()` read once for every caller waiting
+    meanwhile (`shared`: a `SingleFlight` or `SharedRead` get) and remembered."""
+    hit = cache.get(tenant_id)
+    if hit is None:
+
+        async def load() -> _Count:
+            fresh = cache[tenant_id] = _Count(await count())
+            return fresh
+
+        hit = await shared(tenant_id, load)
+    return hit.value
 
 
 def midnight() -> datetime:
