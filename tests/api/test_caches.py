@@ -22,8 +22,11 @@ from tests.api.conftest import World, create_tenant
 from tests.api.test_trees import create, tree_source, trees_url, unique
 
 
-async def test_concurrent_misses_share_one_load_and_a_failure_is_not_kept() -> None:
-    flight: SingleFlight[str, int] = SingleFlight()
+@pytest.mark.parametrize("kind", [SingleFlight, SharedRead])
+async def test_concurrent_misses_share_one_load_and_a_finished_load_is_not_a_cache(
+    kind: type[SingleFlight[str, int]] | type[SharedRead[str, int]],
+) -> None:
+    flight = kind()
     loads = 0
     release = asyncio.Event()
 
@@ -39,30 +42,19 @@ async def test_concurrent_misses_share_one_load_and_a_failure_is_not_kept() -> N
     assert await asyncio.gather(*waiting) == [1] * 5
     assert await flight.get("k", load) == 2  # done loads are not a cache
 
+
+async def test_a_failed_single_flight_load_is_not_kept() -> None:
+    flight: SingleFlight[str, int] = SingleFlight()
+
     async def broken() -> int:
         raise LookupError("down")
 
+    async def load() -> int:
+        return 1
+
     with pytest.raises(LookupError):
         await flight.get("k", broken)
-    assert await flight.get("k", load) == 3
-
-
-async def test_waiting_callers_share_the_first_callers_read() -> None:
-    shared: SharedRead[str, int] = SharedRead()
-    reads = 0
-    release = asyncio.Event()
-
-    async def read() -> int:
-        nonlocal reads
-        reads += 1
-        await release.wait()
-        return reads
-
-    waiting = [asyncio.create_task(shared.get("k", read)) for _ in range(5)]
-    await asyncio.sleep(0)
-    release.set()
-    assert await asyncio.gather(*waiting) == [1] * 5
-    assert await shared.get("k", read) == 2  # a finished read is not a cache
+    assert await flight.get("k", load) == 1
 
 
 async def test_a_failed_shared_read_is_not_handed_to_the_waiting_callers() -> None:
