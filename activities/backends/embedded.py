@@ -21,6 +21,7 @@ import math
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -548,10 +549,12 @@ class EmbeddedBackend:
             self._check_embedder(meta)
             query_text = request.query or ""
             if request.mode == "semantic":
-                hits = await self._vector_search(table, query_text, where, columns, window)
+                ranking = _Ranking(where, columns, window)
+                hits = await self._vector_search(table, query_text, ranking)
                 hits = hits[request.offset :]
             elif request.mode == "keyword":
-                hits = await self._keyword_search(table, query_text, where, columns, window)
+                ranking = _Ranking(where, columns, window)
+                hits = await self._keyword_search(table, query_text, ranking)
                 hits = hits[request.offset :]
             else:
                 hits = await self._hybrid_search(table, request, where, columns, window)
@@ -579,33 +582,17 @@ class EmbeddedBackend:
         query = query.order_by(ordering).offset(request.offset).limit(request.limit)
         return [_hit(row) for row in await _run(query)]
 
-    async def _vector_search(
-        self,
-        table: Any,
-        text: str,
-        where: str | None,
-        columns: list[str],
-        window: int,
-        row_ids: dict[str, int] | None = None,
-    ) -> list[SearchHit]:
+    async def _vector_search(self, table: Any, text: str, ranking: _Ranking) -> list[SearchHit]:
         vector = (await self._embedder.embed([text]))[0]
         if not any(vector):
             return []  # no known words: no semantic signal to rank by
         query = table.query().nearest_to(vector).distance_type("cosine")
         query = query.refine_factor(VECTOR_REFINE_FACTOR)
-        return await _ranked(query, columns, window, where, "_distance", _distance_score, row_ids)
+        return await ranking.hits(query, "_distance", _distance_score)
 
-    async def _keyword_search(
-        self,
-        table: Any,
-        text: str,
-        where: str | None,
-        columns: list[str],
-        window: int,
-        row_ids: dict[str, int] | None = None,
-    ) -> list[SearchHit]:
+    async def _keyword_search(self, table: Any, text: str, ranking: _Ranking) -> list[SearchHit]:
         query = table.query().nearest_to_text(text, columns=[_FTS])
-        return await _ranked(query, columns, window, where, "_score", _keyword_score, row_ids)
+        return await ranking.hits(query, "_score", _keyword_score)
 
     async def _hybrid_search(
         self, table: Any, request: SearchRequest, where: str | None, columns: list[str], window: int
@@ -614,13 +601,10 @@ class EmbeddedBackend:
         depth = max(window, self._hybrid_candidates)
         text = request.query or ""
         row_ids: dict[str, int] = {}
+        candidates = _Ranking(where, [_REF], depth, row_ids)
         vector_hits, keyword_hits = await asyncio.gather(
-            self._vector_search(table, text, where, [_REF], depth, row_ids)
-            if request.alpha > 0
-            else _nothing(),
-            self._keyword_search(table, text, where, [_REF], depth, row_ids)
-            if request.alpha < 1
-            else _nothing(),
+            self._vector_search(table, text, candidates) if request.alpha > 0 else _nothing(),
+            self._keyword_search(table, text, candidates) if request.alpha < 1 else _nothing(),
         )
         fused = reciprocal_rank_fusion(
             [h.id for h in vector_hits], [h.id for h in keyword_hits], request.alpha
@@ -835,26 +819,30 @@ async def _few_distinct(table: Any, column: str, most: int) -> bool:
     return True
 
 
-async def _ranked(
-    query: Any,
-    columns: list[str],
-    window: int,
-    where: str | None,
-    column: str,
-    score: Callable[[float], tuple[float, ScoreDetails]],
-    row_ids: dict[str, int] | None = None,
-) -> list[SearchHit]:
-    """The hits of a ranked LanceDB query, best first: `column` (LanceDB's distance or
-    score) is read off each row and turned into the hit's score and its details; each
-    hit's row id goes into `row_ids` when given (see `_rows_by_row_id`)."""
-    query = query.select([*columns, column]).limit(window)
-    if where:
-        query = query.where(where)
-    hits = []
-    for row in await _run(_noting_row_ids(query, row_ids)):
-        _note_row_id(row, row_ids)
-        hits.append(_hit(row, *score(float(row.pop(column)))))
-    return _by_score(hits)
+@dataclass(frozen=True, slots=True)
+class _Ranking:
+    """What a ranked (vector or keyword) query returns: the rows matching `where`, their
+    `columns`, the best `window`; each hit's row id goes into `row_ids` when given (see
+    `EmbeddedBackend._rows_by_row_id`)."""
+
+    where: str | None
+    columns: list[str]
+    window: int
+    row_ids: dict[str, int] | None = None
+
+    async def hits(
+        self, query: Any, column: str, score: Callable[[float], tuple[float, ScoreDetails]]
+    ) -> list[SearchHit]:
+        """The hits of `query`, best first: `column` (LanceDB's distance or score) is read
+        off each row and turned into the hit's score and its details."""
+        query = query.select([*self.columns, column]).limit(self.window)
+        if self.where:
+            query = query.where(self.where)
+        hits = []
+        for row in await _run(_noting_row_ids(query, self.row_ids)):
+            _note_row_id(row, self.row_ids)
+            hits.append(_hit(row, *score(float(row.pop(column)))))
+        return _by_score(hits)
 
 
 def _distance_score(distance: float) -> tuple[float, ScoreDetails]:
