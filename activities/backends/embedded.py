@@ -72,13 +72,11 @@ from activities.backends.validation import (
     canonical_collection_name,
     check_aggregate,
     check_filter,
-    check_new_properties,
+    check_new_collection,
     check_reference_id,
     check_search,
     check_tenant,
-    check_vectorize,
     coerce_properties,
-    default_vectorized,
     record_id,
     sort_hits,
 )
@@ -395,12 +393,7 @@ class EmbeddedBackend:
             if exist_ok:
                 return await self.describe(name) if not multi_tenant else existing.schema(None)
             raise CollectionExists(name)
-        check_new_properties(properties)
-        chosen = (
-            check_vectorize(properties, vectorize)
-            if vectorize is not None
-            else default_vectorized(properties)
-        )
+        chosen = check_new_collection(properties, vectorize)
         meta = _Meta(
             {
                 "name": name,

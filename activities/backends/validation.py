@@ -99,6 +99,16 @@ def check_vectorize(properties: Sequence[PropertySchema], vectorize: Sequence[st
     return list(vectorize)
 
 
+def check_new_collection(
+    properties: Sequence[PropertySchema], vectorize: Sequence[str] | None
+) -> list[str]:
+    """Validate a new collection's properties; the names to embed (default: every text one)."""
+    check_new_properties(properties)
+    if vectorize is None:
+        return default_vectorized(properties)
+    return check_vectorize(properties, vectorize)
+
+
 # --------------------------------------------------------------------------- ids
 
 

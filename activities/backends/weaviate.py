@@ -45,13 +45,11 @@ from activities.backends.errors import (
 from activities.backends.validation import (
     canonical_collection_name,
     check_aggregate,
-    check_new_properties,
+    check_new_collection,
     check_reference_id,
     check_search,
     check_tenant,
-    check_vectorize,
     coerce_properties,
-    default_vectorized,
     record_id,
     sort_hits,
 )
@@ -318,12 +316,7 @@ class WeaviateBackend:
             if exist_ok:
                 return await self.describe(name)
             raise CollectionExists(name)
-        check_new_properties(properties)
-        chosen = (
-            check_vectorize(properties, vectorize)
-            if vectorize is not None
-            else default_vectorized(properties)
-        )
+        chosen = check_new_collection(properties, vectorize)
         kwargs = create_kwargs(
             name, properties, chosen, multi_tenant=multi_tenant, embedder_name=self._embedder.name
         )
