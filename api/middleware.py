@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.docs_pages import OPENAPI_CSP
@@ -38,6 +39,19 @@ _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def _state(scope: Scope) -> dict[str, Any]:
     state: dict[str, Any] = scope.setdefault("state", {})
     return state
+
+
+def _problem(
+    scope: Scope, status: int, kind: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    """A problem+json answer of type ``PROBLEM_BASE + kind`` carrying the request id."""
+    return problem_response(
+        _state(scope).get("request_id"),
+        status,
+        detail=detail,
+        type_=PROBLEM_BASE + kind,
+        headers=headers,
+    )
 
 
 class RequestContext:
@@ -100,12 +114,8 @@ class RequestContext:
             log.exception("unhandled error (request id %s)", request_id)
             if started:
                 raise
-            response = problem_response(
-                request_id,
-                500,
-                detail="internal error; quote the request id when reporting it",
-                type_=PROBLEM_BASE + "internal",
-            )
+            detail = "internal error; quote the request id when reporting it"
+            response = _problem(scope, 500, "internal", detail)
             await response(scope, receive, send_with_headers)
         finally:
             request_id_var.reset(token)
@@ -146,23 +156,11 @@ class HTTPSOnly:
         ):
             await self.app(scope, receive, send)
             return
-        request_id = _state(scope).get("request_id")
         if scope["method"] in ("GET", "HEAD"):
             location = self._public + https_target(scope)
-            response = problem_response(
-                request_id,
-                308,
-                detail="use HTTPS",
-                type_=PROBLEM_BASE + "https-required",
-                headers={"Location": location},
-            )
+            response = _problem(scope, 308, "https-required", "use HTTPS", {"Location": location})
         else:
-            response = problem_response(
-                request_id,
-                403,
-                detail="this API only accepts HTTPS",
-                type_=PROBLEM_BASE + "https-required",
-            )
+            response = _problem(scope, 403, "https-required", "this API only accepts HTTPS")
         await response(scope, receive, send)
 
 
@@ -220,11 +218,9 @@ class BodySizeLimit:
     async def _reject(
         self, scope: Scope, receive: Receive, send: Send, status: int, detail: str | None
     ) -> None:
-        response = problem_response(
-            _state(scope).get("request_id"),
-            status,
-            detail=detail or f"request body larger than {self._max} bytes",
-            type_=PROBLEM_BASE + ("too-large" if status == 413 else "bad-request"),
+        kind = "too-large" if status == 413 else "bad-request"
+        response = _problem(
+            scope, status, kind, detail or f"request body larger than {self._max} bytes"
         )
         await response(scope, receive, send)
 
@@ -260,13 +256,9 @@ class BodyDeadline:
             except TimeoutError:
                 timed_out = True
                 if not started:
-                    await problem_response(
-                        _state(scope).get("request_id"),
-                        408,
-                        detail=f"request body not received within {self._seconds:g} s",
-                        type_=PROBLEM_BASE + "timeout",
-                        headers={"Connection": "close"},
-                    )(scope, receive, send)
+                    detail = f"request body not received within {self._seconds:g} s"
+                    late = _problem(scope, 408, "timeout", detail, {"Connection": "close"})
+                    await late(scope, receive, send)
                 return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
                 complete = True
@@ -303,11 +295,6 @@ class IPRateLimit:
             return
         seconds = max(1, int(retry + 0.999))
         state["rate_limit_scope"] = "ip"
-        response = problem_response(
-            state.get("request_id"),
-            429,
-            detail=f"rate limit exceeded; retry in {seconds} s",
-            type_=PROBLEM_BASE + "rate-limited",
-            headers={"Retry-After": str(seconds)},
-        )
+        detail = f"rate limit exceeded; retry in {seconds} s"
+        response = _problem(scope, 429, "rate-limited", detail, {"Retry-After": str(seconds)})
         await response(scope, receive, send)
