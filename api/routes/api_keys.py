@@ -7,14 +7,21 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from api.auth.apikeys import KEY_PREFIX
 from api.auth.delegation import check_key_manageable, check_not_rotated, check_within
 from api.db.models import ApiKey, Role, utcnow
 from api.problems import not_found
 from api.rbac import Permission, Scope
-from api.routes.common import RESPONSES, Name, TenantScope, latest_of_tenant, tenant_scope
+from api.routes.common import (
+    RESPONSES,
+    Name,
+    TenantScope,
+    latest_of_tenant,
+    strict_body,
+    tenant_scope,
+)
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant_id}/api-keys", tags=["api-keys"], responses=RESPONSES
@@ -24,18 +31,13 @@ TENANT_PERMISSIONS = sorted(p.value for p in Permission if p.scope is Scope.TENA
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "ci-runner",
-                    "role": "user",
-                    "scopes": ["runs:start", "runs:read"],
-                    "expires_in_days": 90,
-                }
-            ]
-        },
+    model_config = strict_body(
+        {
+            "name": "ci-runner",
+            "role": "user",
+            "scopes": ["runs:start", "runs:read"],
+            "expires_in_days": 90,
+        }
     )
 
     name: Name
@@ -58,9 +60,7 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKeyRotate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"grace_seconds": 3600}]}
-    )
+    model_config = strict_body({"grace_seconds": 3600})
 
     grace_seconds: int | None = Field(
         default=None, ge=0, le=30 * 24 * 3600, description="How long the old key keeps working."

@@ -37,6 +37,13 @@ Domain = Annotated[
         examples=["example.com"],
     ),
 ]
+
+
+def strict_body(example: dict[str, Any]) -> ConfigDict:
+    """A request body's model config: unknown fields refused (422), `example` in the docs."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 RESPONSES = PROBLEM_RESPONSES
 _Row = TypeVar("_Row")

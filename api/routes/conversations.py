@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.conversation_views import ConversationOut, ConversationPage, MessageOut, MessagePage
 from api.conversations import ConversationService, new_conversation_id
 from api.deps import ServicesDep, TemporalDep
 from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, TenantCall, tenant_call
+from api.routes.common import RESPONSES, TenantCall, strict_body, tenant_call
 from api.run_policy import StartRequest
 from workflows.conversation_models import MAX_USER_MESSAGE_CHARS
 from workflows.limits import MAX_VERSION_NUMBER
@@ -27,9 +27,7 @@ Ending = Annotated[TenantCall, tenant_call(Permission.RUNS_CANCEL)]  # its sessi
 
 
 class CreateConversation(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"tree": "ticket-agent"}]}
-    )
+    model_config = strict_body({"tree": "ticket-agent"})
 
     tree: str = Field(pattern=TREE_NAME_PATTERN)
     version: int | None = Field(
@@ -56,10 +54,7 @@ class CreateConversation(BaseModel):
 
 
 class SendMessage(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"text": "How many billing tickets are open?"}]},
-    )
+    model_config = strict_body({"text": "How many billing tickets are open?"})
 
     text: str = Field(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)
 

@@ -16,7 +16,15 @@ from api.auth.operators import refuse_operator_self_invite
 from api.db.models import Invitation, Membership, Role, User, utcnow
 from api.problems import conflict, not_found
 from api.rbac import Permission
-from api.routes.common import RESPONSES, Email, RowOut, TenantScope, latest_of_tenant, tenant_scope
+from api.routes.common import (
+    RESPONSES,
+    Email,
+    RowOut,
+    TenantScope,
+    latest_of_tenant,
+    strict_body,
+    tenant_scope,
+)
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}", tags=["members"], responses=RESPONSES)
 ReadMembers = Annotated[TenantScope, tenant_scope(Permission.MEMBERS_READ)]
@@ -46,9 +54,7 @@ class MemberList(BaseModel):
 
 
 class RoleChange(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"role": "read-only"}]}
-    )
+    model_config = strict_body({"role": "read-only"})
 
     role: Role
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
@@ -16,7 +16,7 @@ from api.paging import MAX_PAGE_TOKEN_CHARS
 from api.problems import FieldError, ProblemError, invalid, not_found
 from api.rbac import Access, Permission, requires
 from api.reruns import RerunAsk, VersionChoice
-from api.routes.common import RESPONSES, TenantCall, tenant_call
+from api.routes.common import RESPONSES, TenantCall, strict_body, tenant_call
 from api.run_policy import StartRequest, find_run
 from api.run_streams import EventStreamResponse, sse_body, stream_slots
 from api.runs import RunPage, RunView
@@ -46,11 +46,8 @@ IdempotencyKey = Annotated[
 
 
 class StartRun(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"tree": "support-triage", "inputs": {"question": "I was charged twice"}}]
-        },
+    model_config = strict_body(
+        {"tree": "support-triage", "inputs": {"question": "I was charged twice"}}
     )
 
     tree: str = Field(pattern=TREE_NAME_PATTERN)
@@ -64,11 +61,8 @@ class StartRun(BaseModel):
 
 
 class RerunIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"from_node": "charge", "inputs": {"amount": 12}, "version": "pinned"}]
-        },
+    model_config = strict_body(
+        {"from_node": "charge", "inputs": {"amount": 12}, "version": "pinned"}
     )
 
     from_node: str | None = Field(
@@ -86,9 +80,7 @@ class RerunIn(BaseModel):
 
 
 class InputIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"node": "review", "value": "approve"}]}
-    )
+    model_config = strict_body({"node": "review", "value": "approve"})
 
     value: Any = Field(description="The answer (checked against the node's choices).")
     node: str | None = Field(

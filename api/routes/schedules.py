@@ -9,7 +9,14 @@ from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.rbac import Permission
-from api.routes.common import RESPONSES, TenantCall, TenantScope, tenant_call, tenant_scope
+from api.routes.common import (
+    RESPONSES,
+    TenantCall,
+    TenantScope,
+    strict_body,
+    tenant_call,
+    tenant_scope,
+)
 from api.schedule_models import (
     MAX_CATCHUP_WINDOW_SECONDS,
     MAX_CRON_CHARS,
@@ -96,9 +103,7 @@ class ScheduleChanges(BaseModel):
 
 
 class PauseIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"note": "upstream outage"}]}
-    )
+    model_config = strict_body({"note": "upstream outage"})
     note: str | None = Field(default=None, max_length=200)
 
 
@@ -112,17 +117,12 @@ class TriggerIn(BaseModel):
 
 
 class BackfillIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "start_at": "2026-12-01T00:00:00Z",
-                    "end_at": "2026-12-02T00:00:00Z",
-                    "overlap": "allow_all",
-                }
-            ]
-        },
+    model_config = strict_body(
+        {
+            "start_at": "2026-12-01T00:00:00Z",
+            "end_at": "2026-12-02T00:00:00Z",
+            "overlap": "allow_all",
+        }
     )
     start_at: datetime
     end_at: datetime

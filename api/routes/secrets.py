@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 
 from activities.http_policy import header_value_problem
 from api.problems import not_found
 from api.rbac import Permission
-from api.routes.common import RESPONSES, TenantScope, tenant_scope
+from api.routes.common import RESPONSES, TenantScope, strict_body, tenant_scope
 from foundation.secrets import SecretMeta, SecretNotFoundError, SecretPolicy, SecretRef
 from foundation.secrets.store import MAX_POLICY_TOOLS, SECRET_NAME_PATTERN
 
@@ -27,9 +27,7 @@ WriteSecrets = Annotated[TenantScope, tenant_scope(Permission.SECRETS_WRITE)]
 
 
 class SecretWrite(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"value": "sk-...redacted"}]}
-    )
+    model_config = strict_body({"value": "sk-...redacted"})
 
     format: Literal["token", "text"] = Field(
         default="token",
@@ -53,9 +51,7 @@ class SecretWrite(BaseModel):
 
 
 class SecretPolicyWrite(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"allowed_tools": ["crm-lookup"]}]}
-    )
+    model_config = strict_body({"allowed_tools": ["crm-lookup"]})
 
     allowed_tools: list[Annotated[str, Field(pattern=ToolNamePattern)]] | None = Field(
         max_length=MAX_POLICY_TOOLS,

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 import templates
 from api import trees
 from api.problems import FieldError, invalid, not_found
 from api.rbac import Access, Permission, requires
-from api.routes.common import RESPONSES, TenantScope, tenant_scope
+from api.routes.common import RESPONSES, TenantScope, strict_body, tenant_scope
 from api.routes.trees import TreeCreated, TreeOut, VersionOut, create_from
 from workflows.limits import MAX_PASSES
 from workflows.spec import TREE_NAME_PATTERN
@@ -44,12 +44,7 @@ class TemplateList(BaseModel):
 class Instantiate(BaseModel):
     """Parameters of a new tree made from a template."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"tree_name": "my-triage", "input_defaults": {"customer": "friend"}}]
-        },
-    )
+    model_config = strict_body({"tree_name": "my-triage", "input_defaults": {"customer": "friend"}})
 
     tree_name: str | None = Field(
         default=None, pattern=TREE_NAME_PATTERN, description="Default: the template's."

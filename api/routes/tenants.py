@@ -24,6 +24,7 @@ from api.routes.common import (
     Limit,
     RowOut,
     TenantScope,
+    strict_body,
     tenant_scope,
 )
 from api.tenancy import TenantSettings
@@ -45,18 +46,13 @@ class DomainRule(BaseModel):
 
 
 class TenantCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "slug": "acme",
-                    "name": "Acme Research",
-                    "admin_emails": ["ada@acme.example"],
-                    "email_domains": [{"domain": "acme.example", "role": "user"}],
-                }
-            ]
-        },
+    model_config = strict_body(
+        {
+            "slug": "acme",
+            "name": "Acme Research",
+            "admin_emails": ["ada@acme.example"],
+            "email_domains": [{"domain": "acme.example", "role": "user"}],
+        }
     )
 
     slug: Slug
@@ -69,9 +65,7 @@ class TenantCreate(BaseModel):
 
 
 class TenantUpdate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"name": "Acme Labs"}]}
-    )
+    model_config = strict_body({"name": "Acme Labs"})
 
     name: DisplayName
 

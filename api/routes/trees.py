@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from api import trees
 from api.db.models import TreeRecord, TreeVersionRecord
 from api.rbac import Permission
-from api.routes.common import RESPONSES, RowOut, TenantScope, tenant_scope
+from api.routes.common import RESPONSES, RowOut, TenantScope, strict_body, tenant_scope
 from api.schedule_publish import follow_publish
 from workflows.limits import MAX_SOURCE_BYTES, MAX_VERSION_NUMBER
 from workflows.spec import TREE_NAME_PATTERN
@@ -36,9 +36,7 @@ nodes:
 class TreeSource(BaseModel):
     """A tree as YAML or JSON text (`source`), or as a JSON object (`spec`)."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"source": EXAMPLE_SOURCE}]}
-    )
+    model_config = strict_body({"source": EXAMPLE_SOURCE})
 
     source: str | None = Field(default=None, max_length=MAX_SOURCE_BYTES)
     spec: dict[str, Any] | None = None
