@@ -38,6 +38,11 @@ class SingleFlight(Generic[K, V]):
         """The result of the shared load; a cancelled caller does not cancel the others."""
         return await asyncio.shield(self.task(key, load))
 
+    def forget(self, key: K) -> None:
+        """Callers from now on start a new load for `key` instead of joining the one
+        running (its data changed while it ran); that one still finishes for its callers."""
+        self._running.pop(key, None)
+
     def _finished(self, key: K, task: asyncio.Task[V]) -> None:
         if self._running.get(key) is task:
             del self._running[key]

@@ -90,6 +90,8 @@ class TenantSettingsCache:
         self._known: LRUCache[uuid.UUID, TenantSettings | None] = LRUCache(TENANT_CACHE_SIZE)
         self._fresh: TTLCache[uuid.UUID, bool] = TTLCache(TENANT_CACHE_SIZE, ttl_seconds)
         self._loading: SingleFlight[uuid.UUID, TenantSettings | None] = SingleFlight()
+        self._invalidations = 0
+        """Counts `invalidate` calls: a read that overlapped one is not remembered."""
 
     async def get(self, tenant_id: uuid.UUID) -> TenantSettings | None:
         """Settings of ``tenant_id`` (at most a few seconds old), or None if it does not exist."""
@@ -103,14 +105,19 @@ class TenantSettingsCache:
         return self._loading.task(tenant_id, lambda: self._read(tenant_id))
 
     async def _read(self, tenant_id: uuid.UUID) -> TenantSettings | None:
+        invalidations = self._invalidations
         async with self._sessions() as session:
             raw = await session.scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
         value = None if raw is None else TenantSettings.model_validate(raw)
-        self._known[tenant_id] = value
-        self._fresh[tenant_id] = True
+        if invalidations == self._invalidations:  # else it may predate the change
+            self._known[tenant_id] = value
+            self._fresh[tenant_id] = True
         return value
 
     def invalidate(self, tenant_id: uuid.UUID) -> None:
-        """Forget a tenant's cached settings (after this replica changed them)."""
+        """Forget a tenant's cached settings (after this replica changed them): a read
+        in flight meanwhile is neither joined by later callers nor remembered."""
+        self._invalidations += 1
         self._known.pop(tenant_id, None)
         self._fresh.pop(tenant_id, None)
+        self._loading.forget(tenant_id)

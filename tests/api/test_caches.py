@@ -4,7 +4,9 @@ tenant settings, remembered default tree versions, run counts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -233,6 +235,41 @@ async def test_stale_tenant_settings_are_served_while_one_read_refreshes(
     reread = await cache.get(tenant)
     assert reread is not None
     assert reread.quotas.max_concurrent_runs == 5
+
+
+async def test_a_settings_read_overlapping_invalidate_is_neither_joined_nor_kept(
+    services: Services,
+) -> None:
+    """An admin's change invalidates the tenant while a read of the old settings is in
+    flight: later callers read afresh and the old read is not remembered."""
+    tenant = await create_tenant(services, "overlap")
+    await set_quota(services, tenant, 3)
+    read_started, release = asyncio.Event(), asyncio.Event()
+    held = True
+
+    @contextlib.asynccontextmanager
+    async def sessions() -> AsyncIterator[Any]:
+        async with services.sessions() as session:
+            if held:  # only the first read waits, after it has its session
+                read_started.set()
+                await release.wait()
+            yield session
+
+    cache = TenantSettingsCache(sessions)  # type: ignore[arg-type]
+    old_read = asyncio.create_task(cache.get(tenant))
+    await read_started.wait()
+    held = False
+    await set_quota(services, tenant, 4)
+    cache.invalidate(tenant)
+    fresh = await asyncio.wait_for(cache.get(tenant), 10)  # joining the old read hangs
+    assert fresh is not None
+    assert fresh.quotas.max_concurrent_runs == 4
+    release.set()
+    old = await old_read
+    assert old is not None  # its own caller gets what it read
+    kept = await cache.get(tenant)
+    assert kept is not None
+    assert kept.quotas.max_concurrent_runs == 4
 
 
 async def test_a_remembered_default_version_is_dropped_by_forget(
