@@ -33,6 +33,12 @@ def treeflow(*args: str, timeout: float = 120, **env: str) -> subprocess.Complet
     )
 
 
+def up_args(*extra: str, port: int, ui_port: int, api_port: int | None = None) -> list[str]:
+    """`treeflow up` on free ports (the API port is a fresh one unless given)."""
+    api = free_port() if api_port is None else api_port
+    return ["up", *extra, "--port", str(port), "--ui-port", str(ui_port), "--api-port", str(api)]
+
+
 def test_compile_prints_pins_and_hash() -> None:
     result = treeflow("compile", "templates/support-triage/tree.yaml")
     assert result.returncode == 0, result.stderr
@@ -97,16 +103,7 @@ def test_up_once_runs_a_template_end_to_end(tmp_path: Path) -> None:
     """The README's first command, minus the install: stack up, template run, clean exit."""
     port, ui_port = free_port(), free_port()
     result = treeflow(
-        "up",
-        "--once",
-        "--template",
-        "incident-review",
-        "--port",
-        str(port),
-        "--ui-port",
-        str(ui_port),
-        "--api-port",
-        str(free_port()),
+        *up_args("--once", "--template", "incident-review", port=port, ui_port=ui_port),
         "--data-dir",
         str(tmp_path),
         timeout=180,
@@ -128,16 +125,7 @@ def test_up_once_default_is_the_qa_template_on_demo_data_loaded_on_first_use(
 ) -> None:
     """`./dev up` on a fresh machine: the demo tickets are loaded, the QA run cites them."""
     port, ui_port = free_port(), free_port()
-    args = (
-        "up",
-        "--once",
-        "--port",
-        str(port),
-        "--ui-port",
-        str(ui_port),
-        "--api-port",
-        str(free_port()),
-    )
+    args = up_args("--once", port=port, ui_port=ui_port)
     first = treeflow(*args, "--data-dir", str(tmp_path), timeout=180)
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"loaded the demo support tickets into {tmp_path / 'retrieval'}" in first.stdout
@@ -322,13 +310,7 @@ def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [
             TREEFLOW,
-            "up",
-            "--port",
-            str(port),
-            "--ui-port",
-            str(ui_port),
-            "--api-port",
-            str(api_port),
+            *up_args(port=port, ui_port=ui_port, api_port=api_port),
             "--data-dir",
             str(tmp_path),
         ],
