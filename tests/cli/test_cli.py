@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.trees import tree_file
 from treeflow.devserver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,17 +48,15 @@ def test_compile_prints_pins_and_hash() -> None:
 
 
 def test_compile_reports_every_problem_with_its_path(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        textwrap.dedent(
-            """
-            name: bad
-            start: a
-            nodes:
-              a: {kind: tool, tool: "summarize@^9", next: b, args: {max_sentences: 0}}
-              b: {kind: tool, tool: nosuch, next: c}
-            """
-        )
+    bad = tree_file(
+        tmp_path / "bad.yaml",
+        """
+        name: bad
+        start: a
+        nodes:
+          a: {kind: tool, tool: "summarize@^9", next: b, args: {max_sentences: 0}}
+          b: {kind: tool, tool: nosuch, next: c}
+        """,
     )
     result = treeflow("compile", str(bad))
     assert result.returncode == 1
@@ -193,24 +192,22 @@ async def test_run_prints_each_step_as_an_event_while_it_runs(
     dev_server: object, worker: str, tmp_path: Path
 ) -> None:
     """`treeflow run` follows the run through the event stream: one line per step."""
-    source = tmp_path / "steps.yaml"
-    source.write_text(
-        textwrap.dedent(
-            """
-            name: cli-steps
-            start: greet
-            nodes:
-              greet: {kind: tool, tool: text_response@^1, args: {text: hi}, next: check}
-              check:
-                kind: decision
-                branches:
-                  - {to: ask, when: "results.greet.text == 'hi'"}
-                  - {to: done}
-              ask: {kind: input, prompt: "go on?", save_as: go, timeout: 1s, on_timeout: done,
-                    next: done}
-              done: {kind: end, output: {ok: "yes"}}
-            """
-        )
+    source = tree_file(
+        tmp_path / "steps.yaml",
+        """
+        name: cli-steps
+        start: greet
+        nodes:
+          greet: {kind: tool, tool: text_response@^1, args: {text: hi}, next: check}
+          check:
+            kind: decision
+            branches:
+              - {to: ask, when: "results.greet.text == 'hi'"}
+              - {to: done}
+          ask: {kind: input, prompt: "go on?", save_as: go, timeout: 1s, on_timeout: done,
+                next: done}
+          done: {kind: end, output: {ok: "yes"}}
+        """,
     )
     # The session worker runs in this event loop: start the CLI without blocking it.
     process = await asyncio.create_subprocess_exec(
@@ -409,17 +406,15 @@ async def test_chat_exits_on_the_exit_command(dev_server: object, worker: str) -
 def test_chat_with_a_tree_that_has_no_string_input_fails_clearly(
     tmp_path: Path, dev_server: object
 ) -> None:
-    tree = tmp_path / "counter.yaml"
-    tree.write_text(
-        textwrap.dedent(
-            """
-            name: counter
-            inputs: {n: {type: integer}}
-            start: done
-            nodes:
-              done: {kind: end}
-            """
-        )
+    tree = tree_file(
+        tmp_path / "counter.yaml",
+        """
+        name: counter
+        inputs: {n: {type: integer}}
+        start: done
+        nodes:
+          done: {kind: end}
+        """,
     )
     result = treeflow(
         "chat",
