@@ -1,5 +1,5 @@
 // Routes of the Studio; everything but sign-in needs a token.
-import { lazy, Suspense } from "react";
+import { lazy, Suspense, type ComponentType } from "react";
 import { Link, Navigate, Route, Routes, useParams } from "react-router-dom";
 import { useSession } from "./session";
 import { SignIn } from "./views/SignIn";
@@ -22,6 +22,23 @@ const ChatHome = lazy(() => import("./chat/Chat").then((m) => ({ default: m.Chat
 const ChatView = lazy(() => import("./chat/Chat").then((m) => ({ default: m.ChatView })));
 // operate: schedules, API keys, members and secret names (admins administer; others read).
 const Operate = lazy(() => import("./operate/Operate").then((m) => ({ default: m.Operate })));
+
+// Every signed-in page: its path and the view shown inside the shared Page frame.
+const PAGES: [string, ComponentType][] = [
+  ["/", Tenants],
+  ["/t/:tenant/trees", Trees],
+  ["/t/:tenant/templates", Templates],
+  ["/t/:tenant/trees/:name", Editor],
+  ["/t/:tenant/trees/:name/run", StartRun],
+  ["/t/:tenant/runs", RunsList],
+  ["/t/:tenant/runs/:key", RunView],
+  ["/t/:tenant/trees/:name/versions", Versions],
+  ["/t/:tenant/tools", Tools],
+  ["/t/:tenant/tools/:name", ToolDetail],
+  ["/t/:tenant/chat", ChatHome],
+  ["/t/:tenant/chat/:conversation", ChatView],
+  ["/t/:tenant/operate/*", Operate],
+];
 
 function Header() {
   const { me, signOut } = useSession();
@@ -75,19 +92,9 @@ export function App() {
   }
   return (
     <Routes>
-      <Route path="/" element={<Page><Tenants /></Page>} />
-      <Route path="/t/:tenant/trees" element={<Page><Trees /></Page>} />
-      <Route path="/t/:tenant/templates" element={<Page><Templates /></Page>} />
-      <Route path="/t/:tenant/trees/:name" element={<Page><Editor /></Page>} />
-      <Route path="/t/:tenant/trees/:name/run" element={<Page><StartRun /></Page>} />
-      <Route path="/t/:tenant/runs" element={<Page><RunsList /></Page>} />
-      <Route path="/t/:tenant/runs/:key" element={<Page><RunView /></Page>} />
-      <Route path="/t/:tenant/trees/:name/versions" element={<Page><Versions /></Page>} />
-      <Route path="/t/:tenant/tools" element={<Page><Tools /></Page>} />
-      <Route path="/t/:tenant/tools/:name" element={<Page><ToolDetail /></Page>} />
-      <Route path="/t/:tenant/chat" element={<Page><ChatHome /></Page>} />
-      <Route path="/t/:tenant/chat/:conversation" element={<Page><ChatView /></Page>} />
-      <Route path="/t/:tenant/operate/*" element={<Page><Operate /></Page>} />
+      {PAGES.map(([path, View]) => (
+        <Route key={path} path={path} element={<Page><View /></Page>} />
+      ))}
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
   );

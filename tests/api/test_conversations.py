@@ -11,7 +11,7 @@ import yaml
 
 import templates
 from tests.api.conftest import World
-from tests.api.test_runs import start
+from tests.api.test_runs import one_open_run_allowed, start
 from tests.api.test_trees import create, unique
 from tests.support.trees import end, tool_node, yes_no
 
@@ -264,26 +264,21 @@ async def test_create_with_a_first_message_answers_it_in_the_same_call(world: Wo
 
 async def test_idle_conversations_are_not_open_runs(world: World) -> None:
     """The concurrent-runs quota and the runs list count runs, not idle conversations."""
-    settings_url = f"/v1/tenants/{world.tenant_b}/settings"
     outsider = world.outsider.client
-    current = (await outsider.get(settings_url)).json()
     name = unique("idle")
     await create(outsider, world.tenant_b, yaml.safe_dump({"name": name, **ECHO}))
     ids = [await new_conversation(outsider, world.tenant_b, name) for _ in range(2)]
     for conversation in ids:
         answered = await say(outsider, world.tenant_b, conversation, "hello")
         assert answered.status_code == 200, answered.text
-    quotas = {**current["quotas"], "max_concurrent_runs": 1}
-    await outsider.put(settings_url, json={**current, "quotas": quotas})
     try:
-        await asyncio.sleep(5.5)  # the settings cache and the open-run count refresh
-        started = await start(
-            outsider, world.tenant_b, name, unique(), inputs={"message": "a plain run"}
-        )
-        assert started.status_code == 201, started.text
-        listed = (await outsider.get(f"/v1/tenants/{world.tenant_b}/runs?limit=200")).json()
-        assert all("conversation/" not in run["workflow_id"] for run in listed["runs"])
+        async with one_open_run_allowed(outsider, world.tenant_b):
+            started = await start(
+                outsider, world.tenant_b, name, unique(), inputs={"message": "a plain run"}
+            )
+            assert started.status_code == 201, started.text
+            listed = (await outsider.get(f"/v1/tenants/{world.tenant_b}/runs?limit=200")).json()
+            assert all("conversation/" not in run["workflow_id"] for run in listed["runs"])
     finally:
-        await outsider.put(settings_url, json=current)
         for conversation in ids:
             await outsider.post(f"{conversations_url(world.tenant_b)}/{conversation}/end")

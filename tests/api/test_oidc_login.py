@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
@@ -35,10 +36,11 @@ async def _login(http: httpx.AsyncClient, base: str, provider: str) -> tuple[htt
     return await http.get(callback, headers=PROXY), callback
 
 
-async def _app_with_provider(
+@pytest.fixture
+async def provider_app(
     start_app: Callable[[Settings], Awaitable[FastAPI]],
     make_settings: Callable[..., Settings],
-    issuer: str,
+    oidc_issuer: str,
 ) -> tuple[FastAPI, str, int, str]:
     """An app (behind the test's proxy) with one fresh provider: app, provider, port, URL."""
     provider = f"mock{uuid.uuid4().hex[:8]}"
@@ -49,7 +51,12 @@ async def _app_with_provider(
             public_url=base,
             trusted_proxies=["127.0.0.1/32"],
             oidc_providers=[
-                {"name": provider, "kind": "oidc", "client_id": "treeflow-test", "issuer": issuer}
+                {
+                    "name": provider,
+                    "kind": "oidc",
+                    "client_id": "treeflow-test",
+                    "issuer": oidc_issuer,
+                }
             ],
         )
     )
@@ -57,11 +64,9 @@ async def _app_with_provider(
 
 
 async def test_oidc_login_provisions_the_user_and_lands_a_session(
-    oidc_issuer: str,
-    start_app: Callable[[Settings], Awaitable[FastAPI]],
-    make_settings: Callable[..., Settings],
+    provider_app: tuple[FastAPI, str, int, str],
 ) -> None:
-    app, provider, port, base = await _app_with_provider(start_app, make_settings, oidc_issuer)
+    app, provider, port, base = provider_app
     services: Services = app.state.services
     tenant = await create_tenant(services, "oidc")
     async with services.sessions() as session:
@@ -125,11 +130,9 @@ async def test_oidc_login_provisions_the_user_and_lands_a_session(
 
 
 async def test_a_studio_login_lands_on_the_studio_page_and_redeems_there(
-    oidc_issuer: str,
-    start_app: Callable[[Settings], Awaitable[FastAPI]],
-    make_settings: Callable[..., Settings],
+    provider_app: tuple[FastAPI, str, int, str],
 ) -> None:
-    app, provider, port, base = await _app_with_provider(start_app, make_settings, oidc_issuer)
+    app, provider, port, base = provider_app
     async with live_server(app, port), httpx.AsyncClient(timeout=10) as http:
         start = await http.get(f"{base}/v1/auth/login/{provider}?client=studio", headers=PROXY)
         assert start.status_code == 302, start.text

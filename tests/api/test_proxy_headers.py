@@ -38,6 +38,12 @@ async def health(client: httpx.AsyncClient, forwarded_for: str | None = None) ->
     return (await client.get("/v1/health", headers=headers)).status_code
 
 
+async def jwks_claiming_https(app: FastAPI, peer: str) -> httpx.Response:
+    """A plain-HTTP request from `peer` whose X-Forwarded-Proto says the client used HTTPS."""
+    async with from_peer(app, peer, base_url="http://testserver") as client:
+        return await client.get("/.well-known/jwks.json", headers={"X-Forwarded-Proto": "https"})
+
+
 async def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
     proxied_app: FastAPI,
 ) -> None:
@@ -45,10 +51,7 @@ async def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
         assert await health(attacker, "198.51.100.1") == 200
         # A new forged address each time does not buy a new rate-limit bucket.
         assert await health(attacker, "198.51.100.2") == 429
-    async with from_peer(proxied_app, "203.0.113.9", base_url="http://testserver") as attacker:
-        forged = await attacker.get(
-            "/.well-known/jwks.json", headers={"X-Forwarded-Proto": "https"}
-        )
+    forged = await jwks_claiming_https(proxied_app, "203.0.113.9")
     assert forged.status_code == 308, "plain HTTP stays plain HTTP without a trusted proxy"
 
 
@@ -59,8 +62,7 @@ async def test_a_trusted_proxy_names_the_client_and_its_scheme(
         assert await health(proxy, "198.51.100.1") == 200
         assert await health(proxy, "198.51.100.2") == 200  # another client, another bucket
         assert await health(proxy, "198.51.100.1") == 429  # the first client again
-    async with from_peer(proxied_app, "10.0.0.5", base_url="http://testserver") as proxy:
-        tls = await proxy.get("/.well-known/jwks.json", headers={"X-Forwarded-Proto": "https"})
+    tls = await jwks_claiming_https(proxied_app, "10.0.0.5")
     assert tls.status_code == 200
     assert tls.headers["strict-transport-security"].startswith("max-age=")
 

@@ -141,12 +141,18 @@ async def failed_origin(world: World, tmp_path: Path, **inputs: Any) -> tuple[st
     return name, key
 
 
+async def fixed_origin(world: World, tmp_path: Path) -> tuple[str, str]:
+    """The failed origin run with its cause (the `broken` file) removed: reruns can pass."""
+    name, key = await failed_origin(world, tmp_path)
+    (tmp_path / "broken").unlink()
+    return name, key
+
+
 @pytest.mark.usefixtures("with_tally")
 async def test_a_rerun_from_the_failed_node_skips_the_earlier_tools(
     world: World, tmp_path: Path
 ) -> None:
-    _name, origin = await failed_origin(world, tmp_path)
-    (tmp_path / "broken").unlink()
+    _name, origin = await fixed_origin(world, tmp_path)
     key = unique("rerun")
     response = await rerun(world.user.client, world.tenant_a, origin, key)
     assert response.status_code == 201, response.text
@@ -254,8 +260,7 @@ async def test_input_overrides_recompute_rules_and_recall_changed_steps(
 async def test_a_rerun_runs_the_pinned_or_the_published_version(
     world: World, tmp_path: Path
 ) -> None:
-    name, origin = await failed_origin(world, tmp_path)
-    (tmp_path / "broken").unlink()
+    name, origin = await fixed_origin(world, tmp_path)
     added = await world.user.client.post(
         f"{trees_url(world.tenant_a)}/{name}/versions",
         json={"source": rerun_tree(name, charged="v2 charged {{ results.fetch.value }}")},

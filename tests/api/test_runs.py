@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -45,6 +47,20 @@ async def start(
     return await client.post(
         runs_url(tenant), json={"tree": tree, **body}, headers={"Idempotency-Key": key}
     )
+
+
+@asynccontextmanager
+async def one_open_run_allowed(client: httpx.AsyncClient, tenant: uuid.UUID) -> AsyncIterator[None]:
+    """The tenant's quota at one concurrent run inside the block; its settings back after."""
+    settings_url = f"/v1/tenants/{tenant}/settings"
+    current = (await client.get(settings_url)).json()
+    quotas = {**current["quotas"], "max_concurrent_runs": 1}
+    await client.put(settings_url, json={**current, "quotas": quotas})
+    try:
+        await asyncio.sleep(5.5)  # the settings cache and the open-run count refresh
+        yield
+    finally:
+        await client.put(settings_url, json=current)
 
 
 async def wait_until(
@@ -235,15 +251,10 @@ async def test_tenant_b_cannot_touch_tenant_a_runs_even_with_their_ids(world: Wo
 
 
 async def test_quota_on_concurrent_runs(world: World) -> None:
-    settings_url = f"/v1/tenants/{world.tenant_b}/settings"
     outsider = world.outsider.client
-    current = (await outsider.get(settings_url)).json()
     name = unique("quota")
     await create(outsider, world.tenant_b, yaml.safe_dump({"name": name, **APPROVAL}))
-    quotas = {**current["quotas"], "max_concurrent_runs": 1}
-    await outsider.put(settings_url, json={**current, "quotas": quotas})
-    try:
-        await asyncio.sleep(5.5)  # the settings cache and the open-run count refresh
+    async with one_open_run_allowed(outsider, world.tenant_b):
         first = await start(outsider, world.tenant_b, name, unique(), inputs={"item": "a"})
         assert first.status_code == 201, first.text
         second = await start(outsider, world.tenant_b, name, unique(), inputs={"item": "b"})
@@ -251,8 +262,6 @@ async def test_quota_on_concurrent_runs(world: World) -> None:
         assert second.json()["type"].endswith("quota-exceeded")
         assert int(second.headers["retry-after"]) >= 1
         await outsider.post(f"{first.json()['links']['self']}/cancel")
-    finally:
-        await outsider.put(settings_url, json=current)
 
 
 @pytest.mark.parametrize("field", ["tree", "version"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.trees import tree_file
 from treeflow.devserver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,6 +34,12 @@ def treeflow(*args: str, timeout: float = 120, **env: str) -> subprocess.Complet
     )
 
 
+def up_args(*extra: str, port: int, ui_port: int, api_port: int | None = None) -> list[str]:
+    """`treeflow up` on free ports (the API port is a fresh one unless given)."""
+    api = free_port() if api_port is None else api_port
+    return ["up", *extra, "--port", str(port), "--ui-port", str(ui_port), "--api-port", str(api)]
+
+
 def test_compile_prints_pins_and_hash() -> None:
     result = treeflow("compile", "templates/support-triage/tree.yaml")
     assert result.returncode == 0, result.stderr
@@ -41,17 +48,15 @@ def test_compile_prints_pins_and_hash() -> None:
 
 
 def test_compile_reports_every_problem_with_its_path(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        textwrap.dedent(
-            """
-            name: bad
-            start: a
-            nodes:
-              a: {kind: tool, tool: "summarize@^9", next: b, args: {max_sentences: 0}}
-              b: {kind: tool, tool: nosuch, next: c}
-            """
-        )
+    bad = tree_file(
+        tmp_path / "bad.yaml",
+        """
+        name: bad
+        start: a
+        nodes:
+          a: {kind: tool, tool: "summarize@^9", next: b, args: {max_sentences: 0}}
+          b: {kind: tool, tool: nosuch, next: c}
+        """,
     )
     result = treeflow("compile", str(bad))
     assert result.returncode == 1
@@ -97,16 +102,7 @@ def test_up_once_runs_a_template_end_to_end(tmp_path: Path) -> None:
     """The README's first command, minus the install: stack up, template run, clean exit."""
     port, ui_port = free_port(), free_port()
     result = treeflow(
-        "up",
-        "--once",
-        "--template",
-        "incident-review",
-        "--port",
-        str(port),
-        "--ui-port",
-        str(ui_port),
-        "--api-port",
-        str(free_port()),
+        *up_args("--once", "--template", "incident-review", port=port, ui_port=ui_port),
         "--data-dir",
         str(tmp_path),
         timeout=180,
@@ -128,16 +124,7 @@ def test_up_once_default_is_the_qa_template_on_demo_data_loaded_on_first_use(
 ) -> None:
     """`./dev up` on a fresh machine: the demo tickets are loaded, the QA run cites them."""
     port, ui_port = free_port(), free_port()
-    args = (
-        "up",
-        "--once",
-        "--port",
-        str(port),
-        "--ui-port",
-        str(ui_port),
-        "--api-port",
-        str(free_port()),
-    )
+    args = up_args("--once", port=port, ui_port=ui_port)
     first = treeflow(*args, "--data-dir", str(tmp_path), timeout=180)
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"loaded the demo support tickets into {tmp_path / 'retrieval'}" in first.stdout
@@ -205,24 +192,22 @@ async def test_run_prints_each_step_as_an_event_while_it_runs(
     dev_server: object, worker: str, tmp_path: Path
 ) -> None:
     """`treeflow run` follows the run through the event stream: one line per step."""
-    source = tmp_path / "steps.yaml"
-    source.write_text(
-        textwrap.dedent(
-            """
-            name: cli-steps
-            start: greet
-            nodes:
-              greet: {kind: tool, tool: text_response@^1, args: {text: hi}, next: check}
-              check:
-                kind: decision
-                branches:
-                  - {to: ask, when: "results.greet.text == 'hi'"}
-                  - {to: done}
-              ask: {kind: input, prompt: "go on?", save_as: go, timeout: 1s, on_timeout: done,
-                    next: done}
-              done: {kind: end, output: {ok: "yes"}}
-            """
-        )
+    source = tree_file(
+        tmp_path / "steps.yaml",
+        """
+        name: cli-steps
+        start: greet
+        nodes:
+          greet: {kind: tool, tool: text_response@^1, args: {text: hi}, next: check}
+          check:
+            kind: decision
+            branches:
+              - {to: ask, when: "results.greet.text == 'hi'"}
+              - {to: done}
+          ask: {kind: input, prompt: "go on?", save_as: go, timeout: 1s, on_timeout: done,
+                next: done}
+          done: {kind: end, output: {ok: "yes"}}
+        """,
     )
     # The session worker runs in this event loop: start the CLI without blocking it.
     process = await asyncio.create_subprocess_exec(
@@ -322,13 +307,7 @@ def test_up_stays_up_until_ctrl_c_then_stops_everything(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [
             TREEFLOW,
-            "up",
-            "--port",
-            str(port),
-            "--ui-port",
-            str(ui_port),
-            "--api-port",
-            str(api_port),
+            *up_args(port=port, ui_port=ui_port, api_port=api_port),
             "--data-dir",
             str(tmp_path),
         ],
@@ -427,17 +406,15 @@ async def test_chat_exits_on_the_exit_command(dev_server: object, worker: str) -
 def test_chat_with_a_tree_that_has_no_string_input_fails_clearly(
     tmp_path: Path, dev_server: object
 ) -> None:
-    tree = tmp_path / "counter.yaml"
-    tree.write_text(
-        textwrap.dedent(
-            """
-            name: counter
-            inputs: {n: {type: integer}}
-            start: done
-            nodes:
-              done: {kind: end}
-            """
-        )
+    tree = tree_file(
+        tmp_path / "counter.yaml",
+        """
+        name: counter
+        inputs: {n: {type: integer}}
+        start: done
+        nodes:
+          done: {kind: end}
+        """,
     )
     result = treeflow(
         "chat",

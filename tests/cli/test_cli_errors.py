@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import textwrap
 import uuid
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import yaml
 from temporalio.client import Client
 
 from tests.cli.test_cli import REPO, TREEFLOW
-from tests.support.trees import greeting_tree, yes_no
+from tests.support.trees import greeting_tree, tree_file, yes_no
 from treeflow.devserver import DevServer, free_port
 
 GREETING = greeting_tree("cli-greeting", "hi")
@@ -57,16 +56,14 @@ def on_server(dev_server: DevServer, worker: str) -> dict[str, str]:
 
 
 async def test_a_tree_that_does_not_compile(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        textwrap.dedent(
-            """
-            name: bad
-            start: a
-            nodes:
-              a: {kind: tool, tool: nosuch, next: b}
-            """
-        )
+    bad = tree_file(
+        tmp_path / "bad.yaml",
+        """
+        name: bad
+        start: a
+        nodes:
+          a: {kind: tool, tool: nosuch, next: b}
+        """,
     )
     assert_clean(
         *await treeflow("run", str(bad)),

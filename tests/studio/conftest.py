@@ -199,3 +199,9 @@ async def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path))
     return path
+
+
+async def accessible_screenshot(page: Page, name: str) -> Path:
+    """The page passes the axe check, then is recorded as `name` (the usual end of a journey)."""
+    await assert_accessible(page)
+    return await screenshot(page, name)

@@ -9,7 +9,13 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.api.conftest import client_for
-from tests.studio.conftest import Stack, assert_accessible, screenshot, sign_in
+from tests.studio.conftest import (
+    Stack,
+    accessible_screenshot,
+    assert_accessible,
+    screenshot,
+    sign_in,
+)
 from tests.studio.test_journeys import create_tree, instantiate, unique
 
 pytestmark = pytest.mark.studio
@@ -140,8 +146,7 @@ async def test_a_message_sent_while_another_client_s_turn_runs_shows_the_conflic
         await expect(turn).to_contain_text("waits for input: “Sure?”")
         await expect(turn.get_by_role("link", name="answer it in the run")).to_be_visible()
         await expect(page.get_by_role("button", name="Answering…")).to_be_disabled()
-        await assert_accessible(page)
-        await screenshot(page, "chat-turn-in-progress")
+        await accessible_screenshot(page, "chat-turn-in-progress")
 
         answered = await client.post(
             f"{elsewhere.json()['links']['run']}/input", json={"value": "yes"}

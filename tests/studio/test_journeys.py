@@ -12,7 +12,13 @@ import yaml
 from playwright.async_api import Page, expect
 
 from tests.api.conftest import client_for
-from tests.studio.conftest import Stack, assert_accessible, screenshot, sign_in
+from tests.studio.conftest import (
+    Stack,
+    accessible_screenshot,
+    assert_accessible,
+    screenshot,
+    sign_in,
+)
 from tests.support.trees import tool_node
 from treeflow.devstack import studio_sign_in_url
 
@@ -66,8 +72,7 @@ async def test_sign_in_with_an_api_key(page: Page, stack: Stack) -> None:
     await expect(page.get_by_role("alert")).to_contain_text("invalid or expired credentials")
     await sign_in(page, stack)
     assert page.url.endswith(f"/studio/t/{stack.tenant_id}/trees")
-    await assert_accessible(page)
-    await screenshot(page, "sign-in")
+    await accessible_screenshot(page, "sign-in")
     await page.reload()  # the token survives a reload of the tab
     await expect(page.get_by_role("heading", name="Trees")).to_be_visible()
     await page.get_by_role("button", name="Sign out").click()
@@ -109,8 +114,7 @@ async def test_instantiate_a_template_from_the_gallery_and_run_it(page: Page, st
         await expect(page.get_by_test_id(f"node-{node}")).to_have_attribute("data-state", "done")
     await expect(page.get_by_test_id("node-severity")).to_have_attribute("data-state", "skipped")
     await expect(page.get_by_test_id("run-output")).to_contain_text('"team": "billing"')
-    await assert_accessible(page)
-    await screenshot(page, "template-run")
+    await accessible_screenshot(page, "template-run")
 
 
 async def test_edit_in_the_inspector_fix_a_problem_save_and_publish(
@@ -165,8 +169,7 @@ async def test_a_read_only_member_sees_no_edit_controls(page: Page, stack: Stack
     await page.get_by_label("Inspect node").select_option("billing_policy")
     await expect(page.get_by_label("max_sentences")).not_to_be_editable()
     await expect(page.get_by_role("button", name="Delete node")).to_have_count(0)
-    await assert_accessible(page)
-    await screenshot(page, "read-only")
+    await accessible_screenshot(page, "read-only")
 
 
 KEYBOARD_TREE = """name: {name}

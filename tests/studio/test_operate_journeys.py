@@ -22,7 +22,14 @@ from tests.api.conftest import (  # noqa: F401 - oidc_issuer: the provider fixtu
     create_actor,
     oidc_issuer,
 )
-from tests.studio.conftest import Stack, assert_accessible, screenshot, serve_stack, sign_in
+from tests.studio.conftest import (
+    Stack,
+    accessible_screenshot,
+    assert_accessible,
+    screenshot,
+    serve_stack,
+    sign_in,
+)
 
 pytestmark = pytest.mark.studio
 
@@ -185,8 +192,7 @@ async def test_admin_manages_api_keys_schedules_and_sees_secret_names(
     await page.get_by_role("link", name="Secrets").click()
     await expect(page.get_by_role("cell", name="search-api-key", exact=True)).to_be_visible()
     assert secret_value not in await page.content(), "secret values never reach the page"
-    await assert_accessible(page)
-    await screenshot(page, "operate-admin")
+    await accessible_screenshot(page, "operate-admin")
 
 
 async def test_a_read_only_member_sees_no_admin_controls(page: Page, stack: Stack) -> None:
@@ -217,8 +223,7 @@ async def test_a_read_only_member_sees_no_admin_controls(page: Page, stack: Stac
     await expect(page.get_by_role("alert")).to_contain_text("Forbidden")
     await expect(page.get_by_role("button", name="Create key")).to_have_count(0)
     await expect(page.get_by_role("button", name="Revoke", exact=False)).to_have_count(0)
-    await assert_accessible(page)
-    await screenshot(page, "operate-read-only")
+    await accessible_screenshot(page, "operate-read-only")
 
 
 async def test_admin_invites_changes_a_role_and_removes_a_member(page: Page, stack: Stack) -> None:
@@ -256,7 +261,6 @@ async def test_a_failed_provider_login_shows_why(page: Page, stack: Stack) -> No
     # A state the API never issued (or one already used): the API's problem, plainly.
     await page.goto(stack.url(f"/auth/callback/{PROVIDER}?code=x&state=not-issued"))
     await expect(page.get_by_role("alert")).to_contain_text("login failed")
-    await assert_accessible(page)
-    await screenshot(page, "operate-login-failed")
+    await accessible_screenshot(page, "operate-login-failed")
     await page.get_by_role("link", name="Back to sign-in").click()
     await expect(page.get_by_role("link", name=f"Sign in with {PROVIDER}")).to_be_visible()

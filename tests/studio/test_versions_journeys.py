@@ -17,7 +17,7 @@ from foundation.flags.settings import DEFAULT_FLAGS_FILE, FlagSettings
 from tests.api.conftest import client_for
 from tests.api.test_tools_api import weather_tool
 from tests.api.test_tree_rollout import percent_rollout
-from tests.studio.conftest import Stack, assert_accessible, screenshot, sign_in
+from tests.studio.conftest import Stack, accessible_screenshot, assert_accessible, sign_in
 from tests.studio.test_journeys import instantiate, unique
 
 pytestmark = pytest.mark.studio
@@ -32,6 +32,14 @@ async def add_version(stack: Stack, name: str, change: tuple[str, str]) -> None:
         assert change[0] in source
         response = await client.post(f"{url}/versions", json={"source": source.replace(*change, 1)})
         assert response.status_code == 201, response.text
+
+
+async def two_version_tree(stack: Stack, prefix: str, sentences: int) -> str:
+    """A new support-triage tree: v1 published, v2 a draft with `max_sentences: <sentences>`."""
+    name = unique(prefix)
+    await instantiate(stack, "support-triage", name)
+    await add_version(stack, name, ("max_sentences: 2", f"max_sentences: {sentences}"))
+    return name
 
 
 @asynccontextmanager
@@ -119,8 +127,7 @@ async def test_save_see_versions_diff_them_and_publish_the_older_one(
     await expect(
         page.locator(".text-diff tr.line-removed").filter(has_text="max_sentences: 3")
     ).to_have_count(1)
-    await assert_accessible(page)
-    await screenshot(page, "versions-diff-publish")
+    await accessible_screenshot(page, "versions-diff-publish")
 
 
 async def test_browse_the_tools_registry_and_read_a_tools_schema(page: Page, stack: Stack) -> None:
@@ -147,16 +154,13 @@ async def test_browse_the_tools_registry_and_read_a_tools_schema(page: Page, sta
     await page.get_by_text("Input as JSON Schema").click()
     await expect(page.locator("details[open] pre")).to_contain_text('"properties"')
     await expect(page.get_by_role("button", name=re.compile("^Deprecate"))).to_have_count(0)
-    await assert_accessible(page)
-    await screenshot(page, "tools-registry")
+    await accessible_screenshot(page, "tools-registry")
 
 
 async def test_a_read_only_member_sees_versions_but_no_publish_controls(
     page: Page, stack: Stack
 ) -> None:
-    name = unique("ro-versions")
-    await instantiate(stack, "support-triage", name)
-    await add_version(stack, name, ("max_sentences: 2", "max_sentences: 4"))
+    name = await two_version_tree(stack, "ro-versions", 4)
     await sign_in(page, stack, "read-only")
     await page.get_by_role("link", name=name, exact=True).click()
     await page.get_by_role("link", name="Versions", exact=True).click()
@@ -174,16 +178,13 @@ async def test_a_read_only_member_sees_versions_but_no_publish_controls(
     await expect(page.get_by_role("alert")).to_contain_text("tree not found")
     await page.goto(stack.url(f"/t/{stack.tenant_id}/trees/{name}/versions"))
     await expect(page.get_by_role("heading", name=f"Versions of {name}")).to_be_visible()
-    await assert_accessible(page)
-    await screenshot(page, "versions-read-only")
+    await accessible_screenshot(page, "versions-read-only")
 
 
 async def test_a_gradual_rollout_shows_how_runs_are_routed(
     page: Page, stack: Stack, tmp_path: Path
 ) -> None:
-    name = unique("canary")
-    await instantiate(stack, "support-triage", name)  # v1, published
-    await add_version(stack, name, ("max_sentences: 2", "max_sentences: 1"))
+    name = await two_version_tree(stack, "canary", 1)
     async with rollout_on(stack, name, 50, tmp_path):
         await sign_in(page, stack, "user")
         await page.goto(stack.url(f"/t/{stack.tenant_id}/trees/{name}/versions"))
@@ -192,8 +193,7 @@ async def test_a_gradual_rollout_shows_how_runs_are_routed(
         share = int(re.findall(r"\d+", await sentence.inner_text())[0])
         assert 30 < share < 70, share
         await expect(page.get_by_text(f"tree.{name}.rollout is defined")).to_be_visible()
-        await assert_accessible(page)
-        await screenshot(page, "versions-rollout")
+        await accessible_screenshot(page, "versions-rollout")
 
 
 async def test_an_admin_deprecates_a_tenant_tool_version_a_reader_cannot(
@@ -226,5 +226,4 @@ async def test_an_admin_deprecates_a_tenant_tool_version_a_reader_cannot(
     await expect(page.get_by_text("Deprecated: use 1.1.0")).to_be_visible()
     await expect(deprecate).to_have_count(0)
     await expect(page.get_by_role("option", name="1.0.0 (deprecated)")).to_have_count(1)
-    await assert_accessible(page)
-    await screenshot(page, "tools-deprecate")
+    await accessible_screenshot(page, "tools-deprecate")

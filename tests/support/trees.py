@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
 from typing import Any
 
 from workflows.compiled import CompiledTree
@@ -113,3 +115,9 @@ def with_nested_copies(compiled: CompiledTree) -> CompiledTree:
         return entry.model_copy(update={"subtrees": {h: full(h) for h in below}})
 
     return compiled.model_copy(update={"subtrees": {h: full(h) for h in compiled.subtrees}})
+
+
+def tree_file(path: Path, source: str) -> Path:
+    """`source` (an indented triple-quoted YAML tree) dedented and written to `path`."""
+    path.write_text(textwrap.dedent(source))
+    return path

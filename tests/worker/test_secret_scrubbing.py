@@ -109,12 +109,18 @@ async def _run(
     return history.to_json(), error, output
 
 
-@pytest.mark.parametrize("shape", sorted(SHAPES))
-async def test_a_retried_then_successful_call_leaks_nothing(
-    client: Client, json_logs: io.StringIO, shape: str
-) -> None:
+@pytest.fixture(params=sorted(SHAPES))
+def secret(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(a fresh secret core, the stored secret of one SHAPES shape around it), per shape."""
     core = "tfleak" + random_secrets.token_hex(12)
-    history, _, output = await _run(client, SHAPES[shape].format(core=core), 1, 3)
+    return core, SHAPES[request.param].format(core=core)
+
+
+async def test_a_retried_then_successful_call_leaks_nothing(
+    client: Client, json_logs: io.StringIO, secret: tuple[str, str]
+) -> None:
+    core, stored = secret
+    history, _, output = await _run(client, stored, 1, 3)
     assert core not in history  # the retried attempt's failure is in history too
     assert core not in json_logs.getvalue()
     assert core not in json.dumps(output, default=str)
@@ -122,12 +128,11 @@ async def test_a_retried_then_successful_call_leaks_nothing(
     assert "rejected '[secret:partner]" in history  # the message stays useful
 
 
-@pytest.mark.parametrize("shape", sorted(SHAPES))
 async def test_a_final_failure_leaks_nothing(
-    client: Client, json_logs: io.StringIO, shape: str
+    client: Client, json_logs: io.StringIO, secret: tuple[str, str]
 ) -> None:
-    core = "tfleak" + random_secrets.token_hex(12)
-    history, error, _ = await _run(client, SHAPES[shape].format(core=core), 5, 2)
+    core, stored = secret
+    history, error, _ = await _run(client, stored, 5, 2)
     assert "rejected" in error
     for place, text in {"history": history, "error": error, "logs": json_logs.getvalue()}.items():
         assert core not in text, f"the secret leaked into the {place}"
